@@ -61,9 +61,9 @@ public final class SpectralSphere {
     /** The Helmert basis as a constant (n, n−1) array. */
     public static NDArray helmert(NDManager manager, int n) {
         double[][] u = helmert(n);
-        float[] flat = new float[n * (n - 1)];
-        for (int i = 0; i < n; i++) for (int j = 0; j < n - 1; j++) flat[i * (n - 1) + j] = (float) u[i][j];
-        return manager.create(flat, new Shape(n, n - 1));
+        double[] flat = new double[n * (n - 1)];
+        for (int i = 0; i < n; i++) System.arraycopy(u[i], 0, flat, i * (n - 1), n - 1);
+        return manager.create(flat, new Shape(n, n - 1));      // float64: callers cast to their precision
     }
 
     /** Batched skew: (..., k) → (..., m, m), as one matMul with a constant ±1 scatter matrix (k, m*m). */

@@ -35,8 +35,9 @@ public final class ResidualMaps {
                                Map<String, NDArray> w, NDArray x) {
         boolean dyn = p != Paradigm.HC || dynamic;
         NDArray xn = dyn ? rmsNormFlat(x) : null;
-        NDArray pre = gate(p, dyn, xn, w, "pre");
-        NDArray post = gate(p, dyn, xn, w, "post");
+        Shape batch = x.getShape().slice(0, x.getShape().dimension() - 2);
+        NDArray pre = gate(p, dyn, xn, w, "pre", batch);
+        NDArray post = gate(p, dyn, xn, w, "post", batch);
         if (p.sigmoidGates()) {
             pre = Activation.sigmoid(pre);
             post = Activation.sigmoid(post).mul(2);
@@ -44,7 +45,7 @@ public final class ResidualMaps {
         NDArray res = switch (p) {
             case HC -> {
                 NDArray b = w.get("b_res");
-                if (!dyn) yield b.broadcast(x.getShape().slice(0, x.getShape().dimension() - 2).addAll(new Shape(n, n)));
+                if (!dyn) yield b.broadcast(batch.addAll(new Shape(n, n)));
                 NDArray z = xn.matMul(w.get("phi_res")).tanh().mul(w.get("alpha_res"));
                 yield z.reshape(z.getShape().slice(0, z.getShape().dimension() - 1).addAll(new Shape(n, n))).add(b);
             }
@@ -60,9 +61,9 @@ public final class ResidualMaps {
         return new Maps(pre, post, res);
     }
 
-    private static NDArray gate(Paradigm p, boolean dyn, NDArray xn, Map<String, NDArray> w, String which) {
+    private static NDArray gate(Paradigm p, boolean dyn, NDArray xn, Map<String, NDArray> w, String which, Shape batch) {
         NDArray b = w.get("b_" + which);
-        if (!dyn) return b.broadcast(xn == null ? b.getShape() : xn.getShape().slice(0, xn.getShape().dimension() - 1).add(b.size()));
+        if (!dyn) return b.broadcast(batch.add(b.size()));
         NDArray z = xn.matMul(w.get("phi_" + which));
         if (p == Paradigm.HC) z = z.tanh();
         return z.mul(w.get("alpha_" + which)).add(b);
