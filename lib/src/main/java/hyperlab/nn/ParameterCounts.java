@@ -2,6 +2,11 @@ package hyperlab.nn;
 
 import hyperlab.manifold.Permutations;
 import hyperlab.manifold.SpectralSphere;
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.IntColumn;
+import tech.tablesaw.api.LongColumn;
+import tech.tablesaw.api.StringColumn;
+import tech.tablesaw.api.Table;
 
 /** Closed-form parameter counts from the papers' definitions, independent of how the blocks store them. */
 public final class ParameterCounts {
@@ -37,5 +42,29 @@ public final class ParameterCounts {
     /** The whole model: base + 2L blocks (attention and MLP each get one). */
     public static long total(GptConfig c) {
         return base(c) + 2L * c.layers() * perBlock(c.paradigm(), c.streams(), c.width(), c.dynamic());
+    }
+
+    /** Parameters and overhead against RC for every paradigm at n streams, for the given presets. */
+    public static Table table(int n, String... presets) {
+        StringColumn preset = StringColumn.create("preset"), paradigm = StringColumn.create("paradigm");
+        IntColumn streams = IntColumn.create("n");
+        LongColumn params = LongColumn.create("params"), extra = LongColumn.create("extra vs RC");
+        DoubleColumn pct = DoubleColumn.create("extra %");
+        for (String name : presets) {
+            GptConfig base = GptConfig.preset(name);
+            long rc = total(base);
+            for (Paradigm p : Paradigm.values()) {
+                if (p == Paradigm.MHC_LITE && n > Permutations.MAX_STREAMS) continue;
+                GptConfig c = p == Paradigm.RC ? base : base.paradigm(p).streams(n);
+                long t = total(c);
+                preset.append(name);
+                paradigm.append(p.key());
+                streams.append(c.streams());
+                params.append(t);
+                extra.append(t - rc);
+                pct.append(Math.round(10000.0 * (t - rc) / rc) / 100.0);
+            }
+        }
+        return Table.create("Parameters per paradigm (n = " + n + ")", preset, paradigm, streams, params, extra, pct);
     }
 }
