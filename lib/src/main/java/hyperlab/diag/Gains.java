@@ -72,7 +72,8 @@ public final class Gains {
 
     /**
      * Composite gains of L random residual matrices per paradigm, as in the papers' motivation:
-     * HC's unconstrained H = I + noise compounds, the manifolds keep the product bounded.
+     * HC's unconstrained H = I + noise compounds, the manifolds keep the product bounded. One row per
+     * layer and paradigm (the "kind" column), so {@code Plots.gains(table, column)} draws one line each.
      */
     public static Table randomComposite(int n, int layers, double noise, long seed) {
         Table t = emptyTable("Random H_res over " + layers + " layers (n = " + n + ", noise " + noise + ")");
@@ -83,9 +84,7 @@ public final class Gains {
             for (int l = 0; l < layers; l++) {
                 double[][] h = randomMap(p, n, noise, r);
                 composite = Matrices.multiply(h, composite);
-                if (l == layers - 1) {
-                    addRow(t, l, p.key(), new double[][][] {h}, new double[][][] {composite});
-                }
+                addRow(t, l, p.key(), new double[][][] {h}, new double[][][] {composite});
             }
         }
         return t;
