@@ -80,6 +80,13 @@ public final class Plots {
         return file.toString().endsWith(".png") ? file : Path.of(file + ".png");
     }
 
+    /** Writes a chart as SVG, for papers and slides. */
+    public static Path saveSvg(Chart<?, ?> chart, Path file) throws IOException {
+        if (file.getParent() != null) Files.createDirectories(file.getParent());
+        org.knowm.xchart.VectorGraphicsEncoder.saveVectorGraphic(chart, file.toString(), org.knowm.xchart.VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
+        return file.toString().endsWith(".svg") ? file : Path.of(file + ".svg");
+    }
+
     private static XYChart lineChart(String title, String x, String y, boolean logY) {
         XYChart c = new XYChartBuilder().width(640).height(400).title(title).xAxisTitle(x).yAxisTitle(y).build();
         c.getStyler().setYAxisLogarithmic(logY);

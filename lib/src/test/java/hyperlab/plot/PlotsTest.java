@@ -25,6 +25,8 @@ class PlotsTest {
         BufferedImage img = ImageIO.read(png.toFile());
         assertEquals(640, img.getWidth());
         assertEquals(400, img.getHeight());
+        String svg = Files.readString(Plots.saveSvg(c, dir.resolve("conv.svg")));
+        assertTrue(svg.contains("<svg") && svg.contains("</svg>") && svg.contains("<path"), "a complete SVG with drawn paths");
     }
 
     @Test
