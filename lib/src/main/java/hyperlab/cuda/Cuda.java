@@ -130,7 +130,13 @@ public final class Cuda {
         Nvrtc c = nvrtc();
         String key = CubinCache.key(source, programName, opts, gpu.info().arch(), c.version());
         Optional<byte[]> hit = cache.get(key);
-        if (hit.isPresent()) return new CudaModule(gpu, hit.get(), true);
+        if (hit.isPresent()) {
+            try {
+                return new CudaModule(gpu, hit.get(), true);
+            } catch (CudaException unloadable) {
+                // a damaged cache entry: compile afresh and overwrite it
+            }
+        }
         Nvrtc.Output out = c.compile(source, programName, opts);
         if (out.isCubin()) cache.put(key, out.image());
         return new CudaModule(gpu, out.image(), false);

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
-/** Owns device tensors and frees them all, deterministically, when closed (use try-with-resources). */
+/** Owns device tensors and frees them all, deterministically, when closed (use try-with-resources); one thread at a time. */
 public final class DeviceArena implements AutoCloseable {
     private final Gpu gpu;
     private final List<DeviceTensor> live = new ArrayList<>();

@@ -77,6 +77,16 @@ public final class DeviceTensor implements DevicePointer, AutoCloseable {
         return this;
     }
 
+    public DeviceTensor copyFrom(double[] src) {
+        checkLength(src.length);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(Math.max(1, bytes()), 8);
+            for (int i = 0; i < src.length; i++) dtype.put(host, i, src[i]);
+            upload(host);
+        }
+        return this;
+    }
+
     /** Copies raw bytes in (any dtype; length must equal bytes()). */
     public DeviceTensor copyFromBytes(byte[] src) {
         if (src.length != bytes()) throw new IllegalArgumentException("need " + bytes() + " bytes, got " + src.length);
@@ -102,6 +112,15 @@ public final class DeviceTensor implements DevicePointer, AutoCloseable {
             MemorySegment host = download(a);
             if (dtype == DType.F32) MemorySegment.copy(host, ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
             else for (int i = 0; i < out.length; i++) out[i] = (float) dtype.get(host, i);
+        }
+        return out;
+    }
+
+    public double[] toDoubleArray() {
+        double[] out = new double[Math.toIntExact(elements)];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = download(a);
+            for (int i = 0; i < out.length; i++) out[i] = dtype.get(host, i);
         }
         return out;
     }

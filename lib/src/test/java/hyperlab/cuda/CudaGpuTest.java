@@ -1,6 +1,7 @@
 package hyperlab.cuda;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,14 +18,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class CudaGpuTest {
     private static Gpu gpu;
     private static CudaModule kernels;
+    private static Path cacheDir;
 
     @BeforeAll
-    static void needsGpu(@TempDir Path cache) {
-        assumeTrue(Cuda.isAvailable(), () -> "skipped, no usable GPU: " + Cuda.unavailableReason().orElse(""));
+    static void setUp(@TempDir Path cache) {
+        if (!Cuda.isAvailable()) return;
+        cacheDir = cache;
         Cuda.useCache(cache);
         gpu = Cuda.gpu();
         kernels = Cuda.compileResource("hyperlab/cuda/kernels.cu");
         System.out.println("GPU " + gpu.info() + " libraries " + Cuda.libraries());
+    }
+
+    /** Per test rather than per class, so Maven's report lists each skipped test with the reason. */
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(Cuda.isAvailable(), () -> "skipped, no usable GPU: " + Cuda.unavailableReason().orElse(""));
     }
 
     private static float[] random(Random r, int n) {
@@ -206,5 +215,58 @@ class CudaGpuTest {
             assertEquals(4f, dst.toFloatArray()[3]);
             assertEquals(16, dst.toByteArray().length);
         }
+    }
+
+    @Test
+    void ptxIsAvailableAndLoadsToo() {
+        String src = "extern \"C\" __global__ void twice(float* x) { x[threadIdx.x] *= 2.f; }";
+        String ptx = Cuda.ptx(src);
+        assertTrue(ptx.contains(".entry twice") && ptx.contains(".target " + gpu.info().arch()), ptx);
+        try (CudaModule m = Cuda.compile(src, "-arch=compute_" + gpu.info().arch().substring(3));
+             DeviceArena arena = gpu.arena()) {
+            DeviceTensor x = arena.of(DType.F32, new float[] {1, -2, 3.5f});
+            m.function("twice").launch(Dim3.of(1), Dim3.of(3), 0, x);
+            assertEquals(java.util.List.of(2f, -4f, 7f), boxed(x.toFloatArray()));
+        }
+    }
+
+    private static java.util.List<Float> boxed(float[] v) {
+        java.util.List<Float> l = new java.util.ArrayList<>();
+        for (float f : v) l.add(f);
+        return l;
+    }
+
+    @Test
+    void damagedCacheEntryIsRecompiled(@TempDir Path dir) throws Exception {
+        String src = "extern \"C\" __global__ void set7(int* x) { x[0] = 7; }";
+        Cuda.useCache(dir);
+        try {
+            Cuda.compile(src).close();
+            try (var files = java.nio.file.Files.list(dir)) {
+                for (Path p : files.toList()) java.nio.file.Files.write(p, new byte[] {1, 2, 3});
+            }
+            try (CudaModule m = Cuda.compile(src); DeviceArena arena = gpu.arena()) {
+                assertFalse(m.fromCache());
+                DeviceTensor x = arena.zeros(DType.I32, 1);
+                m.function("set7").launch(Dim3.of(1), Dim3.of(1), 0, x);
+                assertEquals(7, x.toIntArray()[0]);
+            }
+        } finally {
+            Cuda.useCache(cacheDir);
+        }
+    }
+
+    @Test
+    void anotherThreadCanUseTheGpu() throws Exception {
+        double[] got = new double[1];
+        Thread t = new Thread(() -> {
+            try (DeviceArena arena = Cuda.gpu().arena()) {
+                DeviceTensor x = arena.alloc(DType.F64, 2).copyFrom(new double[] {0.1, 1e300});
+                got[0] = x.toDoubleArray()[1];
+            }
+        });
+        t.start();
+        t.join();
+        assertEquals(1e300, got[0]);
     }
 }
