@@ -10,12 +10,23 @@ junit_ver=1.11.4
 junit_jar_m2="$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_ver/junit-platform-console-standalone-$junit_ver.jar"
 log() { echo "device-test: $*" >&2; }
 
+find_jdk25() {  # JAVA_HOME when it is a JDK 25+, else the first under /usr/lib/jvm
+  local c
+  for c in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-2[5-9]* /usr/lib/jvm/java-2[5-9]* /usr/lib/jvm/jdk-2[5-9]*; do
+    if [[ -n "$c" && -x "$c/bin/jar" ]] && "$c/bin/java" -version 2>&1 | grep -q 'version "2[5-9]'; then
+      export JAVA_HOME="$c"; return 0
+    fi
+  done
+  log "needs a JDK 25+ (set JAVA_HOME)"; exit 2
+}
+
 build_checkout() {  # -> sets CP, JAVA
   local root; root="$(cd "$here/../.." && pwd)"
-  (cd "$root" && mvn -B -ntp -q -DskipTests install -pl lib && mvn -B -ntp -q test-compile -pl lib) >&2
+  find_jdk25
+  (cd "$root" && mvn -B -ntp -q -pl lib test-compile) >&2
   [[ -f "$junit_jar_m2" ]] || (cd "$root" && mvn -B -ntp -q dependency:get \
       -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_ver) >&2
-  CP="$root/lib/target/classes:$root/lib/target/test-classes"; JUNIT="$junit_jar_m2"; JAVA="${JAVA_HOME:?set JAVA_HOME to a JDK 25+}/bin/java"
+  CP="$root/lib/target/classes:$root/lib/target/test-classes"; JUNIT="$junit_jar_m2"; JAVA="$JAVA_HOME/bin/java"
 }
 
 make_bundle() {

@@ -132,14 +132,14 @@ public final class Cuda {
         Optional<byte[]> hit = cache.get(key);
         if (hit.isPresent()) {
             try {
-                return new CudaModule(gpu, hit.get(), true);
+                return new CudaModule(gpu, hit.get(), true, "");
             } catch (CudaException unloadable) {
                 // a damaged cache entry: compile afresh and overwrite it
             }
         }
         Nvrtc.Output out = c.compile(source, programName, opts);
         if (out.isCubin()) cache.put(key, out.image());
-        return new CudaModule(gpu, out.image(), false);
+        return new CudaModule(gpu, out.image(), false, out.log());
     }
 
     /** PTX text for {@code source} (compiled for compute_XY of GPU 0), e.g. to inspect what NVRTC generated. */

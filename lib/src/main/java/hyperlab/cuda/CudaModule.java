@@ -13,11 +13,13 @@ public final class CudaModule implements AutoCloseable {
     private final Gpu gpu;
     private final MemorySegment module;
     private final boolean fromCache;
+    private final String compileLog;
     private final Map<String, CudaFunction> functions = new HashMap<>();
 
-    CudaModule(Gpu gpu, byte[] image, boolean fromCache) {
+    CudaModule(Gpu gpu, byte[] image, boolean fromCache, String compileLog) {
         this.gpu = gpu;
         this.fromCache = fromCache;
+        this.compileLog = compileLog;
         gpu.makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment img = a.allocate(image.length + 1L, 16);
@@ -43,6 +45,11 @@ public final class CudaModule implements AutoCloseable {
     /** Whether the cubin came from the disk cache rather than a fresh NVRTC compile. */
     public boolean fromCache() {
         return fromCache;
+    }
+
+    /** NVRTC's log of a successful compile (its warnings); empty when the cubin came from the cache. */
+    public String compileLog() {
+        return compileLog;
     }
 
     @Override
