@@ -79,7 +79,7 @@ log "torch reference (bf16 8192^3)..."
 torch="$(torch_tflops | tail -1)"
 log "torch: $torch TFLOP/s; running JUnit (hyperlab.cuda)..."
 "$JAVA" --enable-native-access=ALL-UNNAMED -Dhyperlab.cuda.metrics="$tmp/metrics.jsonl" -jar "$JUNIT" execute \
-    --class-path "$CP" --select-package hyperlab.cuda --reports-dir "$tmp/reports" --disable-banner --details=tree >&2 || true
+    --class-path "$CP" --select-package hyperlab.cuda --reports-dir "$tmp/reports" --disable-banner --disable-ansi-colors --details=tree >&2 || true
 log "benchmarks..."
 "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.cuda.DeviceBench --torch-tflops "$torch" \
     --junit-xml "$tmp/reports/TEST-junit-jupiter.xml" --metrics "$tmp/metrics.jsonl"

@@ -35,7 +35,7 @@ public final class Cuda {
     private static Nvrtc nvrtc;
     private static CublasLt cublasLt;
     private static final Map<Integer, Gpu> GPUS = new LinkedHashMap<>();
-    private static CubinCache cache = CubinCache.standard();
+    private static volatile CubinCache cache = CubinCache.standard();
 
     private Cuda() {
     }
