@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# GPU tests and benchmarks of hyperlab.cuda; prints ONE JSON document on stdout (logs go to stderr).
+# Usage:
+#   lib/bin/device-test.sh                    from a checkout: builds with Maven, runs with $JAVA_HOME (JDK 25+)
+#   lib/bin/device-test.sh --make-bundle DIR  packs jars, JUnit and a JRE into DIR for a GPU machine without Java
+#   DIR/device-test.sh --bundle DIR           on that machine: runs from the bundle (no Maven, no JDK needed)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+junit_ver=1.11.4
+junit_jar_m2="$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_ver/junit-platform-console-standalone-$junit_ver.jar"
+log() { echo "device-test: $*" >&2; }
+
+find_jdk25() {  # JAVA_HOME when it is a JDK 25+, else the first under /usr/lib/jvm
+  local c
+  for c in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-2[5-9]* /usr/lib/jvm/java-2[5-9]* /usr/lib/jvm/jdk-2[5-9]*; do
+    if [[ -n "$c" && -x "$c/bin/jar" ]] && "$c/bin/java" -version 2>&1 | grep -q 'version "2[5-9]'; then
+      export JAVA_HOME="$c"; return 0
+    fi
+  done
+  log "needs a JDK 25+ (set JAVA_HOME)"; exit 2
+}
+
+build_checkout() {  # -> sets CP, JAVA
+  local root; root="$(cd "$here/../.." && pwd)"
+  find_jdk25
+  (cd "$root" && mvn -B -ntp -q -pl lib test-compile) >&2
+  [[ -f "$junit_jar_m2" ]] || (cd "$root" && mvn -B -ntp -q dependency:get \
+      -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_ver) >&2
+  CP="$root/lib/target/classes:$root/lib/target/test-classes"; JUNIT="$junit_jar_m2"; JAVA="$JAVA_HOME/bin/java"
+}
+
+make_bundle() {
+  local dir="$1" root; root="$(cd "$here/../.." && pwd)"
+  build_checkout
+  mkdir -p "$dir"
+  (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-cuda.jar" hyperlab/cuda)
+  (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-cuda-tests.jar" hyperlab/cuda)
+  cp "$junit_jar_m2" "$dir/junit-console.jar"
+  cp "$here/device-test.sh" "$dir/device-test.sh"
+  if [[ ! -f "$dir/jre-25.tgz" ]]; then
+    [[ -x "$root/../shared/tools/device-jre.sh" ]] || { log "no $dir/jre-25.tgz and no shared/tools/device-jre.sh to make one"; exit 2; }
+    # jdk.zipfs: JUnit scans the test jar for classes through the zip file system
+    (cd "$root" && JRE_MODULES="java.base,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.zipfs" \
+        ../shared/tools/device-jre.sh "$dir") >&2
+  fi
+  log "bundle ready: $(du -sh "$dir" | cut -f1) in $dir"
+}
+
+use_bundle() {  # -> sets CP, JAVA
+  local dir; dir="$(cd "$1" && pwd)"
+  local jre="${TMPDIR:-/tmp}/hyperlab-jre"
+  if [[ ! -x "$jre/bin/java" ]]; then mkdir -p "$jre" && tar xzf "$dir/jre-25.tgz" -C "$jre"; fi
+  CP="$dir/hyperlab-cuda.jar:$dir/hyperlab-cuda-tests.jar"; JUNIT="$dir/junit-console.jar"; JAVA="$jre/bin/java"
+}
+
+torch_tflops() {  # bf16 8192^3 torch.matmul rate on this GPU, or "null"
+  timeout 300 python3 - <<'PY' 2>/dev/null || echo null
+import torch
+a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16); b = torch.randn_like(a)
+for _ in range(5): a @ b
+torch.cuda.synchronize()
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record()
+for _ in range(50): a @ b
+e.record(); torch.cuda.synchronize()
+print(2 * 8192**3 * 50 / (s.elapsed_time(e) * 1e-3) / 1e12)
+PY
+}
+
+case "${1:-}" in
+  --make-bundle) make_bundle "${2:?--make-bundle DIR}"; exit 0 ;;
+  --bundle) use_bundle "${2:?--bundle DIR}" ;;
+  "") build_checkout ;;
+  *) echo "usage: $0 [--bundle DIR | --make-bundle DIR]" >&2; exit 2 ;;
+esac
+
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+log "torch reference (bf16 8192^3)..."
+torch="$(torch_tflops | tail -1)"
+log "torch: $torch TFLOP/s; running JUnit (hyperlab.cuda)..."
+"$JAVA" --enable-native-access=ALL-UNNAMED -Dhyperlab.cuda.metrics="$tmp/metrics.jsonl" -jar "$JUNIT" execute \
+    --class-path "$CP" --select-package hyperlab.cuda --reports-dir "$tmp/reports" --disable-banner --disable-ansi-colors --details=tree >&2 || true
+log "benchmarks..."
+"$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.cuda.DeviceBench --torch-tflops "$torch" \
+    --junit-xml "$tmp/reports/TEST-junit-jupiter.xml" --metrics "$tmp/metrics.jsonl"

@@ -1,0 +1,41 @@
+package hyperlab.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/** A kernel of a loaded module, launched on its GPU's stream. */
+public final class CudaFunction {
+    private final Gpu gpu;
+    private final String name;
+    private final MemorySegment handle;
+
+    CudaFunction(Gpu gpu, String name, MemorySegment handle) {
+        this.gpu = gpu;
+        this.name = name;
+        this.handle = handle;
+    }
+
+    /**
+     * Queues one launch; returns before the kernel finishes. Arguments in the kernel's parameter order:
+     * DeviceTensor (or any DevicePointer), int, long, float, double, short, byte, boolean.
+     */
+    public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, Object... args) {
+        gpu.makeCurrent();
+        int r;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = KernelArgs.pack(a, args);
+            r = (int) gpu.drv.launchKernel.invokeExact(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                    sharedMemBytes, gpu.stream, params, MemorySegment.NULL);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException("cuLaunchKernel could not be called: " + t, t);
+        }
+        if (r != 0) throw new CudaException("cuLaunchKernel(" + name + ", grid " + grid + ", block " + block + ") failed: "
+                + gpu.drv.errorText(r));
+    }
+
+    public String name() {
+        return name;
+    }
+}

@@ -1,0 +1,134 @@
+package hyperlab.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Row-major (batched) GEMMs C = epilogue(A·B [+ bias]) through cuBLASLt. Row-major C = A·B is column-major
+ * Cᵀ = Bᵀ·Aᵀ, so B and A are handed to cuBLASLt swapped, with no transposes and no copies.
+ * Plans (descriptors, layouts, the chosen algorithm) are cached per shape.
+ */
+public final class Matmul {
+    static final long WORKSPACE_BYTES = 32L << 20;
+
+    private final Gpu gpu;
+    private final CublasLt lt;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment handle;
+    private final long workspace;
+    private final MemorySegment one, zero, biasSlot;
+    private final Map<Key, Plan> plans = new HashMap<>();
+
+    private record Key(DType dtype, long m, long n, long k, long batch, Epilogue epilogue) {
+    }
+
+    private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo) {
+    }
+
+    Matmul(Gpu gpu, CublasLt lt) {
+        this.gpu = gpu;
+        this.lt = lt;
+        MemorySegment h = arena.allocate(ADDRESS);
+        lt.call("cublasLtCreate", lt.create, h);
+        handle = h.get(ADDRESS, 0);
+        workspace = gpu.alloc(WORKSPACE_BYTES);
+        one = arena.allocateFrom(JAVA_FLOAT, 1f);
+        zero = arena.allocateFrom(JAVA_FLOAT, 0f);
+        biasSlot = arena.allocate(JAVA_LONG);
+    }
+
+    /** c = a·b for a [..., m, k], b [..., k, n], c [..., m, n], all F32, BF16 or F16; leading dims are the batch. */
+    public void run(DeviceTensor a, DeviceTensor b, DeviceTensor c) {
+        run(a, b, c, Epilogue.NONE, null);
+    }
+
+    /** c = epilogue(a·b + bias), bias of shape [n] and c's dtype (null when the epilogue takes none). Queued on the stream. */
+    public synchronized void run(DeviceTensor a, DeviceTensor b, DeviceTensor c, Epilogue epilogue, DeviceTensor bias) {
+        gpu.makeCurrent();
+        Key key = key(a, b, c, epilogue);
+        if (epilogue.needsBias() != (bias != null)) {
+            throw new IllegalArgumentException("epilogue " + epilogue + (bias == null ? " needs" : " takes no") + " bias");
+        }
+        if (bias != null && (bias.elements() != key.n() || bias.dtype() != c.dtype())) {
+            throw new IllegalArgumentException("bias must be " + c.dtype() + "[" + key.n() + "], got " + bias);
+        }
+        Plan p = plans.computeIfAbsent(key, this::plan);
+        if (bias != null) {
+            biasSlot.set(JAVA_LONG, 0, bias.address());
+            setDesc(p.desc(), CublasLt.DESC_BIAS_POINTER, biasSlot, 8);
+        }
+        lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), zero, ptr(c), p.lc(),
+                ptr(c), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
+    }
+
+    private static MemorySegment ptr(DeviceTensor t) {
+        return MemorySegment.ofAddress(t.address());
+    }
+
+    private static Key key(DeviceTensor a, DeviceTensor b, DeviceTensor c, Epilogue e) {
+        long[] sa = a.shape(), sb = b.shape(), sc = c.shape();
+        if (sa.length < 2 || sb.length < 2 || sc.length < 2) throw new IllegalArgumentException("matmul needs matrices (rank >= 2)");
+        long m = sa[sa.length - 2], k = sa[sa.length - 1], n = sb[sb.length - 1];
+        long batch = c.elements() / Math.max(1, m * n);
+        boolean ok = sb[sb.length - 2] == k && sc[sc.length - 2] == m && sc[sc.length - 1] == n
+                && a.elements() == batch * m * k && b.elements() == batch * k * n;
+        if (!ok) throw new IllegalArgumentException("shapes do not multiply: " + Arrays.toString(sa) + " · "
+                + Arrays.toString(sb) + " -> " + Arrays.toString(sc));
+        if (a.dtype() != b.dtype() || b.dtype() != c.dtype()) throw new IllegalArgumentException("dtypes differ");
+        if (a.dtype() != DType.F32 && a.dtype() != DType.BF16 && a.dtype() != DType.F16) {
+            throw new IllegalArgumentException("matmul supports F32, BF16 and F16, not " + a.dtype());
+        }
+        return new Key(a.dtype(), m, n, k, batch, e);
+    }
+
+    private Plan plan(Key key) {
+        int type = key.dtype().cudaDataType();
+        MemorySegment out = arena.allocate(ADDRESS);
+        lt.call("cublasLtMatmulDescCreate", lt.descCreate, out, CublasLt.COMPUTE_32F, DType.F32.cudaDataType());
+        MemorySegment desc = out.get(ADDRESS, 0);
+        setDesc(desc, CublasLt.DESC_EPILOGUE, arena.allocateFrom(JAVA_INT, key.epilogue().code), 4);
+        if (key.epilogue().needsBias()) {
+            // heuristics read the bias pointer's alignment: the workspace's (256-byte aligned) stands in until run() sets it
+            biasSlot.set(JAVA_LONG, 0, workspace);
+            setDesc(desc, CublasLt.DESC_BIAS_POINTER, biasSlot, 8);
+        }
+        MemorySegment la = layout(type, key.n(), key.k(), key.batch()); // B as column-major n×k
+        MemorySegment lb = layout(type, key.k(), key.m(), key.batch()); // A as column-major k×m
+        MemorySegment lc = layout(type, key.n(), key.m(), key.batch()); // C as column-major n×m
+        MemorySegment pref = arena.allocate(ADDRESS);
+        lt.call("cublasLtMatmulPreferenceCreate", lt.prefCreate, pref);
+        lt.call("cublasLtMatmulPreferenceSetAttribute", lt.prefSet, pref.get(ADDRESS, 0), CublasLt.PREF_MAX_WORKSPACE_BYTES,
+                arena.allocateFrom(JAVA_LONG, WORKSPACE_BYTES), 8L);
+        MemorySegment results = arena.allocate(CublasLt.HEURISTIC_RESULT_BYTES, 8);
+        MemorySegment count = arena.allocate(JAVA_INT);
+        lt.call("cublasLtMatmulAlgoGetHeuristic", lt.heuristic, handle, desc, la, lb, lc, lc, pref.get(ADDRESS, 0), 1,
+                results, count);
+        if (count.get(JAVA_INT, 0) < 1) throw new CudaException("cuBLASLt has no algorithm for " + key);
+        return new Plan(desc, la, lb, lc, results.asSlice(0, 64));
+    }
+
+    private MemorySegment layout(int type, long rows, long cols, long batch) {
+        MemorySegment out = arena.allocate(ADDRESS);
+        lt.call("cublasLtMatrixLayoutCreate", lt.layoutCreate, out, type, rows, cols, rows);
+        MemorySegment l = out.get(ADDRESS, 0);
+        if (batch > 1) {
+            lt.call("cublasLtMatrixLayoutSetAttribute", lt.layoutSet, l, CublasLt.LAYOUT_BATCH_COUNT,
+                    arena.allocateFrom(JAVA_INT, Math.toIntExact(batch)), 4L);
+            lt.call("cublasLtMatrixLayoutSetAttribute", lt.layoutSet, l, CublasLt.LAYOUT_STRIDED_BATCH_OFFSET,
+                    arena.allocateFrom(JAVA_LONG, rows * cols), 8L);
+        }
+        return l;
+    }
+
+    private void setDesc(MemorySegment desc, int attr, MemorySegment value, long size) {
+        lt.call("cublasLtMatmulDescSetAttribute", lt.descSet, desc, attr, value, size);
+    }
+}
