@@ -30,9 +30,9 @@ build_checkout() {  # -> sets CP, JAVA
 }
 
 make_bundle() {
-  local dir="$1" root; root="$(cd "$here/../.." && pwd)"
+  local dir root; root="$(cd "$here/../.." && pwd)"
+  dir="$(mkdir -p "$1" && cd "$1" && pwd)"   # absolute: the jar steps below run from other folders
   build_checkout
-  mkdir -p "$dir"
   (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-cuda.jar" hyperlab/cuda)
   (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-cuda-tests.jar" hyperlab/cuda)
   cp "$junit_jar_m2" "$dir/junit-console.jar"
