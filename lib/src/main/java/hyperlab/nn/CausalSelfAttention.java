@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
@@ -14,7 +13,7 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 
 /** nanoGPT's pre-norm sublayer LN → multi-head causal self-attention → projection, as one F. */
-public final class CausalSelfAttention extends AbstractBlock {
+public final class CausalSelfAttention extends ShapePreservingBlock {
     private final int heads;
     private final LayerNorm norm;
     private final Linear qkv;
@@ -52,11 +51,6 @@ public final class CausalSelfAttention extends AbstractBlock {
         float[] m = new float[Math.toIntExact(t * t)];
         for (int i = 0; i < t; i++) for (int j = i + 1; j < t; j++) m[Math.toIntExact(i * t + j)] = Float.NEGATIVE_INFINITY;
         return manager.create(m, new Shape(t, t)).toType(dt, false);
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        return new Shape[] {inputShapes[0]};
     }
 
     @Override

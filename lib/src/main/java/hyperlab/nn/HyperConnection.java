@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
@@ -17,7 +16,7 @@ import java.util.Map;
  * One residual connection around a sublayer F, for any paradigm: streams x (B, T, n, C) become
  * H_res x + H_post^T F(H_pre x); for RC (n = 1) simply x + F(x). Wraps any DJL {@link Block}.
  */
-public final class HyperConnection extends AbstractBlock {
+public final class HyperConnection extends ShapePreservingBlock {
     private final Paradigm paradigm;
     private final int streams;
     private final boolean dynamic;
@@ -78,11 +77,6 @@ public final class HyperConnection extends AbstractBlock {
         ResidualMaps.Maps m = maps(ps, x, training);
         NDArray f = sublayer.forward(ps, new NDList(ResidualMaps.aggregate(m.pre(), x)), training, params).singletonOrThrow();
         return new NDList(ResidualMaps.merge(m, x, f));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        return new Shape[] {inputShapes[0]};
     }
 
     @Override

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
@@ -14,7 +13,7 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 
 /** nanoGPT's pre-norm sublayer LN → Linear(C, 4C) → exact GELU → Linear(4C, C), as one F. */
-public final class Mlp extends AbstractBlock {
+public final class Mlp extends ShapePreservingBlock {
     private final LayerNorm norm;
     private final Linear fc;
     private final Linear proj;
@@ -37,11 +36,6 @@ public final class Mlp extends AbstractBlock {
         NDArray h = norm.forward(ps, inputs, training).singletonOrThrow();
         h = gelu(fc.forward(ps, new NDList(h), training).singletonOrThrow());
         return proj.forward(ps, new NDList(h), training);
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        return new Shape[] {inputShapes[0]};
     }
 
     @Override
