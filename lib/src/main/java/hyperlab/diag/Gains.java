@@ -10,12 +10,16 @@ import hyperlab.manifold.SpectralSphere;
 import hyperlab.nn.Gpt;
 import hyperlab.nn.HyperConnection;
 import hyperlab.nn.Paradigm;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import tech.tablesaw.api.DoubleColumn;
 import tech.tablesaw.api.IntColumn;
 import tech.tablesaw.api.StringColumn;
 import tech.tablesaw.api.Table;
+import tech.tablesaw.columns.numbers.NumberColumnFormatter;
 
 /**
  * The papers' stability measures of H_res (seed 001 §3, Fig. 3/7; seed 003 §4): the Amax gain
@@ -128,10 +132,14 @@ public final class Gains {
     }
 
     private static Table emptyTable(String name) {
-        return Table.create(name, IntColumn.create("block"), StringColumn.create("kind"),
+        Table t = Table.create(name, IntColumn.create("block"), StringColumn.create("kind"),
                 DoubleColumn.create("gain fwd"), DoubleColumn.create("gain bwd"),
                 DoubleColumn.create("composite fwd"), DoubleColumn.create("composite bwd"),
                 DoubleColumn.create("‖H‖₂"), DoubleColumn.create("‖H−J‖₂"), DoubleColumn.create("‖H−I‖_F"));
+        // 7 decimals show Sinkhorn's 1e-7 column error without float64's noise digits
+        NumberColumnFormatter seven = new NumberColumnFormatter(new DecimalFormat("0.0######", DecimalFormatSymbols.getInstance(Locale.ROOT)));
+        for (int c = 2; c < t.columnCount(); c++) t.doubleColumn(c).setPrintFormatter(seven);
+        return t;
     }
 
     /** Appends the worst token's measures of h and of the composite product. */

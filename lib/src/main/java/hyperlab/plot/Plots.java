@@ -88,9 +88,9 @@ public final class Plots {
     }
 
     private static XYChart lineChart(String title, String x, String y, boolean logY) {
-        XYChart c = new XYChartBuilder().width(640).height(400).title(title).xAxisTitle(x).yAxisTitle(y).build();
+        XYChart c = new XYChartBuilder().width(720).height(400).title(title).xAxisTitle(x).yAxisTitle(y).build();
         c.getStyler().setYAxisLogarithmic(logY);
-        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);   // never over the data
         return c;
     }
 

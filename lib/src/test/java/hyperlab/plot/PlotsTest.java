@@ -23,7 +23,7 @@ class PlotsTest {
         assertEquals(hyperlab.manifold.Sinkhorn.converge(logits, 10).columnError()[3], cols.getYData()[3], 0);
         Path png = Plots.savePng(c, dir.resolve("conv.png"));
         BufferedImage img = ImageIO.read(png.toFile());
-        assertEquals(640, img.getWidth());
+        assertEquals(720, img.getWidth());
         assertEquals(400, img.getHeight());
         String svg = Files.readString(Plots.saveSvg(c, dir.resolve("conv.svg")));
         assertTrue(svg.contains("<svg") && svg.contains("</svg>") && svg.contains("<path"), "a complete SVG with drawn paths");
