@@ -36,6 +36,11 @@ final class CodeAssist {
     /** Signatures and javadoc of what is under the cursor, as plain text; empty when nothing is known. */
     String inspect(String code, int cursor) {
         List<SourceCodeAnalysis.Documentation> docs = evaluator.analysis().documentation(code, cursor, true);
+        if (docs.isEmpty() && cursor > 0 && Character.isJavaIdentifierPart(code.charAt(cursor - 1))) {
+            // JShell documents invocations; a bare method name under the cursor is treated as one.
+            String call = code.substring(0, cursor) + "(" + code.substring(cursor);
+            docs = evaluator.analysis().documentation(call, cursor + 1, true);
+        }
         return docs.stream()
                 .map(d -> d.javadoc() == null || d.javadoc().isBlank()
                         ? d.signature() : d.signature() + "\n\n" + d.javadoc().strip())

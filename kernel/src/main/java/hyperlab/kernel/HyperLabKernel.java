@@ -4,8 +4,10 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.dflib.jjava.jupyter.channels.ShellReplyEnvironment;
 import org.dflib.jjava.jupyter.kernel.BaseKernel;
@@ -15,6 +17,9 @@ import org.dflib.jjava.jupyter.kernel.ReplacementOptions;
 import org.dflib.jjava.jupyter.kernel.comm.CommManager;
 import org.dflib.jjava.jupyter.kernel.display.DisplayData;
 import org.dflib.jjava.jupyter.kernel.display.Renderer;
+import org.dflib.jjava.jupyter.kernel.display.mime.MIMEType;
+import org.dflib.jjava.jupyter.kernel.history.HistoryEntry;
+import org.dflib.jjava.jupyter.kernel.history.HistoryManager;
 import org.dflib.jjava.jupyter.kernel.magic.MagicParser;
 import org.dflib.jjava.jupyter.kernel.magic.MagicsRegistry;
 import org.dflib.jjava.jupyter.kernel.util.StringStyler;
@@ -26,6 +31,7 @@ import org.dflib.jjava.jupyter.messages.publish.PublishExecuteResult;
 import org.dflib.jjava.jupyter.messages.reply.ErrorReply;
 import org.dflib.jjava.jupyter.messages.reply.ExecuteReply;
 import org.dflib.jjava.jupyter.messages.request.ExecuteRequest;
+import org.dflib.jjava.jupyter.messages.request.HistoryRequest;
 import org.dflib.jjava.jupyter.messages.request.KernelInfoRequest;
 
 /**
@@ -45,7 +51,8 @@ public final class HyperLabKernel extends BaseKernel {
 
     private HyperLabKernel(String name, String version, AttachableIO io, CommManager comms, Renderer renderer,
             MagicParser parser, MagicsRegistry magics, StringStyler errorStyler) {
-        super(name, version, languageInfo(), List.of(), null, io, comms, renderer, parser, magics, false, errorStyler);
+        super(name, version, languageInfo(), List.of(), new SessionHistory(), io, comms, renderer, parser, magics, false,
+                errorStyler);
         this.attachableIO = io;
         this.evaluator = CompletableFuture.supplyAsync(
                 () -> new Evaluator(DefaultImports.resolve(HyperLabKernel.class.getClassLoader())),
@@ -132,8 +139,13 @@ public final class HyperLabKernel extends BaseKernel {
             CellValue v = runCode(request.getCode(), 1);
             System.out.flush();
             System.err.flush();
-            if (v.present() && !request.isSilent()) {
-                env.publish(new PublishExecuteResult(count, renderer.render(v.value())));
+            DisplayData result = v.present() ? renderer.render(v.value()) : null;
+            if (result != null && !request.isSilent()) {
+                env.publish(new PublishExecuteResult(count, result));
+            }
+            if (request.shouldStoreHistory()) {
+                Object text = result == null ? null : result.getData(MIMEType.TEXT_PLAIN);
+                ((SessionHistory) historyManager).add(count, request.getCode(), text == null ? null : text.toString());
             }
             env.defer().reply(new ExecuteReply(count, Map.of()));
         } catch (CellError e) {
@@ -165,8 +177,7 @@ public final class HyperLabKernel extends BaseKernel {
         System.setErr(limit.wrap(io.err));
         System.setIn(io.in);
         env.defer(() -> {
-            System.out.flush();
-            System.err.flush();
+            limit.close();
             System.setOut(out);
             System.setErr(err);
             System.setIn(in);
@@ -177,6 +188,28 @@ public final class HyperLabKernel extends BaseKernel {
     protected void handleKernelInfoRequest(ShellReplyEnvironment env, Message<KernelInfoRequest> message) {
         env.setBusyDeferIdle();
         env.reply(new KernelInfoOk(PROTOCOL_VERSION, name, version, getLanguageInfo(), getBanner(), getHelpLinks()));
+    }
+
+    @Override
+    protected void handleHistoryRequest(ShellReplyEnvironment env, Message<HistoryRequest> message) {
+        env.setBusyDeferIdle();
+        HistoryRequest request = message.getContent();
+        Set<HistoryManager.ResultFlag> flags = EnumSet.noneOf(HistoryManager.ResultFlag.class);
+        if (request.includeOutput()) {
+            flags.add(HistoryManager.ResultFlag.INCLUDE_OUTPUT);
+        }
+        List<HistoryEntry> found = switch (request) {
+            case HistoryRequest.Tail t -> historyManager.lookupTail(t.getMaxReturnLength(), flags);
+            case HistoryRequest.Range r -> historyManager.lookupRange(r.getSessionIndex(), r.getStart(), r.getStop(), flags);
+            case HistoryRequest.Search s -> {
+                if (s.filterUnique()) {
+                    flags.add(HistoryManager.ResultFlag.UNIQUE);
+                }
+                yield historyManager.search(s.getPattern(), s.getMaxReturnLength(), flags);
+            }
+            default -> List.of();
+        };
+        env.reply(new HistoryReplyOk(found));
     }
 
     @Override

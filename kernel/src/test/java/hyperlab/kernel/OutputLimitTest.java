@@ -13,11 +13,12 @@ class OutputLimitTest {
     @Test
     void outputPastTheBudgetIsDroppedWithOneNotice() {
         ByteArrayOutputStream sink = new ByteArrayOutputStream();
-        PrintStream out = new OutputLimit(100).wrap(new PrintStream(sink, true, StandardCharsets.UTF_8));
+        OutputLimit limit = new OutputLimit(100);
+        PrintStream out = limit.wrap(new PrintStream(sink, true, StandardCharsets.UTF_8));
         for (int i = 0; i < 1000; i++) {
             out.println("line " + i);
         }
-        out.flush();
+        limit.close();
         String text = sink.toString(StandardCharsets.UTF_8);
         assertTrue(text.startsWith("line 0\nline 1\n"), text);
         assertEquals(1, text.split("output truncated", -1).length - 1, text);
