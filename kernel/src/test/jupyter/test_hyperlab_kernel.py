@@ -34,6 +34,7 @@ class HyperLabKernelTests(jupyter_kernel_test.KernelTests):
     incomplete_code_samples = ["for (int i = 0; i < 3; i++) {", "int f(int a) {", "String s = \"a\" +"]
     invalid_code_samples = ["int x = ;", ")))"]
     code_inspect_sample = "Math.abs"
+    code_clear_output = 'System.out.println("soon gone");\nclearOutput(false);'
     code_history_pattern = "1 + *"
     supported_history_operations = ("tail", "range", "search")
 
@@ -114,6 +115,26 @@ class HyperLabKernelTests(jupyter_kernel_test.KernelTests):
         after, msgs = self.run_cell("40 + 2")
         results = [m for _, m in msgs if m["msg_type"] == "execute_result"]
         self.assertEqual(results[0]["content"]["data"]["text/plain"], "42")
+
+    def test_hyperlab_djl_computes_in_the_kernel(self):
+        reply, msgs = self.run_cell(
+            "try (NDManager m = NDManager.newBaseManager()) {\n"
+            "    NDArray a = m.arange(4f);\n"
+            "    System.out.println(a.mul(a).sum().getFloat());\n"
+            "}", timeout=120)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        text = "".join(m["content"]["text"] for _, m in msgs if m["msg_type"] == "stream")
+        self.assertEqual(text.strip(), "14.0")
+
+    def test_hyperlab_restart_gives_a_fresh_session(self):
+        self.run_cell("int beforeRestart = 1;")
+        self.km.restart_kernel(now=False)
+        self.kc.wait_for_ready(timeout=60)
+        reply, _ = self.run_cell("beforeRestart")
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "CompileError")
+        after, msgs = self.run_cell("6 * 7")
+        self.assertEqual([m["content"]["data"]["text/plain"] for _, m in msgs if m["msg_type"] == "execute_result"], ["42"])
 
     def test_hyperlab_huge_output_is_truncated(self):
         reply, msgs = self.run_cell('for (int i = 0; i < 400_000; i++) System.out.println("line " + i);')

@@ -47,6 +47,14 @@ public final class Display {
         kernel().display(data);
     }
 
+    /** Clears the cell's output; with {@code wait}, only once new output arrives (no flicker in loops). */
+    public static void clearOutput(boolean wait) {
+        if (!(kernel() instanceof HyperLabKernel k)) {
+            throw new IllegalStateException("clearOutput works only inside a running HyperLab kernel");
+        }
+        k.clearOutput(wait);
+    }
+
     private static DisplayData render(Object value) {
         return value instanceof DisplayData d ? d : kernel().getRenderer().render(value);
     }

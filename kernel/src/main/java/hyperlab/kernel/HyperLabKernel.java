@@ -25,6 +25,7 @@ import org.dflib.jjava.jupyter.kernel.magic.MagicsRegistry;
 import org.dflib.jjava.jupyter.kernel.util.StringStyler;
 import org.dflib.jjava.jupyter.kernel.magic.UndefinedMagicException;
 import org.dflib.jjava.jupyter.messages.Message;
+import org.dflib.jjava.jupyter.messages.publish.PublishClearOutput;
 import org.dflib.jjava.jupyter.messages.publish.PublishError;
 import org.dflib.jjava.jupyter.messages.publish.PublishExecuteInput;
 import org.dflib.jjava.jupyter.messages.publish.PublishExecuteResult;
@@ -48,6 +49,8 @@ public final class HyperLabKernel extends BaseKernel {
     private final CompletableFuture<Evaluator> evaluator;
     private final CompletableFuture<CodeAssist> assist;
     private final AttachableIO attachableIO;
+    /** The execute request being served, for messages the display stream cannot send (clear_output). */
+    private volatile ShellReplyEnvironment currentEnv;
 
     private HyperLabKernel(String name, String version, AttachableIO io, CommManager comms, Renderer renderer,
             MagicParser parser, MagicsRegistry magics, StringStyler errorStyler) {
@@ -111,6 +114,16 @@ public final class HyperLabKernel extends BaseKernel {
         }
     }
 
+    void clearOutput(boolean wait) {
+        ShellReplyEnvironment env = currentEnv;
+        if (env == null) {
+            throw new IllegalStateException("clearOutput works only while a cell runs");
+        }
+        System.out.flush();
+        System.err.flush();
+        env.publish(wait ? PublishClearOutput.BEFORE_NEXT_OUTPUT : PublishClearOutput.NOW);
+    }
+
     void addToClasspath(Path path) {
         evaluator.join().addToClasspath(path.toString());
     }
@@ -134,7 +147,11 @@ public final class HyperLabKernel extends BaseKernel {
         env.publish(new PublishExecuteInput(request.getCode(), count));
         replaceOutputStreams(env);
         attachableIO.attach(env, request.isStdinEnabled());
-        env.defer(() -> attachableIO.detach(env));
+        currentEnv = env;
+        env.defer(() -> {
+            currentEnv = null;
+            attachableIO.detach(env);
+        });
         try {
             CellValue v = runCode(request.getCode(), 1);
             System.out.flush();
