@@ -3,7 +3,7 @@ KROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KERNEL_JAR="$KROOT/kernel/target/hyperlab-kernel-0.1.0-SNAPSHOT.jar"
 LIB_JAR="$KROOT/lib/target/hyperlab-lib-0.1.0-SNAPSHOT.jar"
 KERNEL_CP="$KERNEL_JAR:$KROOT/kernel/target/deps/*:$LIB_JAR:$KROOT/lib/target/deps/*"
-KERNEL_JVM_FLAGS=(-Dai.djl.offline=true --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Xss4m -Djava.awt.headless=true)
+KERNEL_JVM_FLAGS=(-Dai.djl.offline=true --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Xss4m -Djava.awt.headless=true -XX:+AutoCreateSharedArchive -XX:SharedArchiveFile=$KROOT/kernel/target/kernel-cds.jsa)
 
 kdie() { echo "hyperlab kernel: $*" >&2; exit 1; }
 ksay() { echo "hyperlab kernel: $*" >&2; }
