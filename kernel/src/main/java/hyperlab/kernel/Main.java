@@ -22,7 +22,7 @@ public final class Main {
             System.exit(2);
         }
         KernelConnectionProperties props = KernelConnectionProperties.parse(Files.readString(file));
-        JupyterConnection connection = new JupyterConnection(props);
+        JupyterConnection connection = new KernelConnection(props);
         HyperLabKernel kernel = HyperLabKernel.builder().build();
         kernel.becomeHandlerForConnection(connection);
         connection.connect();
