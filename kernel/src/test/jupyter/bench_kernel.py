@@ -1,6 +1,7 @@
 """Measures the kernel through jupyter_client: start to first result, and latency of a trivial cell.
 Usage: bench_kernel.py OUT.json RUNS COMMAND_LINE ; writes the numbers and the command into OUT.json."""
 import json
+import os
 import platform
 import statistics
 import sys
@@ -19,6 +20,7 @@ def run(kc, code):
 
 
 def main(out, runs, command):
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     km = jupyter_client.KernelManager(kernel_name="hyperlab")
     km.start_kernel()
@@ -48,7 +50,8 @@ def main(out, runs, command):
         "trivial_cell_median_ms": round(statistics.median(samples), 2),
         "trivial_cell_p90_ms": round(sorted(samples)[int(0.9 * runs) - 1], 2),
         "trivial_cell_min_ms": round(min(samples), 2),
-        "machine": f"{platform.node()} {platform.machine()} {platform.system()}, cpus={__import__('os').cpu_count()}",
+        "machine": f"{platform.node()} {platform.machine()} {platform.system()}, cpus={os.cpu_count()}",
+        "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "measured_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     with open(out, "w") as f:

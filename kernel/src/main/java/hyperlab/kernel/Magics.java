@@ -3,7 +3,6 @@ package hyperlab.kernel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -86,8 +85,6 @@ final class Magics {
         if (!Files.exists(p)) {
             throw new IOException("no such jar or folder: " + p);
         }
-        List<Path> one = new ArrayList<>();
-        one.add(p);
-        return one;
+        return List.of(p);
     }
 }
