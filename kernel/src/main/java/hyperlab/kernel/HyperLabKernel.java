@@ -54,7 +54,8 @@ public final class HyperLabKernel extends BaseKernel {
 
     private HyperLabKernel(String name, String version, AttachableIO io, CommManager comms, Renderer renderer,
             MagicParser parser, MagicsRegistry magics, StringStyler errorStyler) {
-        super(name, version, languageInfo(), List.of(), new SessionHistory(), io, comms, renderer, parser, magics, false,
+        // Extensions: jars on the kernel's class path can register renderers via ServiceLoader (onStartup).
+        super(name, version, languageInfo(), List.of(), new SessionHistory(), io, comms, renderer, parser, magics, true,
                 errorStyler);
         this.attachableIO = io;
         this.evaluator = CompletableFuture.supplyAsync(

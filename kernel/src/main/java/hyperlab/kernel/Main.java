@@ -25,6 +25,7 @@ public final class Main {
         JupyterConnection connection = new KernelConnection(props);
         HyperLabKernel kernel = HyperLabKernel.builder().build();
         kernel.becomeHandlerForConnection(connection);
+        kernel.onStartup();
         connection.connect();
         connection.waitUntilClose();
         // Threads a notebook started may still run; the kernel's life ends with its connection.
