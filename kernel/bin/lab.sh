@@ -8,4 +8,5 @@ ksay "kernelspec installed in $KERNELSPEC_DIR"
 mkdir -p "$KROOT/notebooks"
 if "$JUPYTER" lab --version >/dev/null 2>&1; then app=lab; else app=notebook; fi
 ksay "starting jupyter $app on 127.0.0.1 in $KROOT/notebooks"
-exec "$JUPYTER" "$app" --ip=127.0.0.1 --no-browser --notebook-dir="$KROOT/notebooks" "$@"
+root=(); [[ $(id -u) -eq 0 ]] && root=(--allow-root)   # containers often run as root
+exec "$JUPYTER" "$app" --ip=127.0.0.1 --no-browser --notebook-dir="$KROOT/notebooks" "${root[@]}" "$@"
