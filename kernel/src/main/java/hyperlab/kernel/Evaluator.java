@@ -25,7 +25,7 @@ public final class Evaluator implements AutoCloseable {
     public Evaluator(List<String> imports) {
         this.shell = JShell.builder()
                 .executionEngine(new KernelExecutionProvider(), Map.of())
-                .compilerOptions("-proc:none")
+                .compilerOptions("-proc:none") // no annotation-processor scan on every cell's compile
                 .build();
         for (String imp : imports) {
             List<SnippetEvent> events = shell.eval(imp);

@@ -22,7 +22,10 @@ public final class SnippetHooks {
         throw new ExitRefusedException(status);
     }
 
-    /** Replaces {@code Runtime.getRuntime().exit(status)} in cells, for the same reason as {@link #exit}. */
+    /**
+     * Replaces {@code Runtime.getRuntime().exit(status)} in cells, for the same reason as {@link #exit};
+     * {@code runtime} is the receiver the replaced instance call left on the stack.
+     */
     public static void runtimeExit(Runtime runtime, int status) {
         throw new ExitRefusedException(status);
     }

@@ -81,6 +81,13 @@ class EvaluatorTest {
     }
 
     @Test
+    void callingAMethodWithAnUndefinedDependencyIsNamed() {
+        CellError e = assertThrows(CellError.class, () -> ev.eval("void usesMissing() { notDefinedYet(); }\nusesMissing()", 1));
+        assertEquals("UnresolvedReference", e.ename());
+        assertTrue(e.evalue().contains("usesMissing"), e.evalue());
+    }
+
+    @Test
     void unfinishedCellIsAnError() {
         CellError e = assertThrows(CellError.class, () -> ev.eval("for (int i = 0; i < 3; i++) {", 1));
         assertTrue(e.evalue().contains("unfinished"), e.evalue());
