@@ -30,7 +30,9 @@ public final class Evaluator implements AutoCloseable {
         for (String imp : imports) {
             List<SnippetEvent> events = shell.eval(imp);
             if (events.isEmpty() || events.getFirst().status() != Snippet.Status.VALID) {
-                throw new IllegalStateException("default import failed: " + imp);
+                // A session without one convenience import beats no session: note it in the kernel log.
+                events.forEach(e -> shell.drop(e.snippet()));
+                System.err.println("hyperlab kernel: skipped default import that does not compile: " + imp);
             }
         }
     }
