@@ -1,6 +1,7 @@
 // Opens the smoke notebook in the classic notebook UI in headless Chromium, runs all cells through
 // the page, checks the rendered outputs in the DOM and saves a screenshot.
 // Usage: node run-notebook.mjs URL SCREENSHOT.png USER_DATA_DIR ; prints PASS/FAIL lines.
+import { statSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const [url, screenshot, userDataDir] = process.argv.slice(2);
@@ -44,7 +45,7 @@ try {
   check("streamed ticks and the updated display shown", dom.text.includes("tick 5") && dom.text.includes("step 5 of 5"));
   check("no error output", dom.errors === 0, `errors=${dom.errors}`);
   await page.screenshot({ path: screenshot, fullPage: true });
-  check("screenshot saved", true);
+  check(`screenshot saved to ${screenshot}`, statSync(screenshot).size > 10000, `${statSync(screenshot).size} bytes`);
 } catch (e) {
   check("notebook ran in the browser", false, String(e).split("\n")[0]);
 } finally {
