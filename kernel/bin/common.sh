@@ -6,10 +6,11 @@ KERNEL_CP="$KERNEL_JAR:$KROOT/kernel/target/deps/*:$LIB_JAR:$KROOT/lib/target/de
 # AppCDS: the first clean kernel exit writes kernel/target/kernel-cds.jsa and later kernels map the
 # JShell/javac classes from it (faster start). The JDK's base archive was dumped without
 # --enable-native-access, which it reports as an [error] on every start although the archive is
-# still used; -Xlog:cds=off,aot=off keeps that out of the Jupyter log.
+# still used, and a rebuilt jar makes it warn once before the archive is rewritten at exit;
+# -Xlog:cds*=off,aot*=off keeps both out of the Jupyter log.
 KERNEL_JVM_FLAGS=(-Dai.djl.offline=true --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
   -Xss4m -Djava.awt.headless=true
-  -XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=$KROOT/kernel/target/kernel-cds.jsa" -Xlog:cds=off,aot=off)
+  -XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=$KROOT/kernel/target/kernel-cds.jsa" -Xlog:cds*=off,aot*=off)
 
 kdie() { echo "hyperlab kernel: $*" >&2; exit 1; }
 ksay() { echo "hyperlab kernel: $*" >&2; }
