@@ -63,6 +63,15 @@ class MagicsTest {
     }
 
     @Test
+    void mavenMagicMakesAnArtifactAndItsDependenciesUsable() throws CellError {
+        // commons-text needs commons-lang3; neither is on the kernel's class path. Maven's own plugins
+        // use both, so they usually come from the local repository, else from Maven Central.
+        CellValue v = kernel.runCode("%maven org.apache.commons:commons-text:1.12.0\n"
+                + "org.apache.commons.text.WordUtils.capitalize(\"hyper lab\")", 1);
+        assertEquals("Hyper Lab", v.value());
+    }
+
+    @Test
     void mavenResolverFetchesAJarWithItsDependencies() throws Exception {
         // slf4j-simple depends on slf4j-api: both must come back (both are in the local repository after the build).
         List<Path> jars = MavenResolver.resolve(List.of("org.slf4j:slf4j-simple:2.0.17"));
