@@ -1,0 +1,230 @@
+package hyperlab.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import hyperlab.data.BatchSampler;
+import hyperlab.data.Corpus;
+import hyperlab.data.Split;
+import hyperlab.data.TokenFile;
+import hyperlab.data.Tokenizer;
+import hyperlab.nn.Gpt;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * The CPU training loop on DJL/PyTorch: AdamW with warm-up + cosine, global-norm clipping, a NaN/Inf
+ * guard, periodic validation, metrics.jsonl and atomic checkpoints that resume bit for bit.
+ * The model lives as long as the trainer: close it (or the JVM) to free its memory.
+ */
+public final class Trainer implements AutoCloseable {
+    /** The last 10 % of the tokens are the validation split. */
+    public static final double VAL_FRACTION = 0.1;
+
+    private final TrainConfig cfg;
+    private final Tokenizer tokenizer;
+    private final NDManager manager = NDManager.newBaseManager();
+    private final Gpt model;
+    private final AdamW opt;
+    private final TokenFile tokens;
+    private final BatchSampler train;
+    private final Split val;
+    private final LrSchedule schedule;
+    private final List<Consumer<Metrics>> listeners = new ArrayList<>();
+    private boolean progressBar;
+
+    /** Builds the model and tokenizes the corpus the config names (data=default or a path). */
+    public Trainer(TrainConfig cfg) {
+        this(cfg, Corpus.of(cfg.data()));
+    }
+
+    public Trainer(TrainConfig cfg, Corpus corpus) {
+        this.cfg = cfg;
+        this.tokenizer = Tokenizer.of(cfg.tokenizer());
+        this.model = Gpt.create(cfg.model()).init(manager);
+        List<AdamW.Slot> slots = new ArrayList<>();
+        for (var e : model.getParameters())
+            slots.add(new AdamW.Slot(e.getKey(), e.getValue().getArray(), e.getValue().getType() == Parameter.Type.WEIGHT));
+        this.opt = new AdamW(slots, manager, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay());
+        this.tokens = corpus.tokenize(tokenizer, cfg.out().resolve("tokens-" + tokenizer.name() + ".bin"));
+        int t = model.config().context();
+        this.train = new BatchSampler(Split.train(tokens, VAL_FRACTION), cfg.batch(), t, cfg.seed());
+        this.val = Split.val(tokens, VAL_FRACTION);
+        new BatchSampler(val, cfg.batch(), t, cfg.seed() + 1);   // fails now, not at the first evaluation, when val is too short
+        this.schedule = LrSchedule.of(cfg);
+    }
+
+    /** Trains a config to the end; the returned run keeps the model alive for sampling and diagnostics. */
+    public static Run train(TrainConfig cfg) {
+        return new Trainer(cfg).run();
+    }
+
+    public static Run train(TrainConfig cfg, Corpus corpus) {
+        return new Trainer(cfg, corpus).run();
+    }
+
+    /** Receives every logged step (a notebook's live chart, the CLI's printer). */
+    public Trainer onMetrics(Consumer<Metrics> listener) {
+        listeners.add(listener);
+        return this;
+    }
+
+    /** Shows a terminal progress bar on stderr. */
+    public Trainer progressBar(boolean show) {
+        this.progressBar = show;
+        return this;
+    }
+
+    public Gpt model() { return model; }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    public TrainConfig config() { return cfg; }
+
+    /** Runs from step 0, or from the newest checkpoint when resume=true, to the configured steps. */
+    public Run run() {
+        int start = 0, badInRow = 0;
+        List<Path> ckpts = Checkpoint.list(cfg.out());
+        if (cfg.resume() && !ckpts.isEmpty()) {
+            Checkpoint.State s = Checkpoint.load(ckpts.getLast(), opt);
+            if (!s.model().equals(cfg.model().toString()))
+                throw new IllegalStateException("checkpoint " + ckpts.getLast() + " was written for " + s.model()
+                        + " but this config builds " + cfg.model() + ": resume with the original model keys");
+            start = s.step();
+            badInRow = s.badInRow();
+            train.seek(s.samplerPosition());
+        }
+        List<Metrics> history = keepMetricsBefore(start);
+        List<Double> losses = new ArrayList<>();
+        ParameterStore ps = new ParameterStore(manager, false);
+        long tokensPerStep = (long) cfg.batch() * model.config().context();
+        long t0 = System.nanoTime(), windowStart = t0;
+        int windowSteps = 0;
+        try (ProgressBar bar = progressBar ? bar(start) : null) {
+            for (int s = start; s < cfg.steps(); s++) {
+                double lr = schedule.at(s), loss, norm;
+                boolean skipped;
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    NDList batch = train.next().toNd(manager);
+                    NDArray lossNd;
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray logits = model.forward(ps, new NDList(batch.get(0)), true).singletonOrThrow();
+                        lossNd = Loss.crossEntropy(logits, batch.get(1));
+                        gc.backward(lossNd);
+                    }
+                    loss = lossNd.getFloat();
+                    List<NDArray> grads = opt.slots().stream().map(x -> x.param().getGradient()).toList();
+                    norm = Gradients.globalNorm(grads);
+                    skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
+                    if (!skipped) {
+                        Gradients.clip(grads, norm, cfg.gradClip());
+                        opt.step(grads, lr);
+                    }
+                    Gradients.zero(grads);
+                }
+                losses.add(loss);
+                windowSteps++;
+                badInRow = skipped ? badInRow + 1 : 0;
+                int done = s + 1;
+                boolean last = done == cfg.steps();
+                boolean evaluate = last || (cfg.evalEvery() > 0 && done % cfg.evalEvery() == 0);
+                if (skipped || evaluate || last || done % cfg.logEvery() == 0 || s == start) {
+                    long now = System.nanoTime();
+                    double tps = tokensPerStep * windowSteps / ((now - windowStart) / 1e9);
+                    double valLoss = evaluate ? evaluate() : Double.NaN;
+                    Metrics m = new Metrics(done, loss, valLoss, lr, norm, tps, (System.nanoTime() - t0) / 1e9, skipped);
+                    history.add(m);
+                    appendJson(m);
+                    listeners.forEach(l -> l.accept(m));
+                    if (bar != null) bar.setExtraMessage(String.format(" loss %.4f%s", loss, evaluate ? String.format(" val %.4f", valLoss) : ""));
+                    windowStart = System.nanoTime();
+                    windowSteps = 0;
+                }
+                if (bar != null) bar.stepTo(done);
+                if (badInRow >= cfg.maxBadSteps())
+                    throw new IllegalStateException(badInRow + " steps in a row (the last: step " + done + ") had a NaN/Inf loss or gradient,"
+                            + " so their updates were skipped and the run stopped (max_bad_steps = " + cfg.maxBadSteps()
+                            + "). Lower lr (now " + cfg.lr() + "), lengthen warmup, or check the data; resume=true"
+                            + " continues from the last good checkpoint, if any, in " + cfg.out().resolve("checkpoints"));
+                if (last || (cfg.checkpointEvery() > 0 && done % cfg.checkpointEvery() == 0))
+                    Checkpoint.save(cfg.out(), new Checkpoint.State(done, train.position(), opt.stepCount(), badInRow,
+                            cfg.model().toString()), opt);
+            }
+        }
+        return new Run(cfg, history, losses, start, (System.nanoTime() - t0) / 1e9, model, tokenizer);
+    }
+
+    /** Mean loss over eval_batches fixed validation batches (the same ones every time, for comparable numbers). */
+    public double evaluate() {
+        ParameterStore ps = new ParameterStore(manager, false);
+        BatchSampler s = new BatchSampler(val, cfg.batch(), model.config().context(), cfg.seed() + 1);
+        double sum = 0;
+        for (int i = 0; i < cfg.evalBatches(); i++)
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                NDList b = s.next().toNd(manager);
+                sum += Loss.crossEntropy(model.forward(ps, new NDList(b.get(0)), false).singletonOrThrow(), b.get(1)).getFloat();
+            }
+        return sum / cfg.evalBatches();
+    }
+
+    private ProgressBar bar(int start) {
+        return new ProgressBarBuilder().setTaskName("train " + cfg.paradigm().key()).setInitialMax(cfg.steps())
+                .startsFrom(start, java.time.Duration.ZERO).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500)
+                .continuousUpdate().build();
+    }
+
+    /** Starts metrics.jsonl afresh, or on resume keeps the lines of the steps before the checkpoint. */
+    private List<Metrics> keepMetricsBefore(int start) {
+        Path f = cfg.out().resolve("metrics.jsonl");
+        List<Metrics> kept = new ArrayList<>();
+        try {
+            Files.createDirectories(cfg.out());
+            List<String> lines = start > 0 && Files.exists(f) ? Files.readAllLines(f) : List.of();
+            List<String> keep = new ArrayList<>();
+            for (String l : lines) {
+                Metrics m = MetricsTable.parse(l);
+                if (m.step() <= start) {
+                    keep.add(l);
+                    kept.add(m);
+                }
+            }
+            Files.write(f, keep, StandardCharsets.UTF_8);
+            if (start == 0) for (Path old : Checkpoint.list(cfg.out())) Files.delete(old);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare " + f + ": " + e.getMessage(), e);
+        }
+        return kept;
+    }
+
+    private void appendJson(Metrics m) {
+        try {
+            Files.writeString(cfg.out().resolve("metrics.jsonl"), m.toJson() + "\n", StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to " + cfg.out().resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        tokens.close();
+        manager.close();
+    }
+}
