@@ -15,8 +15,7 @@ import picocli.CommandLine.Parameters;
 /** {@code hyperlab train [--config FILE] [key=value ...]}: the CLI face of {@link Trainer}. */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Train a GPT on the CPU (DJL/PyTorch) and write OUT/metrics.jsonl and OUT/checkpoints/.",
-                "Keys: preset layers width heads context paradigm streams batch steps lr min_lr warmup weight_decay beta1 beta2",
-                "grad_clip eval_every eval_batches log_every checkpoint_every seed data tokenizer engine out resume max_bad_steps.",
+                "Run with --keys for every key, its default and what it accepts.",
                 "Example: train paradigm=mhc streams=4 preset=tiny steps=200 out=/tmp/r data=text.txt"})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "a key=value properties file; the arguments override it")
@@ -25,11 +24,18 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--sample", paramLabel = "N", defaultValue = "200", description = "tokens of sample text printed after training (default ${DEFAULT-VALUE}, 0 = none)")
     int sample;
 
+    @Option(names = "--keys", description = "list the config keys with their defaults and exit")
+    boolean keys;
+
     @Parameters(paramLabel = "key=value", description = "config overrides")
     List<String> overrides = List.of();
 
     @Override
     public Integer call() {
+        if (keys) {
+            System.out.print("key              default      accepts\n" + TrainConfig.describeKeys());
+            return 0;
+        }
         TrainConfig cfg;
         try {
             cfg = (config == null ? TrainConfig.defaults() : TrainConfig.fromFile(config)).with(overrides);
@@ -41,7 +47,8 @@ public final class TrainCommand implements Callable<Integer> {
         cfg.toMap().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-16s %s%n", k, v));
         System.out.println("  model            " + cfg.model());
         try (Trainer trainer = new Trainer(cfg)) {
-            if (!cfg.resume()) System.out.println("starting afresh in " + cfg.out() + " (resume=true would continue its checkpoints)");
+            System.out.println(cfg.resume() ? "resuming from the newest checkpoint in " + cfg.out().resolve("checkpoints") + ", if any"
+                    : "starting afresh in " + cfg.out() + " (resume=true would continue from its checkpoints)");
             trainer.progressBar(true).onMetrics(m -> {
                 if (m.evaluated() || m.skipped())
                     System.err.printf(Locale.ROOT, "%nstep %d: loss %.4f%s%s%n", m.step(), m.loss(),

@@ -51,9 +51,10 @@ public final class Run {
         return Double.NaN;
     }
 
-    /** Mean tokens per second over the logged windows. */
+    /** Median tokens per second over this invocation's logged windows (robust to the slow first steps). */
     public double tokensPerSecond() {
-        return history.stream().filter(m -> m.step() > firstStep).mapToDouble(Metrics::tokensPerS).average().orElse(Double.NaN);
+        double[] t = history.stream().filter(m -> m.step() > firstStep).mapToDouble(Metrics::tokensPerS).sorted().toArray();
+        return t.length == 0 ? Double.NaN : t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
     }
 
     /** First and last loss, validation loss, time and throughput, one line each. */
@@ -64,7 +65,7 @@ public final class Run {
                 first loss   %.4f
                 last loss    %.4f
                 val loss     %.4f
-                time         %.1f s, %.0f tokens/s""",
+                time         %.1f s, %.0f tokens/s (median)""",
                 firstStep, firstStep + losses.size(), config.paradigm().key(), losses.getFirst(), losses.getLast(),
                 valLoss(), seconds, tokensPerSecond());
     }

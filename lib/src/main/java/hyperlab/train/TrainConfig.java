@@ -63,6 +63,13 @@ public record TrainConfig(
         if (minLr > lr) throw bad("min_lr", minLr, "a number in [0, lr = " + lr + "]");
     }
 
+    /** One line per key: name, default, and what it accepts (the CLI's --keys). */
+    public static String describeKeys() {
+        StringBuilder sb = new StringBuilder();
+        KEYS.forEach((k, d) -> sb.append(String.format(Locale.ROOT, "  %-16s %-12s %s%n", k, d[0], d[1])));
+        return sb.toString();
+    }
+
     /** The defaults. */
     public static TrainConfig defaults() {
         return parse(Map.of());

@@ -52,6 +52,9 @@ class TrainCommandTest {
         Result r = hyperlab("train", "stepz=3");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown key 'stepz'") && r.err().contains("max_bad_steps"), r.err());
+        r = hyperlab("train", "--keys");
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("max_bad_steps") && r.out().contains("6e-4"), r.out());
         r = hyperlab("train", "engine=gpu");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("use engine=cpu"), r.err());
