@@ -79,6 +79,14 @@ public final class TokenFile implements AutoCloseable {
         return Short.toUnsignedInt(data.getAtIndex(U16, i));
     }
 
+    /** CRC-32 of the raw bytes: a cheap fingerprint that tells a resumed run its data changed. */
+    public long crc32() {
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        for (long off = 0; off < data.byteSize(); off += 1 << 30)
+            crc.update(data.asSlice(off, Math.min(1L << 30, data.byteSize() - off)).asByteBuffer());
+        return crc.getValue();
+    }
+
     @Override
     public void close() {
         if (arena.scope().isAlive()) arena.close();

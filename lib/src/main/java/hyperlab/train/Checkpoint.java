@@ -37,7 +37,7 @@ public final class Checkpoint {
     private static final int KEEP = 2;
 
     /** The scalar state stored beside the tensors. */
-    public record State(int step, long samplerPosition, long adamSteps, int badInRow, String model) {}
+    public record State(int step, long samplerPosition, long adamSteps, int badInRow, String model, String data) {}
 
     private Checkpoint() {}
 
@@ -63,6 +63,7 @@ public final class Checkpoint {
                 d.writeLong(s.adamSteps());
                 d.writeInt(s.badInRow());
                 d.writeUTF(s.model());
+                d.writeUTF(s.data());
                 d.writeInt(opt.slots().size());
                 for (int i = 0; i < opt.slots().size(); i++) {
                     AdamW.Slot slot = opt.slots().get(i);
@@ -103,7 +104,7 @@ public final class Checkpoint {
         verify(file);
         try (DataInputStream d = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             d.readNBytes(MAGIC.length);
-            State s = new State(d.readInt(), d.readLong(), d.readLong(), d.readInt(), d.readUTF());
+            State s = new State(d.readInt(), d.readLong(), d.readLong(), d.readInt(), d.readUTF(), d.readUTF());
             int n = d.readInt();
             if (n != opt.slots().size())
                 throw mismatch(file, "it holds " + n + " tensors, the model has " + opt.slots().size());

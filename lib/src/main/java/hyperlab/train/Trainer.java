@@ -45,6 +45,8 @@ public final class Trainer implements AutoCloseable {
     private final BatchSampler train;
     private final Split val;
     private final LrSchedule schedule;
+    /** What a checkpoint records of the data (tokenizer, token count, CRC-32), so a resume cannot switch data silently. */
+    private final String dataId;
     private final List<Consumer<Metrics>> listeners = new ArrayList<>();
     private boolean progressBar;
 
@@ -67,6 +69,7 @@ public final class Trainer implements AutoCloseable {
         this.val = Split.val(tokens, VAL_FRACTION);
         new BatchSampler(val, cfg.batch(), t, cfg.seed() + 1);   // fails now, not at the first evaluation, when val is too short
         this.schedule = LrSchedule.of(cfg);
+        this.dataId = String.format("%s tokens (%d, crc32 %08x)", tokenizer.name(), tokens.length(), tokens.crc32());
     }
 
     /** Trains a config to the end; the returned run keeps the model alive for sampling and diagnostics. */
@@ -105,6 +108,9 @@ public final class Trainer implements AutoCloseable {
             if (!s.model().equals(cfg.model().toString()))
                 throw new IllegalStateException("checkpoint " + ckpts.getLast() + " was written for " + s.model()
                         + " but this config builds " + cfg.model() + ": resume with the original model keys");
+            if (!s.data().equals(dataId))
+                throw new IllegalStateException("checkpoint " + ckpts.getLast() + " was trained on " + s.data()
+                        + " but this run's data is " + dataId + ": resume with the same data and tokenizer, or choose another out folder");
             start = s.step();
             badInRow = s.badInRow();
             train.seek(s.samplerPosition());
@@ -164,7 +170,7 @@ public final class Trainer implements AutoCloseable {
                             + " continues from the last good checkpoint, if any, in " + cfg.out().resolve("checkpoints"));
                 if (last || (cfg.checkpointEvery() > 0 && done % cfg.checkpointEvery() == 0))
                     Checkpoint.save(cfg.out(), new Checkpoint.State(done, train.position(), opt.stepCount(), badInRow,
-                            cfg.model().toString()), opt);
+                            cfg.model().toString(), dataId), opt);
             }
         }
         return new Run(cfg, history, losses, start, (System.nanoTime() - t0) / 1e9, model, tokenizer);

@@ -119,6 +119,17 @@ class TrainerTest {
     }
 
     @Test
+    void resumingOnOtherDataIsRefused() throws Exception {
+        TrainConfig cfg = tiny("context=16", "steps=2");
+        try (Trainer t = new Trainer(cfg, repetitive())) {
+            t.run();
+        }
+        Corpus other = Corpus.fromFile(Files.writeString(dir.resolve("other.txt"), "something else entirely. ".repeat(200)));
+        var e = assertThrows(IllegalStateException.class, () -> { try (Trainer t = new Trainer(cfg.with("resume", true).steps(4), other)) { t.run(); } });
+        assertTrue(e.getMessage().contains("same data"), e.getMessage());
+    }
+
+    @Test
     void nanStepsAreSkippedThenTheRunStops() throws Exception {
         Corpus c = repetitive();
         TrainConfig cfg = tiny("context=16", "steps=10", "max_bad_steps=3");
