@@ -24,6 +24,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
@@ -43,7 +44,7 @@ public final class Checkpoint {
 
     /** checkpoints/step-000123.ckpt under the run folder. */
     public static Path fileFor(Path out, int step) {
-        return out.resolve("checkpoints").resolve(String.format("step-%07d.ckpt", step));
+        return out.resolve("checkpoints").resolve(String.format(Locale.ROOT, "step-%07d.ckpt", step));
     }
 
     /** Writes atomically, then deletes all but the newest {@value #KEEP} checkpoints. */

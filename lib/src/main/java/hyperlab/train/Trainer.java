@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Consumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -69,7 +70,7 @@ public final class Trainer implements AutoCloseable {
         this.val = Split.val(tokens, VAL_FRACTION);
         new BatchSampler(val, cfg.batch(), t, cfg.seed() + 1);   // fails now, not at the first evaluation, when val is too short
         this.schedule = LrSchedule.of(cfg);
-        this.dataId = String.format("%s tokens (%d, crc32 %08x)", tokenizer.name(), tokens.length(), tokens.crc32());
+        this.dataId = String.format(Locale.ROOT, "%s tokens (%d, crc32 %08x)", tokenizer.name(), tokens.length(), tokens.crc32());
     }
 
     /** Trains a config to the end; the returned run keeps the model alive for sampling and diagnostics. */
@@ -123,27 +124,10 @@ public final class Trainer implements AutoCloseable {
         int windowSteps = 0;
         try (ProgressBar bar = progressBar ? bar(start) : null) {
             for (int s = start; s < cfg.steps(); s++) {
-                double lr = schedule.at(s), loss, norm;
-                boolean skipped;
-                try (NDScope scope = new NDScope()) {
-                    scope.suppressNotUsedWarning();
-                    NDList batch = train.next().toNd(manager);
-                    NDArray lossNd;
-                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        NDArray logits = model.forward(ps, new NDList(batch.get(0)), true).singletonOrThrow();
-                        lossNd = Loss.crossEntropy(logits, batch.get(1));
-                        gc.backward(lossNd);
-                    }
-                    loss = lossNd.getFloat();
-                    List<NDArray> grads = opt.slots().stream().map(x -> x.param().getGradient()).toList();
-                    norm = Gradients.globalNorm(grads);
-                    skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
-                    if (!skipped) {
-                        Gradients.clip(grads, norm, cfg.gradClip());
-                        opt.step(grads, lr);
-                    }
-                    Gradients.zero(grads);
-                }
+                double lr = schedule.at(s);
+                Step st = step(ps, lr);
+                double loss = st.loss(), norm = st.norm();
+                boolean skipped = st.skipped();
                 losses.add(loss);
                 windowSteps++;
                 badInRow = skipped ? badInRow + 1 : 0;
@@ -158,7 +142,8 @@ public final class Trainer implements AutoCloseable {
                     history.add(m);
                     appendJson(m);
                     listeners.forEach(l -> l.accept(m));
-                    if (bar != null) bar.setExtraMessage(String.format(" loss %.4f%s", loss, evaluate ? String.format(" val %.4f", valLoss) : ""));
+                    if (bar != null) bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f%s", loss,
+                            evaluate ? String.format(Locale.ROOT, " val %.4f", valLoss) : ""));
                     windowStart = System.nanoTime();
                     windowSteps = 0;
                 }
@@ -174,6 +159,33 @@ public final class Trainer implements AutoCloseable {
             }
         }
         return new Run(cfg, history, losses, start, (System.nanoTime() - t0) / 1e9, model, tokenizer);
+    }
+
+    /** One step's outcome; skipped when the loss or the gradient norm was NaN/Inf and the update was dropped. */
+    private record Step(double loss, double norm, boolean skipped) {}
+
+    /** Forward, backward, global norm, then (if all finite) clip and AdamW; gradients are zeroed either way. */
+    private Step step(ParameterStore ps, double lr) {
+        try (NDScope scope = new NDScope()) {       // frees every array the step made, so memory stays flat
+            scope.suppressNotUsedWarning();
+            NDList batch = train.next().toNd(manager);
+            NDArray loss;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray logits = model.forward(ps, new NDList(batch.get(0)), true).singletonOrThrow();
+                loss = Loss.crossEntropy(logits, batch.get(1));
+                gc.backward(loss);
+            }
+            double value = loss.getFloat();
+            List<NDArray> grads = opt.slots().stream().map(x -> x.param().getGradient()).toList();
+            double norm = Gradients.globalNorm(grads);
+            boolean skipped = !Double.isFinite(value) || !Double.isFinite(norm);
+            if (!skipped) {
+                Gradients.clip(grads, norm, cfg.gradClip());
+                opt.step(grads, lr);
+            }
+            Gradients.zero(grads);
+            return new Step(value, norm, skipped);
+        }
     }
 
     /** Mean loss over eval_batches fixed validation batches (the same ones every time, for comparable numbers). */
