@@ -3,6 +3,8 @@ package hyperlab.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,6 +33,17 @@ public final class AdamW {
             m.add(manager.zeros(s.param().getShape(), DataType.FLOAT32));
             v.add(manager.zeros(s.param().getShape(), DataType.FLOAT32));
         }
+    }
+
+    /**
+     * Every parameter of a block; decayed exactly when DJL marks it WEIGHT (Linear weights, embeddings,
+     * the maps' projections φ/W), so norms, biases and the maps' α/τ/γ/b are not pulled towards 0.
+     */
+    public static List<Slot> slotsOf(Block model) {
+        List<Slot> out = new ArrayList<>();
+        for (var e : model.getParameters())
+            out.add(new Slot(e.getKey(), e.getValue().getArray(), e.getValue().getType() == Parameter.Type.WEIGHT));
+        return out;
     }
 
     public List<Slot> slots() { return slots; }

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import hyperlab.data.BatchSampler;
@@ -60,10 +59,7 @@ public final class Trainer implements AutoCloseable {
         this.cfg = cfg;
         this.tokenizer = Tokenizer.of(cfg.tokenizer());
         this.model = Gpt.create(cfg.model()).init(manager);
-        List<AdamW.Slot> slots = new ArrayList<>();
-        for (var e : model.getParameters())
-            slots.add(new AdamW.Slot(e.getKey(), e.getValue().getArray(), e.getValue().getType() == Parameter.Type.WEIGHT));
-        this.opt = new AdamW(slots, manager, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay());
+        this.opt = new AdamW(AdamW.slotsOf(model), manager, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay());
         this.tokens = corpus.tokenize(tokenizer, cfg.out().resolve("tokens-" + tokenizer.name() + ".bin"));
         int t = model.config().context();
         this.train = new BatchSampler(Split.train(tokens, VAL_FRACTION), cfg.batch(), t, cfg.seed());

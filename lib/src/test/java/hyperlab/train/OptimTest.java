@@ -57,6 +57,24 @@ class OptimTest {
     }
 
     @Test
+    void onlyWeightMatricesEmbeddingsAndMapProjectionsAreDecayed() {
+        // the recipe by name: wte, wpe, Linear "_weight", the maps' φ ("phi_*") and sHC's W ("w_*") decay;
+        // LayerNorm gamma/beta, Linear bias and the maps' alpha, tau, gamma, b do not
+        java.util.regex.Pattern decayed = java.util.regex.Pattern.compile(".*(wte|wpe|_weight|_phi_[a-z]+|_w_[a-z]+)$");
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (String p : List.of("rc", "hc", "mhc", "mhc-lite", "shc")) {
+                var g = hyperlab.nn.Gpt.create(hyperlab.nn.GptConfig.preset("tiny").paradigm(p)).init(m);
+                List<AdamW.Slot> slots = AdamW.slotsOf(g);
+                assertEquals(g.getParameters().size(), slots.size());
+                for (AdamW.Slot s : slots)
+                    assertEquals(decayed.matcher(s.name()).matches(), s.decay(), p + ": " + s.name());
+                assertTrue(slots.stream().anyMatch(s -> s.name().endsWith("_gamma") && !s.decay()));
+                if (!p.equals("rc")) assertTrue(slots.stream().anyMatch(s -> s.name().contains("_b_") && !s.decay()));
+            }
+        }
+    }
+
+    @Test
     void warmUpThenCosineFollowTheFormula() {
         double peak = 6e-4, floor = 6e-5;
         LrSchedule s = new LrSchedule(peak, floor, 10, 110);
