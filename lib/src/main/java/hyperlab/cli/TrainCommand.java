@@ -4,6 +4,7 @@ import hyperlab.train.Run;
 import hyperlab.train.Sampler;
 import hyperlab.train.TrainConfig;
 import hyperlab.train.Trainer;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -57,10 +58,11 @@ public final class TrainCommand implements Callable<Integer> {
             });
             Run run = trainer.run();
             System.out.println(run.summary());
+            System.out.println("metrics      " + cfg.out().resolve("metrics.jsonl") + "\ncheckpoints  " + cfg.out().resolve("checkpoints"));
             if (sample > 0)
                 System.out.println("sample:\n" + Sampler.generate(run.model(), run.tokenizer(), "\n", sample, 0.8, cfg.seed()));
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
             System.err.println("hyperlab train: " + e.getMessage());
             return 1;
         }

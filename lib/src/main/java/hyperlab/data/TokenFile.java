@@ -48,7 +48,7 @@ public final class TokenFile implements AutoCloseable {
             }
             Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write token file " + path + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write token file " + path + ": " + e, e);
         }
     }
 
@@ -62,7 +62,7 @@ public final class TokenFile implements AutoCloseable {
             return new TokenFile(path, arena, ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena));
         } catch (IOException e) {
             arena.close();
-            throw new UncheckedIOException("cannot read token file " + path + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read token file " + path + ": " + e, e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;

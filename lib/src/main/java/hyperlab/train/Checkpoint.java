@@ -85,7 +85,7 @@ public final class Checkpoint {
             for (int i = 0; i < all.size() - KEEP; i++) Files.deleteIfExists(all.get(i));
             return file;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write checkpoint " + file + ": " + e, e);
         }
     }
 
@@ -96,7 +96,7 @@ public final class Checkpoint {
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> p.getFileName().toString().matches("step-\\d+\\.ckpt")).sorted(Comparator.comparing(Path::toString)).toList();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot list checkpoints in " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot list checkpoints in " + dir + ": " + e, e);
         }
     }
 
@@ -123,7 +123,7 @@ public final class Checkpoint {
             opt.restoreStepCount(s.adamSteps());
             return s;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read checkpoint " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read checkpoint " + file + ": " + e, e);
         }
     }
 
@@ -152,7 +152,7 @@ public final class Checkpoint {
             if (!MessageDigest.isEqual(stored, sha.digest()))
                 throw corrupt(file, "its sha256 does not match its contents (truncated or altered)");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read checkpoint " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read checkpoint " + file + ": " + e, e);
         }
     }
 

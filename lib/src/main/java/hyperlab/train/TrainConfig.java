@@ -86,14 +86,14 @@ public record TrainConfig(
         try (Reader r = Files.newBufferedReader(file)) {
             p.load(r);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read config file " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read config file " + file + ": " + e, e);
         }
         Map<String, String> m = new LinkedHashMap<>();
         p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k).trim()));
         try {
             return parse(m);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(file + ": " + e, e);
         }
     }
 

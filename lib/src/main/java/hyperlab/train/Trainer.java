@@ -222,7 +222,7 @@ public final class Trainer implements AutoCloseable {
             Files.write(f, keep, StandardCharsets.UTF_8);
             if (start == 0) for (Path old : Checkpoint.list(cfg.out())) Files.delete(old);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare " + f + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot prepare " + f + ": " + e, e);
         }
         return kept;
     }
@@ -232,7 +232,7 @@ public final class Trainer implements AutoCloseable {
             Files.writeString(cfg.out().resolve("metrics.jsonl"), m.toJson() + "\n", StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot append to " + cfg.out().resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot append to " + cfg.out().resolve("metrics.jsonl") + ": " + e, e);
         }
     }
 
