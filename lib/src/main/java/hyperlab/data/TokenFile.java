@@ -79,6 +79,13 @@ public final class TokenFile implements AutoCloseable {
         return Short.toUnsignedInt(data.getAtIndex(U16, i));
     }
 
+    /** The largest token id (−1 when empty): checked against the model's vocabulary before training. */
+    public int max() {
+        int m = -1;
+        for (long i = 0; i < length(); i++) m = Math.max(m, get(i));
+        return m;
+    }
+
     /** CRC-32 of the raw bytes: a cheap fingerprint that tells a resumed run its data changed. */
     public long crc32() {
         java.util.zip.CRC32 crc = new java.util.zip.CRC32();

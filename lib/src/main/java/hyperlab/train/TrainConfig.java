@@ -50,7 +50,7 @@ public record TrainConfig(
             "log_every", "10", "a positive integer",
             "checkpoint_every", "100", "an integer ≥ 0 (0: checkpoint only after the last step)",
             "seed", "1337", "an integer",
-            "data", "default", "default (the KJV fetched by setup) or a path to a UTF-8 text file",
+            "data", "default", "default (the KJV fetched by setup), a UTF-8 text file, or a nanoGPT .bin token file",
             "tokenizer", "bytes", "bytes or gpt2",
             "engine", "cpu", "cpu (gpu is not built yet)",
             "out", "runs/train", "a folder for metrics.jsonl and checkpoints/",

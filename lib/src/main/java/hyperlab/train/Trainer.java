@@ -50,23 +50,38 @@ public final class Trainer implements AutoCloseable {
     private final List<Consumer<Metrics>> listeners = new ArrayList<>();
     private boolean progressBar;
 
-    /** Builds the model and tokenizes the corpus the config names (data=default or a path). */
+    /** Trains on what the config's data key names: default, a text file, or a ready nanoGPT {@code .bin} token file. */
     public Trainer(TrainConfig cfg) {
-        this(cfg, Corpus.of(cfg.data()));
+        this(cfg, cfg.data().endsWith(".bin") ? TokenFile.open(Path.of(cfg.data())) : tokenize(cfg, Corpus.of(cfg.data())));
     }
 
+    /** Tokenizes the corpus with the config's tokenizer into OUT/tokens-NAME.bin. */
     public Trainer(TrainConfig cfg, Corpus corpus) {
+        this(cfg, tokenize(cfg, corpus));
+    }
+
+    /** Trains on tokens already in nanoGPT's format; the trainer closes the file when it is closed. */
+    public Trainer(TrainConfig cfg, TokenFile tokens) {
+        int vocab = cfg.model().vocab(), max = tokens.max();
+        if (max >= vocab)
+            throw new IllegalArgumentException("token file " + tokens.path() + " holds id " + max + " but the vocabulary is "
+                    + vocab + ": set tokenizer= to the one that made the file (gpt2 for GPT-2 ids)");
         this.cfg = cfg;
+        this.tokens = tokens;
         this.tokenizer = Tokenizer.of(cfg.tokenizer());
         this.model = Gpt.create(cfg.model()).init(manager);
         this.opt = new AdamW(AdamW.slotsOf(model), manager, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay());
-        this.tokens = corpus.tokenize(tokenizer, cfg.out().resolve("tokens-" + tokenizer.name() + ".bin"));
         int t = model.config().context();
         this.train = new BatchSampler(Split.train(tokens, VAL_FRACTION), cfg.batch(), t, cfg.seed());
         this.val = Split.val(tokens, VAL_FRACTION);
         new BatchSampler(val, cfg.batch(), t, cfg.seed() + 1);   // fails now, not at the first evaluation, when val is too short
         this.schedule = LrSchedule.of(cfg);
         this.dataId = String.format(Locale.ROOT, "%s tokens (%d, crc32 %08x)", tokenizer.name(), tokens.length(), tokens.crc32());
+    }
+
+    private static TokenFile tokenize(TrainConfig cfg, Corpus corpus) {
+        Tokenizer tok = Tokenizer.of(cfg.tokenizer());
+        return corpus.tokenize(tok, cfg.out().resolve("tokens-" + tok.name() + ".bin"));
     }
 
     /** Trains a config to the end; the returned run keeps the model alive for sampling and diagnostics. */

@@ -119,6 +119,19 @@ class TrainerTest {
     }
 
     @Test
+    void aNanoGptBinFileTrainsAsIsAndIdsBeyondTheVocabularyAreRefused() throws Exception {
+        Path bin = dir.resolve("train.bin");
+        hyperlab.data.TokenFile.write(bin, new hyperlab.data.BytesTokenizer().encode("abcabd".repeat(400)));
+        try (Trainer t = new Trainer(tiny("context=16", "steps=2", "data=" + bin))) {
+            assertEquals(2, t.run().losses().size());
+        }
+        Path big = dir.resolve("gpt2.bin");
+        hyperlab.data.TokenFile.write(big, new int[] {15496, 995, 15496, 995});
+        var e = assertThrows(IllegalArgumentException.class, () -> new Trainer(tiny("context=2", "steps=1", "data=" + big)).close());
+        assertTrue(e.getMessage().contains("15496") && e.getMessage().contains("tokenizer="), e.getMessage());
+    }
+
+    @Test
     void resumingOnOtherDataIsRefused() throws Exception {
         TrainConfig cfg = tiny("context=16", "steps=2");
         try (Trainer t = new Trainer(cfg, repetitive())) {
