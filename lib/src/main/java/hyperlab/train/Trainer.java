@@ -29,7 +29,8 @@ import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * The CPU training loop on DJL/PyTorch: AdamW with warm-up + cosine, global-norm clipping, a NaN/Inf
- * guard, periodic validation, metrics.jsonl and atomic checkpoints that resume bit for bit.
+ * guard, periodic validation, metrics.jsonl and atomic checkpoints that resume bit for bit (with
+ * deterministic kernels: OMP_NUM_THREADS=1, since several threads on a busy machine may reorder sums).
  * The model lives as long as the trainer: close it (or the JVM) to free its memory.
  */
 public final class Trainer implements AutoCloseable {
