@@ -53,12 +53,16 @@ public final class AdamW {
         t++;
         double c1 = 1 - Math.pow(beta1, t), c2 = 1 - Math.pow(beta2, t);
         for (int i = 0; i < slots.size(); i++) {
-            NDArray p = slots.get(i).param(), g = grads.get(i);
-            if (slots.get(i).decay() && weightDecay > 0) p.muli(1 - lr * weightDecay);
-            m.get(i).muli(beta1).addi(g.mul(1 - beta1));
-            v.get(i).muli(beta2).addi(g.square().muli(1 - beta2));
-            NDArray denom = v.get(i).div(c2).sqrt().addi(eps);
-            p.subi(m.get(i).div(c1).muli(lr).divi(denom));
+            NDArray g = grads.get(i);
+            // A detached view shares the parameter's storage: in-place updates are legal on it even on a
+            // thread where PyTorch's (thread-local) grad mode is on, as on a notebook kernel's cell threads.
+            try (NDArray p = slots.get(i).param().stopGradient()) {
+                if (slots.get(i).decay() && weightDecay > 0) p.muli(1 - lr * weightDecay);
+                m.get(i).muli(beta1).addi(g.mul(1 - beta1));
+                v.get(i).muli(beta2).addi(g.square().muli(1 - beta2));
+                NDArray denom = v.get(i).div(c2).sqrt().addi(eps);
+                p.subi(m.get(i).div(c1).muli(lr).divi(denom));
+            }
         }
     }
 

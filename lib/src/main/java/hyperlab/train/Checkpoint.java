@@ -118,7 +118,9 @@ public final class Checkpoint {
                     throw mismatch(file, "tensor " + i + " is " + name + Arrays.toString(shape) + ", the model has "
                             + slot.name() + slot.param().getShape());
                 for (NDArray a : List.of(slot.param(), opt.firstMoments().get(i), opt.secondMoments().get(i)))
-                    a.set(readFloats(d, a.size()));
+                    try (NDArray view = a.stopGradient()) {     // shares a's storage; writable whatever the grad mode
+                        view.set(readFloats(d, a.size()));
+                    }
             }
             opt.restoreStepCount(s.adamSteps());
             return s;

@@ -57,6 +57,26 @@ class OptimTest {
     }
 
     @Test
+    void updatesTrainableParametersFromAFreshThread() throws Exception {
+        // A notebook kernel runs cells on new threads, where PyTorch's thread-local grad mode is on:
+        // in-place updates of a leaf that requires grad must still work there.
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray param = f32(m, new double[] {1, 2, 3, 4}, 2, 2);
+            param.setRequiresGradient(true);
+            AdamW opt = new AdamW(List.of(new AdamW.Slot("w", param, true)), m, 0.9, 0.95, 1e-8, 0.1);
+            Throwable[] failure = new Throwable[1];
+            Thread t = new Thread(() -> {
+                try { opt.step(List.of(f32(m, new double[] {1, 1, 1, 1}, 2, 2)), 0.1); } catch (Throwable e) { failure[0] = e; }
+            });
+            t.start();
+            t.join();
+            if (failure[0] != null) throw new AssertionError("AdamW step on a new thread failed", failure[0]);
+            // first Adam step moves each weight by lr·sign(g) after decay: (1 − 0.01)·1 − 0.1
+            assertEquals(0.89, f64(param)[0], 1e-5);
+        }
+    }
+
+    @Test
     void onlyWeightMatricesEmbeddingsAndMapProjectionsAreDecayed() {
         // the recipe by name: wte, wpe, Linear "_weight", the maps' φ ("phi_*") and sHC's W ("w_*") decay;
         // LayerNorm gamma/beta, Linear bias and the maps' alpha, tau, gamma, b do not
