@@ -118,9 +118,7 @@ public final class Checkpoint {
                     throw mismatch(file, "tensor " + i + " is " + name + Arrays.toString(shape) + ", the model has "
                             + slot.name() + slot.param().getShape());
                 for (NDArray a : List.of(slot.param(), opt.firstMoments().get(i), opt.secondMoments().get(i)))
-                    try (NDArray view = a.stopGradient()) {     // shares a's storage; writable whatever the grad mode
-                        view.set(readFloats(d, a.size()));
-                    }
+                    a.set(readFloats(d, a.size()));     // replaces a's data wholesale: not an autograd in-place op
             }
             opt.restoreStepCount(s.adamSteps());
             return s;
