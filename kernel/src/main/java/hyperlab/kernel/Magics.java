@@ -9,7 +9,7 @@ import java.util.stream.Stream;
 import org.dflib.jjava.jupyter.kernel.magic.CellMagic;
 import org.dflib.jjava.jupyter.kernel.magic.LineMagic;
 
-/** The kernel's magics: %classpath, %maven, %lsmagic and %%time. */
+/** The kernel's magics: %classpath, %maven, %lsmagic, %%time and %%cuda. */
 final class Magics {
 
     private Magics() {
@@ -20,6 +20,23 @@ final class Magics {
         builder.lineMagic("maven", (LineMagic<Void, HyperLabKernel>) Magics::maven);
         builder.lineMagic("lsmagic", (LineMagic<Void, HyperLabKernel>) Magics::lsmagic);
         builder.cellMagic("time", (CellMagic<Object, HyperLabKernel>) Magics::time);
+        builder.cellMagic("cuda", (CellMagic<Object, HyperLabKernel>) Magics::cuda);
+    }
+
+    /**
+     * {@code %%cuda NAME}: the rest of the cell is CUDA C; NVRTC compiles it for this machine's GPU and
+     * the module becomes the variable NAME (a {@code hyperlab.cuda.CudaModule}) for later cells.
+     * A compile error shows NVRTC's log against the cell's lines; no GPU gives the CUDA layer's reason.
+     */
+    static Object cuda(HyperLabKernel kernel, List<String> args, String body) throws CellError {
+        if (args.size() != 1 || !javax.lang.model.SourceVersion.isIdentifier(args.get(0)))
+            throw new IllegalArgumentException("usage: %%cuda NAME  (the cell below is CUDA C; NAME becomes a hyperlab.cuda.CudaModule), got: "
+                    + String.join(" ", args));
+        String name = args.get(0);
+        CudaCells.put(name, hyperlab.cuda.Cuda.compile(body));
+        kernel.runCode("hyperlab.cuda.CudaModule " + name + " = (hyperlab.cuda.CudaModule) hyperlab.kernel.CudaCells.take(\"" + name + "\");", 1);
+        System.out.println("compiled " + name + " with NVRTC; launch with " + name + ".function(\"kernel_name\").launch(grid, block, sharedMem, args...)");
+        return null;
     }
 
     /** {@code %classpath a.jar dir/ libs/*}: adds jars and class folders for later cells. */

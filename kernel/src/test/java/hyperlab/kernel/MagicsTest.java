@@ -39,6 +39,17 @@ class MagicsTest {
     }
 
     @Test
+    void cudaMagicNeedsAVariableNameAndSaysWhyWithoutAGpu() {
+        CellError usage = assertThrows(CellError.class, () -> kernel.runCode("%%cuda\n__global__ void f() {}", 1));
+        assertTrue(usage.evalue().contains("usage: %%cuda NAME"), usage.evalue());
+        CellError bad = assertThrows(CellError.class, () -> kernel.runCode("%%cuda 1x\n__global__ void f() {}", 1));
+        assertTrue(bad.evalue().contains("got: 1x"), bad.evalue());
+        org.junit.jupiter.api.Assumptions.assumeFalse(hyperlab.cuda.Cuda.isAvailable(), "this machine has a GPU: the device tests cover compiling");
+        CellError noGpu = assertThrows(CellError.class, () -> kernel.runCode("%%cuda k\nextern \"C\" __global__ void f() {}", 1));
+        assertTrue(noGpu.evalue().contains(hyperlab.cuda.Cuda.unavailableReason().orElseThrow()), noGpu.evalue());
+    }
+
+    @Test
     void classpathMagicRejectsMissingPaths() {
         CellError e = assertThrows(CellError.class, () -> kernel.runCode("%classpath /no/such.jar", 1));
         assertEquals("MagicError", e.ename());
