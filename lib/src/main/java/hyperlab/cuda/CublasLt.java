@@ -57,14 +57,7 @@ final class CublasLt {
     }
 
     void call(String name, MethodHandle h, Object... args) {
-        int r;
-        try {
-            r = (int) h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new CudaException(name + " could not be called: " + t, t);
-        }
+        int r = NativeLib.status(name, h, args);
         if (r != 0) throw new CudaException(name + " failed: " + statusText(r));
     }
 

@@ -72,7 +72,7 @@ final class Driver {
     /** Loads libcuda and runs cuInit(0); throws a CudaException saying what is missing and how to fix it. */
     static Driver load() {
         Driver d = new Driver(NativeLib.load("The CUDA driver library", FIX, "libcuda.so.1", "libcuda.so"));
-        int r = d.status("cuInit", d.init, 0);
+        int r = NativeLib.status("cuInit", d.init, 0);
         if (r == 100) throw new CudaException("cuInit found no CUDA device (CUDA_ERROR_NO_DEVICE). " + FIX);
         d.check("cuInit", r);
         return d;
@@ -80,17 +80,7 @@ final class Driver {
 
     /** Invokes {@code h} and throws unless it returned CUDA_SUCCESS. */
     void call(String name, MethodHandle h, Object... args) {
-        check(name, status(name, h, args));
-    }
-
-    int status(String name, MethodHandle h, Object... args) {
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new CudaException(name + " could not be called: " + t, t);
-        }
+        check(name, NativeLib.status(name, h, args));
     }
 
     void check(String name, int status) {

@@ -34,4 +34,15 @@ record NativeLib(String loadedName, SymbolLookup lookup) {
         }
         throw new CudaException(loadedName + " exports none of " + List.of(names) + "; is it too old?");
     }
+
+    /** Calls a downcall that returns a status code (CUresult, nvrtcResult, cublasStatus_t) and returns it. */
+    static int status(String name, MethodHandle h, Object... args) {
+        try {
+            return (int) h.invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException(name + " could not be called: " + t, t);
+        }
+    }
 }

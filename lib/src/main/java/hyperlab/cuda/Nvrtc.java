@@ -65,7 +65,7 @@ final class Nvrtc {
             try {
                 MemorySegment opts = a.allocate(ADDRESS, Math.max(1, options.size()));
                 for (int i = 0; i < options.size(); i++) opts.setAtIndex(ADDRESS, i, a.allocateFrom(options.get(i)));
-                int r = status("nvrtcCompileProgram", compile, prog, options.size(), opts);
+                int r = NativeLib.status("nvrtcCompileProgram", compile, prog, options.size(), opts);
                 String logText = fetch(a, prog, logSize, log, "nvrtcGetProgramLog", true);
                 if (r == NVRTC_ERROR_COMPILATION) {
                     throw new CompileException(programName, String.join(" ", options), source, logText);
@@ -97,17 +97,7 @@ final class Nvrtc {
     }
 
     private void call(String name, MethodHandle h, Object... args) {
-        check(name, status(name, h, args));
-    }
-
-    private int status(String name, MethodHandle h, Object... args) {
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new CudaException(name + " could not be called: " + t, t);
-        }
+        check(name, NativeLib.status(name, h, args));
     }
 
     private void check(String name, int r) {
