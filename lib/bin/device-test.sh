@@ -26,15 +26,21 @@ build_checkout() {  # -> sets CP, JAVA
   (cd "$root" && mvn -B -ntp -q -pl lib test-compile) >&2
   [[ -f "$junit_jar_m2" ]] || (cd "$root" && mvn -B -ntp -q dependency:get \
       -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_ver) >&2
-  CP="$root/lib/target/classes:$root/lib/target/test-classes"; JUNIT="$junit_jar_m2"; JAVA="$JAVA_HOME/bin/java"
+  (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:build-classpath -Dmdep.outputFile="$root/lib/target/cp.txt") >&2
+  CP="$root/lib/target/classes:$root/lib/target/test-classes:$(cat "$root/lib/target/cp.txt")"; JUNIT="$junit_jar_m2"
+  JAVA="$JAVA_HOME/bin/java"
 }
 
 make_bundle() {
   local dir root; root="$(cd "$here/../.." && pwd)"
   dir="$(mkdir -p "$1" && cd "$1" && pwd)"   # absolute: the jar steps below run from other folders
   build_checkout
-  (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-cuda.jar" hyperlab/cuda)
-  (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-cuda-tests.jar" hyperlab/cuda)
+  (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab.jar" .)
+  (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-tests.jar" .)
+  # the runtime dependencies without DJL's PyTorch natives (111 MB, and they cannot run on the GPU machine's torch)
+  (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$dir/deps" -DexcludeArtifactIds=pytorch-native-cpu,pytorch-jni,pytorch-engine) >&2
+  if [[ -n "${GOLDEN_CMD:-}" ]]; then mkdir -p "$dir/golden" && (cd "$root" && eval "$GOLDEN_CMD" "$dir/golden") >&2; fi
   cp "$junit_jar_m2" "$dir/junit-console.jar"
   cp "$here/device-test.sh" "$dir/device-test.sh"
   if [[ ! -f "$dir/jre-25.tgz" ]]; then
@@ -50,7 +56,9 @@ use_bundle() {  # -> sets CP, JAVA
   local dir; dir="$(cd "$1" && pwd)"
   local jre="${TMPDIR:-/tmp}/hyperlab-jre"
   if [[ ! -x "$jre/bin/java" ]]; then mkdir -p "$jre" && tar xzf "$dir/jre-25.tgz" -C "$jre"; fi
-  CP="$dir/hyperlab-cuda.jar:$dir/hyperlab-cuda-tests.jar"; JUNIT="$dir/junit-console.jar"; JAVA="$jre/bin/java"
+  CP="$dir/hyperlab.jar:$dir/hyperlab-tests.jar:$(ls "$dir"/deps/*.jar | tr '\n' ':')"; JUNIT="$dir/junit-console.jar"
+  JAVA="$jre/bin/java"
+  [[ -d "$dir/golden" ]] && export HYPERLAB_GOLDEN="$dir/golden"
 }
 
 torch_tflops() {  # bf16 8192^3 torch.matmul rate on this GPU, or "null"
@@ -77,9 +85,9 @@ esac
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 log "torch reference (bf16 8192^3)..."
 torch="$(torch_tflops | tail -1)"
-log "torch: $torch TFLOP/s; running JUnit (hyperlab.cuda)..."
+log "torch: $torch TFLOP/s; running JUnit (hyperlab.cuda, hyperlab.gpu)..."
 "$JAVA" --enable-native-access=ALL-UNNAMED -Dhyperlab.cuda.metrics="$tmp/metrics.jsonl" -jar "$JUNIT" execute \
-    --class-path "$CP" --select-package hyperlab.cuda --reports-dir "$tmp/reports" --disable-banner --disable-ansi-colors --details=tree >&2 || true
+    --class-path "$CP" --select-package hyperlab.cuda --select-package hyperlab.gpu --reports-dir "$tmp/reports" --disable-banner --disable-ansi-colors --details=tree >&2 || true
 log "benchmarks..."
 "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.cuda.DeviceBench --torch-tflops "$torch" \
     --junit-xml "$tmp/reports/TEST-junit-jupiter.xml" --metrics "$tmp/metrics.jsonl"

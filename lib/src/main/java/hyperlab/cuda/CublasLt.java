@@ -13,7 +13,7 @@ final class CublasLt {
     static final String FIX = "Install cuBLAS from the CUDA toolkit (the libcublas-13-0 or libcublas-12-x package, or pip's "
             + "nvidia-cublas) and make its lib directory visible through LD_LIBRARY_PATH.";
     static final int COMPUTE_32F = 68;
-    static final int DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
+    static final int DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
     static final int LAYOUT_BATCH_COUNT = 5, LAYOUT_STRIDED_BATCH_OFFSET = 6;
     static final int PREF_MAX_WORKSPACE_BYTES = 1;
     /** sizeof(cublasLtMatmulHeuristicResult_t): algo (64 bytes), workspaceSize, state, wavesCount, reserved[4]. */

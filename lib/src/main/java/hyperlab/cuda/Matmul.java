@@ -25,9 +25,11 @@ public final class Matmul {
     private final MemorySegment handle;
     private final long workspace;
     private final MemorySegment one, zero, biasSlot;
+    private static final int OP_N = 0, OP_T = 1;
     private final Map<Key, Plan> plans = new HashMap<>();
 
-    private record Key(DType dtype, long m, long n, long k, long batch, Epilogue epilogue) {
+    private record Key(DType dtype, long m, long n, long k, long batch, boolean transA, boolean transB, boolean accumulate,
+                       Epilogue epilogue) {
     }
 
     private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo) {
@@ -51,9 +53,22 @@ public final class Matmul {
     }
 
     /** c = epilogue(a·b + bias), bias of shape [n] and c's dtype (null when the epilogue takes none). Queued on the stream. */
-    public synchronized void run(DeviceTensor a, DeviceTensor b, DeviceTensor c, Epilogue epilogue, DeviceTensor bias) {
+    public void run(DeviceTensor a, DeviceTensor b, DeviceTensor c, Epilogue epilogue, DeviceTensor bias) {
+        run(a, false, b, false, c, false, epilogue, bias);
+    }
+
+    /**
+     * c (+)= op(a)·op(b), where op transposes the last two dimensions when asked (a stored [m, k], or [k, m] with
+     * transA); with {@code accumulate} the product is added to c (how a backward pass sums weight gradients).
+     */
+    public void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c, boolean accumulate) {
+        run(a, transA, b, transB, c, accumulate, Epilogue.NONE, null);
+    }
+
+    private synchronized void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
+                                  boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
         gpu.makeCurrent();
-        Key key = key(a, b, c, epilogue);
+        Key key = key(a, transA, b, transB, c, accumulate, epilogue);
         if (epilogue.needsBias() != (bias != null)) {
             throw new IllegalArgumentException("epilogue " + epilogue + (bias == null ? " needs" : " takes no") + " bias");
         }
@@ -65,28 +80,30 @@ public final class Matmul {
             biasSlot.set(JAVA_LONG, 0, bias.address());
             setDesc(p.desc(), CublasLt.DESC_BIAS_POINTER, biasSlot, 8);
         }
-        lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), zero, ptr(c), p.lc(),
-                ptr(c), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
+        lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), accumulate ? one : zero,
+                ptr(c), p.lc(), ptr(c), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
     }
 
     private static MemorySegment ptr(DeviceTensor t) {
         return MemorySegment.ofAddress(t.address());
     }
 
-    private static Key key(DeviceTensor a, DeviceTensor b, DeviceTensor c, Epilogue e) {
+    private static Key key(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
+                           boolean accumulate, Epilogue e) {
         long[] sa = a.shape(), sb = b.shape(), sc = c.shape();
         if (sa.length < 2 || sb.length < 2 || sc.length < 2) throw new IllegalArgumentException("matmul needs matrices (rank >= 2)");
-        long m = sa[sa.length - 2], k = sa[sa.length - 1], n = sb[sb.length - 1];
+        long m = sa[sa.length - (transA ? 1 : 2)], k = sa[sa.length - (transA ? 2 : 1)];
+        long kb = sb[sb.length - (transB ? 1 : 2)], n = sb[sb.length - (transB ? 2 : 1)];
         long batch = c.elements() / Math.max(1, m * n);
-        boolean ok = sb[sb.length - 2] == k && sc[sc.length - 2] == m && sc[sc.length - 1] == n
+        boolean ok = kb == k && sc[sc.length - 2] == m && sc[sc.length - 1] == n
                 && a.elements() == batch * m * k && b.elements() == batch * k * n;
-        if (!ok) throw new IllegalArgumentException("shapes do not multiply: " + Arrays.toString(sa) + " · "
-                + Arrays.toString(sb) + " -> " + Arrays.toString(sc));
+        if (!ok) throw new IllegalArgumentException("shapes do not multiply: " + Arrays.toString(sa) + (transA ? "ᵀ" : "")
+                + " · " + Arrays.toString(sb) + (transB ? "ᵀ" : "") + " -> " + Arrays.toString(sc));
         if (a.dtype() != b.dtype() || b.dtype() != c.dtype()) throw new IllegalArgumentException("dtypes differ");
         if (a.dtype() != DType.F32 && a.dtype() != DType.BF16 && a.dtype() != DType.F16) {
             throw new IllegalArgumentException("matmul supports F32, BF16 and F16, not " + a.dtype());
         }
-        return new Key(a.dtype(), m, n, k, batch, e);
+        return new Key(a.dtype(), m, n, k, batch, transA, transB, accumulate, e);
     }
 
     private Plan plan(Key key) {
@@ -95,13 +112,17 @@ public final class Matmul {
         lt.call("cublasLtMatmulDescCreate", lt.descCreate, out, CublasLt.COMPUTE_32F, DType.F32.cudaDataType());
         MemorySegment desc = out.get(ADDRESS, 0);
         setDesc(desc, CublasLt.DESC_EPILOGUE, arena.allocateFrom(JAVA_INT, key.epilogue().code), 4);
+        // cuBLASLt sees the column-major transposes: its A is our b, its B is our a
+        setDesc(desc, CublasLt.DESC_TRANSA, arena.allocateFrom(JAVA_INT, key.transB() ? OP_T : OP_N), 4);
+        setDesc(desc, CublasLt.DESC_TRANSB, arena.allocateFrom(JAVA_INT, key.transA() ? OP_T : OP_N), 4);
         if (key.epilogue().needsBias()) {
             // heuristics read the bias pointer's alignment: the workspace's (256-byte aligned) stands in until run() sets it
             biasSlot.set(JAVA_LONG, 0, workspace);
             setDesc(desc, CublasLt.DESC_BIAS_POINTER, biasSlot, 8);
         }
-        MemorySegment la = layout(type, key.n(), key.k(), key.batch()); // B as column-major n×k
-        MemorySegment lb = layout(type, key.k(), key.m(), key.batch()); // A as column-major k×m
+        // stored matrices as column-major: b is n×k (k×n when transposed), a is k×m (m×k when transposed)
+        MemorySegment la = key.transB() ? layout(type, key.k(), key.n(), key.batch()) : layout(type, key.n(), key.k(), key.batch());
+        MemorySegment lb = key.transA() ? layout(type, key.m(), key.k(), key.batch()) : layout(type, key.k(), key.m(), key.batch());
         MemorySegment lc = layout(type, key.n(), key.m(), key.batch()); // C as column-major n×m
         MemorySegment pref = arena.allocate(ADDRESS);
         lt.call("cublasLtMatmulPreferenceCreate", lt.prefCreate, pref);

@@ -127,6 +127,38 @@ class CudaGpuTest {
         assertTrue(err < 1e-2, "relative error " + err);
     }
 
+    /** Row-major [rows, cols] transpose, to build the reference of op(A)·op(B). */
+    private static float[] transpose(float[] x, int rows, int cols) {
+        float[] t = new float[x.length];
+        for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) t[j * rows + i] = x[i * cols + j];
+        return t;
+    }
+
+    @Test
+    void transposedAndAccumulatingGemmsMatchFloat64() {
+        int m = 96, n = 80, k = 112;
+        Random r = new Random(7);
+        float[] a = random(r, m * k), b = random(r, k * n), c0 = random(r, m * n);
+        float[] at = transpose(a, m, k), bt = transpose(b, k, n);
+        double[] ab = reference(a, b, 1, m, n, k);
+        double worst = 0;
+        try (DeviceArena arena = gpu.arena()) {
+            for (int mode = 0; mode < 4; mode++) {
+                boolean ta = (mode & 1) != 0, tb = (mode & 2) != 0;
+                DeviceTensor da = ta ? arena.of(DType.F32, at, k, m) : arena.of(DType.F32, a, m, k);
+                DeviceTensor db = tb ? arena.of(DType.F32, bt, n, k) : arena.of(DType.F32, b, k, n);
+                DeviceTensor dc = arena.of(DType.F32, c0, m, n);
+                gpu.matmul().run(da, ta, db, tb, dc, true);        // c = c0 + op(a)·op(b)
+                double[] want = ab.clone();
+                for (int i = 0; i < want.length; i++) want[i] += c0[i];
+                double err = TestMetrics.relError(dc.toFloatArray(), want);
+                worst = Math.max(worst, err);
+                assertTrue(err < 1e-5, "transA=" + ta + " transB=" + tb + ": relative error " + err);
+            }
+        }
+        TestMetrics.record("gemm_f32_transposed_accumulate_rel_error", worst);
+    }
+
     @Test
     void biasGeluEpilogueMatchesFloat64() {
         int m = 256, n = 192, k = 128;
