@@ -12,6 +12,7 @@ public final class DeviceTensor implements DevicePointer, AutoCloseable {
     private final DType dtype;
     private final long[] shape;
     private final long elements;
+    private final DeviceTensor parent;   // non-null for a view: the tensor that owns the memory
     private long address;
 
     DeviceTensor(Gpu gpu, DeviceArena owner, DType dtype, long[] shape) {
@@ -19,17 +20,44 @@ public final class DeviceTensor implements DevicePointer, AutoCloseable {
         this.owner = owner;
         this.dtype = dtype;
         this.shape = shape.clone();
+        this.elements = count(shape);
+        this.parent = null;
+        this.address = elements == 0 ? 0 : gpu.alloc(elements * dtype.bytes());
+    }
+
+    private DeviceTensor(DeviceTensor parent, long offsetElements, long[] shape) {
+        this.gpu = parent.gpu;
+        this.owner = null;
+        this.dtype = parent.dtype;
+        this.shape = shape.clone();
+        this.elements = count(shape);
+        this.parent = parent;
+        if (offsetElements < 0 || offsetElements + elements > parent.elements)
+            throw new IllegalArgumentException("view of " + elements + " elements at offset " + offsetElements
+                    + " does not fit in " + parent);
+        this.address = parent.address() + offsetElements * dtype.bytes();
+    }
+
+    private static long count(long[] shape) {
         long n = 1;
         for (long d : shape) {
             if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
             n = Math.multiplyExact(n, d);
         }
-        this.elements = n;
-        this.address = n == 0 ? 0 : gpu.alloc(n * dtype.bytes());
+        return n;
+    }
+
+    /**
+     * A tensor of {@code shape} over this one's memory from element {@code offsetElements} on, without a copy
+     * (a reshape when the offset is 0); valid as long as this tensor is, and closing it frees nothing.
+     */
+    public DeviceTensor view(long offsetElements, long... shape) {
+        return new DeviceTensor(this, offsetElements, shape);
     }
 
     @Override
     public long address() {
+        if (parent != null) parent.address();   // throws when the owner was freed
         if (address == 0 && elements > 0) throw new IllegalStateException("this DeviceTensor was freed");
         return address;
     }
@@ -153,12 +181,13 @@ public final class DeviceTensor implements DevicePointer, AutoCloseable {
     /** Frees the device memory now, rather than when the arena closes. */
     @Override
     public void close() {
+        if (parent != null) return;
         owner.forget(this);
         release();
     }
 
     void release() {
-        if (address != 0) {
+        if (address != 0 && parent == null) {
             gpu.makeCurrent();
             gpu.free(address);
             address = 0;

@@ -65,7 +65,8 @@ public final class Matmul {
         run(a, transA, b, transB, c, accumulate, Epilogue.NONE, null);
     }
 
-    private synchronized void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
+    /** The general form: c (+)= epilogue(op(a)·op(b) + bias); a layer's forward is run(x, false, w, true, y, false, BIAS, b). */
+    public synchronized void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
                                   boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
         gpu.makeCurrent();
         Key key = key(a, transA, b, transB, c, accumulate, epilogue);

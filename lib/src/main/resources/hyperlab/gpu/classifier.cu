@@ -1,0 +1,53 @@
+// Fused softmax cross-entropy over the vocabulary, one block per token row: writes the row's loss
+// -log softmax(logits)[target] and overwrites the logits with their gradient (softmax - onehot) * scale,
+// so the [N, V] probabilities never exist as a separate buffer.
+
+__device__ __forceinline__ float block_reduce(float v, bool isMax, float* sh) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = isMax ? fmaxf(v, w) : v + w;
+    }
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    v = lane < warps ? sh[lane] : (isMax ? -INFINITY : 0.f);
+    for (int o = 16; o > 0; o >>= 1) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = isMax ? fmaxf(v, w) : v + w;
+    }
+    __syncthreads();
+    return v;
+}
+
+extern "C" __global__ void crossentropy_forward_backward(float* logits, float* losses, const int* targets,
+                                                         int V, float scale) {
+    __shared__ float sh[32];
+    float* row = logits + (long)blockIdx.x * V;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, row[j]);
+    m = block_reduce(m, true, sh);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) s += expf(row[j] - m);
+    s = block_reduce(s, false, sh);
+    int target = targets[blockIdx.x];
+    float lse = m + logf(s);
+    if (threadIdx.x == 0) losses[blockIdx.x] = lse - row[target];
+    __syncthreads();
+    for (int j = threadIdx.x; j < V; j += blockDim.x) {
+        float p = expf(row[j] - lse);
+        row[j] = (p - (j == target ? 1.f : 0.f)) * scale;
+    }
+}
+
+// Only the losses (evaluation): same reduction, logits untouched.
+extern "C" __global__ void crossentropy_forward(const float* logits, float* losses, const int* targets, int V) {
+    __shared__ float sh[32];
+    const float* row = logits + (long)blockIdx.x * V;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, row[j]);
+    m = block_reduce(m, true, sh);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) s += expf(row[j] - m);
+    s = block_reduce(s, false, sh);
+    if (threadIdx.x == 0) losses[blockIdx.x] = m + logf(s) - row[targets[blockIdx.x]];
+}

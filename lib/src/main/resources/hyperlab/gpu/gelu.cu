@@ -1,0 +1,34 @@
+// The exact GELU of nanoGPT, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2, and its derivative Phi(x) + x phi(x).
+
+extern "C" __global__ void gelu_forward(float* out, const float* x, long count) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= count) return;
+    float v = x[i];
+    out[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+}
+
+// dx = dout * (Phi(x) + x * phi(x)), phi the standard normal density (overwrites dx; dx may alias dout)
+extern "C" __global__ void gelu_backward(float* dx, const float* dout, const float* x, long count) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= count) return;
+    float v = x[i];
+    float cdf = 0.5f * (1.f + erff(v * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+    dx[i] = dout[i] * (cdf + v * pdf);
+}
+
+// dbias[j] += sum_i dout[i, j]: a 32-column tile per block x, row chunks per block y, shared partials then atomics.
+extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int M) {
+    __shared__ float part[8][33];
+    int j = blockIdx.x * 32 + threadIdx.x;
+    float acc = 0.f;
+    if (j < M)
+        for (int i = blockIdx.y * blockDim.y + threadIdx.y; i < N; i += gridDim.y * blockDim.y) acc += dout[(long)i * M + j];
+    part[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < M) {
+        float s = 0.f;
+        for (int y = 0; y < 8; y++) s += part[y][threadIdx.x];
+        atomicAdd(&dbias[j], s);
+    }
+}
