@@ -8,11 +8,11 @@ import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 
 /** Measured accuracies from GPU tests: printed, and appended as JSON lines to -Dhyperlab.cuda.metrics for the device report. */
-final class TestMetrics {
+public final class TestMetrics {
     private TestMetrics() {
     }
 
-    static void record(String name, double value) {
+    public static void record(String name, double value) {
         String line = String.format(Locale.ROOT, "{\"name\":\"%s\",\"value\":%.6g}", name, value);
         System.out.println("metric " + line);
         String file = System.getProperty("hyperlab.cuda.metrics");
@@ -25,7 +25,7 @@ final class TestMetrics {
     }
 
     /** ‖got − want‖₂ / ‖want‖₂ in float64. */
-    static double relError(float[] got, double[] want) {
+    public static double relError(float[] got, double[] want) {
         double num = 0, den = 0;
         for (int i = 0; i < want.length; i++) {
             double d = got[i] - want[i];

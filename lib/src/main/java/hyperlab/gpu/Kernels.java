@@ -1,0 +1,120 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.Cuda;
+import hyperlab.cuda.CudaFunction;
+import hyperlab.cuda.CudaModule;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Dim3;
+import hyperlab.cuda.Gpu;
+
+/** Typed launchers for the engine's element-wise and row kernels (encoder, layernorm, gelu, classifier, adamw .cu). */
+final class Kernels {
+    static final float LN_EPS = 1e-5f;            // DJL's LayerNorm default, which the CPU engine uses
+    static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
+
+    private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd, residual, accumulate;
+    private final CudaFunction lnFwd, lnBwd, geluFwd, geluBwd, biasBwd, ceFwdBwd, ceFwd, sumsqPartial, sumsqFinish, adamw;
+
+    Kernels(Gpu gpu) {
+        CudaModule enc = Cuda.compileResource("hyperlab/gpu/encoder.cu");
+        CudaModule ln = Cuda.compileResource("hyperlab/gpu/layernorm.cu");
+        CudaModule gelu = Cuda.compileResource("hyperlab/gpu/gelu.cu");
+        CudaModule cls = Cuda.compileResource("hyperlab/gpu/classifier.cu");
+        CudaModule opt = Cuda.compileResource("hyperlab/gpu/adamw.cu");
+        encFwd = enc.function("encoder_forward");
+        encBwdWte = enc.function("encoder_backward_wte");
+        encBwdWpe = enc.function("encoder_backward_wpe");
+        meanFwd = enc.function("stream_mean_forward");
+        meanBwd = enc.function("stream_mean_backward");
+        residual = enc.function("residual_forward");
+        accumulate = enc.function("accumulate");
+        lnFwd = ln.function("layernorm_forward");
+        lnBwd = ln.function("layernorm_backward");
+        geluFwd = gelu.function("gelu_forward");
+        geluBwd = gelu.function("gelu_backward");
+        biasBwd = gelu.function("bias_backward");
+        ceFwdBwd = cls.function("crossentropy_forward_backward");
+        ceFwd = cls.function("crossentropy_forward");
+        sumsqPartial = opt.function("sumsq_partial");
+        sumsqFinish = opt.function("sumsq_finish");
+        adamw = opt.function("adamw_update");
+    }
+
+    private static Dim3 cover(long count) {
+        return Dim3.cover(count, 256);
+    }
+
+    void encoderForward(DeviceTensor x, DeviceTensor ids, DeviceTensor wte, DeviceTensor wpe, int tokens, int time, int c, int n) {
+        encFwd.launch(cover((long) tokens * c), Dim3.of(256), 0, x, ids, wte, wpe, tokens, time, c, n);
+    }
+
+    /** Adds the embedding gradients of the streams' gradient dx into dwte and dwpe. */
+    void encoderBackward(DeviceTensor dwte, DeviceTensor dwpe, DeviceTensor dx, DeviceTensor ids, int batch, int time, int c, int n) {
+        int tokens = batch * time;
+        encBwdWte.launch(cover((long) tokens * c), Dim3.of(256), 0, dwte, dx, ids, tokens, c, n);
+        encBwdWpe.launch(cover((long) time * c), Dim3.of(256), 0, dwpe, dx, batch, time, c, n);
+    }
+
+    void streamMean(DeviceTensor out, DeviceTensor x, int tokens, int c, int n) {
+        meanFwd.launch(cover((long) tokens * c), Dim3.of(256), 0, out, x, tokens, c, n);
+    }
+
+    void streamMeanBackward(DeviceTensor dx, DeviceTensor dout, int tokens, int c, int n) {
+        meanBwd.launch(cover((long) tokens * c), Dim3.of(256), 0, dx, dout, tokens, c, n);
+    }
+
+    void residual(DeviceTensor out, DeviceTensor x, DeviceTensor f, long count) {
+        residual.launch(cover(count), Dim3.of(256), 0, out, x, f, count);
+    }
+
+    void accumulate(DeviceTensor acc, DeviceTensor y, long count) {
+        accumulate.launch(cover(count), Dim3.of(256), 0, acc, y, count);
+    }
+
+    void layerNorm(DeviceTensor out, DeviceTensor mean, DeviceTensor rstd, DeviceTensor x, DeviceTensor gamma,
+                   DeviceTensor beta, int rows, int c) {
+        lnFwd.launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS);
+    }
+
+    /** Overwrites dx; adds into dgamma and dbeta. */
+    void layerNormBackward(DeviceTensor dx, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout, DeviceTensor x,
+                           DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c) {
+        int blocks = Math.min(264, (rows + 7) / 8);
+        lnBwd.launch(Dim3.of(blocks), Dim3.of(256), 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c);
+    }
+
+    void gelu(DeviceTensor out, DeviceTensor x, long count) {
+        geluFwd.launch(cover(count), Dim3.of(256), 0, out, x, count);
+    }
+
+    void geluBackward(DeviceTensor dx, DeviceTensor dout, DeviceTensor x, long count) {
+        geluBwd.launch(cover(count), Dim3.of(256), 0, dx, dout, x, count);
+    }
+
+    /** Adds the column sums of dout [rows, cols] into dbias [cols]. */
+    void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
+        int chunks = Math.max(1, Math.min(64, rows / 256));
+        biasBwd.launch(Dim3.of((cols + 31) / 32, chunks), Dim3.of(32, 8), 0, dbias, dout, rows, cols);
+    }
+
+    /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
+    void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
+        ceFwdBwd.launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale);
+    }
+
+    void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {
+        ceFwd.launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab);
+    }
+
+    /** out[0] = ‖g‖₂ over its first {@code count} elements; partial must hold NORM_PARTS floats. */
+    void norm(DeviceTensor out, DeviceTensor partial, DeviceTensor g, long count) {
+        sumsqPartial.launch(Dim3.of(NORM_PARTS), Dim3.of(256), 0, partial, g, count);
+        sumsqFinish.launch(Dim3.of(1), Dim3.of(256), 0, out, partial, NORM_PARTS);
+    }
+
+    void adamw(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, long count, float lr, float beta1, float beta2,
+               float c1, float c2, float eps, float wd, DeviceTensor norm, float maxNorm) {
+        if (count == 0) return;
+        adamw.launch(cover(count), Dim3.of(256), 0, p, g, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm);
+    }
+}

@@ -1,0 +1,246 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.Cuda;
+import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Gpu;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** On a GPU: each engine kernel against float64 maths (finite differences for the backward ones). */
+class KernelsGpuTest {
+    private static Gpu gpu;
+    private static Kernels k;
+
+    @BeforeAll
+    static void setUp() {
+        if (!Cuda.isAvailable()) return;
+        gpu = Cuda.gpu();
+        k = new Kernels(gpu);
+    }
+
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(Cuda.isAvailable(), () -> "skipped, no usable GPU: " + Cuda.unavailableReason().orElse(""));
+    }
+
+    static float[] random(Random r, int n, double scale) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextGaussian() * scale);
+        return x;
+    }
+
+    static double relError(float[] got, double[] want) {
+        double num = 0, den = 0;
+        for (int i = 0; i < got.length; i++) {
+            num += (got[i] - want[i]) * (got[i] - want[i]);
+            den += want[i] * want[i];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    /** Central differences of a float64 scalar function at x. */
+    static double[] numericGradient(Function<double[], Double> f, double[] x) {
+        double[] g = new double[x.length];
+        double h = 1e-6;
+        for (int i = 0; i < x.length; i++) {
+            double keep = x[i];
+            x[i] = keep + h;
+            double up = f.apply(x);
+            x[i] = keep - h;
+            double down = f.apply(x);
+            x[i] = keep;
+            g[i] = (up - down) / (2 * h);
+        }
+        return g;
+    }
+
+    static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) d[i] = x[i];
+        return d;
+    }
+
+    @Test
+    void layerNormForwardAndBackwardMatchFloat64() {
+        int rows = 37, c = 72;
+        Random r = new Random(1);
+        float[] x = random(r, rows * c, 2), gamma = random(r, c, 1), beta = random(r, c, 1), w = random(r, rows * c, 1);
+        // float64 reference: L = Σ w ⊙ LN(x)
+        Function<double[], double[]> ln = all -> {   // all = x, gamma, beta concatenated
+            double[] out = new double[rows * c];
+            for (int i = 0; i < rows; i++) {
+                double m = 0, v = 0;
+                for (int j = 0; j < c; j++) m += all[i * c + j];
+                m /= c;
+                for (int j = 0; j < c; j++) v += (all[i * c + j] - m) * (all[i * c + j] - m);
+                double rs = 1 / Math.sqrt(v / c + Kernels.LN_EPS);
+                for (int j = 0; j < c; j++)
+                    out[i * c + j] = (all[i * c + j] - m) * rs * all[rows * c + j] + all[rows * c + c + j];
+            }
+            return out;
+        };
+        double[] all = new double[rows * c + 2 * c];
+        System.arraycopy(toDouble(x), 0, all, 0, rows * c);
+        System.arraycopy(toDouble(gamma), 0, all, rows * c, c);
+        System.arraycopy(toDouble(beta), 0, all, rows * c + c, c);
+        double[] want = ln.apply(all);
+        double[] grad = numericGradient(a -> {
+            double[] o = ln.apply(a);
+            double s = 0;
+            for (int i = 0; i < o.length; i++) s += w[i] * o[i];
+            return s;
+        }, all);
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor dx = a.of(DType.F32, x), dg = a.of(DType.F32, gamma), db = a.of(DType.F32, beta);
+            DeviceTensor out = a.alloc(DType.F32, rows, c), mean = a.alloc(DType.F32, rows), rstd = a.alloc(DType.F32, rows);
+            k.layerNorm(out, mean, rstd, dx, dg, db, rows, c);
+            double fwd = relError(out.toFloatArray(), want);
+            DeviceTensor gx = a.alloc(DType.F32, rows, c), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
+            k.layerNormBackward(gx, gg, gb, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c);
+            double ex = relError(gx.toFloatArray(), java.util.Arrays.copyOfRange(grad, 0, rows * c));
+            double eg = relError(gg.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c, rows * c + c));
+            double eb = relError(gb.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c + c, rows * c + 2 * c));
+            assertTrue(fwd < 1e-5, "forward relative error " + fwd);
+            assertTrue(ex < 1e-4 && eg < 1e-4 && eb < 1e-4, "backward relative errors dx " + ex + " dgamma " + eg + " dbeta " + eb);
+        }
+    }
+
+    @Test
+    void geluAndBiasGradientMatchFloat64() {
+        int rows = 300, cols = 70;
+        Random r = new Random(2);
+        float[] x = random(r, rows * cols, 2), dout = random(r, rows * cols, 1);
+        double[] want = new double[x.length], wantDx = new double[x.length], wantBias = new double[cols];
+        for (int i = 0; i < x.length; i++) {
+            double v = x[i], h = 1e-6;
+            want[i] = geluRef(v);
+            wantDx[i] = dout[i] * (geluRef(v + h) - geluRef(v - h)) / (2 * h);
+            wantBias[i % cols] += dout[i];
+        }
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor dx = a.of(DType.F32, x), out = a.alloc(DType.F32, x.length), g = a.of(DType.F32, dout);
+            k.gelu(out, dx, x.length);
+            DeviceTensor gx = a.alloc(DType.F32, x.length);
+            k.geluBackward(gx, g, dx, x.length);
+            DeviceTensor bias = a.zeros(DType.F32, cols);
+            k.biasBackward(bias, g.view(0, rows, cols), rows, cols);
+            double e1 = relError(out.toFloatArray(), want), e2 = relError(gx.toFloatArray(), wantDx), e3 = relError(bias.toFloatArray(), wantBias);
+            assertTrue(e1 < 1e-6 && e2 < 1e-5 && e3 < 1e-5, "gelu " + e1 + ", gelu backward " + e2 + ", bias gradient " + e3);
+        }
+    }
+
+    /** x Φ(x) with Φ from a float64 erf series (independent of the GPU's erff). */
+    static double geluRef(double x) {
+        return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
+    }
+
+    static double erf(double z) {   // Taylor series, exact to float64 rounding for |z| < 4
+        double sum = 0, term = z;
+        for (int n = 0; n < 200; n++) {
+            sum += term / (2 * n + 1);
+            term *= -z * z / (n + 1);
+        }
+        return 2 / Math.sqrt(Math.PI) * sum;
+    }
+
+    @Test
+    void crossEntropyLossAndGradientMatchFloat64() {
+        int rows = 9, vocab = 1003;
+        Random r = new Random(3);
+        float[] logits = random(r, rows * vocab, 3);
+        int[] targets = new int[rows];
+        for (int i = 0; i < rows; i++) targets[i] = r.nextInt(vocab);
+        double[] loss = new double[rows], grad = new double[rows * vocab];
+        float scale = 1f / rows;
+        for (int i = 0; i < rows; i++) {
+            double m = Double.NEGATIVE_INFINITY, s = 0;
+            for (int j = 0; j < vocab; j++) m = Math.max(m, logits[i * vocab + j]);
+            for (int j = 0; j < vocab; j++) s += Math.exp(logits[i * vocab + j] - m);
+            double lse = m + Math.log(s);
+            loss[i] = lse - logits[i * vocab + targets[i]];
+            for (int j = 0; j < vocab; j++)
+                grad[i * vocab + j] = (Math.exp(logits[i * vocab + j] - lse) - (j == targets[i] ? 1 : 0)) * scale;
+        }
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor dl = a.of(DType.F32, logits, rows, vocab), t = a.alloc(DType.I32, rows).copyFrom(targets);
+            DeviceTensor losses = a.alloc(DType.F32, rows), only = a.alloc(DType.F32, rows);
+            k.crossEntropy(dl, only, t, rows, vocab);
+            k.crossEntropyForwardBackward(dl, losses, t, rows, vocab, scale);
+            double e1 = relError(losses.toFloatArray(), loss), e2 = relError(only.toFloatArray(), loss), e3 = relError(dl.toFloatArray(), grad);
+            assertTrue(e1 < 1e-6 && e2 < 1e-6 && e3 < 1e-5, "losses " + e1 + " / " + e2 + ", gradient " + e3);
+        }
+    }
+
+    @Test
+    void encoderAndStreamMeanMatchFloat64() {
+        int batch = 3, time = 5, c = 12, n = 4, vocab = 7, tokens = batch * time;
+        Random r = new Random(4);
+        float[] wte = random(r, vocab * c, 1), wpe = random(r, time * c, 1), dx = random(r, tokens * n * c, 1);
+        int[] ids = new int[tokens];
+        for (int i = 0; i < tokens; i++) ids[i] = r.nextInt(vocab);
+        double[] x = new double[tokens * n * c], dwte = new double[vocab * c], dwpe = new double[time * c];
+        double[] mean = new double[tokens * c], dmean = new double[tokens * n * c];
+        for (int i = 0; i < tokens; i++)
+            for (int s = 0; s < n; s++)
+                for (int j = 0; j < c; j++) {
+                    int at = (i * n + s) * c + j;
+                    x[at] = (double) wte[ids[i] * c + j] + wpe[(i % time) * c + j];
+                    dwte[ids[i] * c + j] += dx[at];
+                    dwpe[(i % time) * c + j] += dx[at];
+                    mean[i * c + j] += dx[at] / n;
+                }
+        float[] g = random(r, tokens * c, 1);
+        for (int i = 0; i < tokens * n * c; i++) dmean[i] = g[(i / (n * c)) * c + i % c] / (double) n;
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor out = a.alloc(DType.F32, tokens, n, c), id = a.alloc(DType.I32, tokens).copyFrom(ids);
+            DeviceTensor te = a.of(DType.F32, wte), pe = a.of(DType.F32, wpe);
+            k.encoderForward(out, id, te, pe, tokens, time, c, n);
+            DeviceTensor gte = a.zeros(DType.F32, vocab * c), gpe = a.zeros(DType.F32, time * c), gx = a.of(DType.F32, dx);
+            k.encoderBackward(gte, gpe, gx, id, batch, time, c, n);
+            DeviceTensor m = a.alloc(DType.F32, tokens * c), dm = a.alloc(DType.F32, tokens * n * c);
+            k.streamMean(m, gx, tokens, c, n);
+            k.streamMeanBackward(dm, a.of(DType.F32, g), tokens, c, n);
+            double[] errs = {relError(out.toFloatArray(), x), relError(gte.toFloatArray(), dwte), relError(gpe.toFloatArray(), dwpe),
+                    relError(m.toFloatArray(), mean), relError(dm.toFloatArray(), dmean)};
+            for (double e : errs) assertTrue(e < 1e-6, "errors (x, dwte, dwpe, mean, dmean) " + java.util.Arrays.toString(errs));
+        }
+    }
+
+    @Test
+    void globalNormAndAdamWMatchFloat64() {
+        int count = 100_003;
+        Random r = new Random(5);
+        float[] p = random(r, count, 1), g = random(r, count, 0.01), m = random(r, count, 0.01), v = new float[count];
+        for (int i = 0; i < count; i++) v[i] = (float) Math.abs(r.nextGaussian() * 1e-4);
+        double sq = 0;
+        for (float x : g) sq += (double) x * x;
+        double norm = Math.sqrt(sq), maxNorm = 1.0, clip = norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+        double lr = 6e-4, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1;
+        int t = 7;
+        double c1 = 1 - Math.pow(b1, t), c2 = 1 - Math.pow(b2, t);
+        double[] want = new double[count];
+        for (int i = 0; i < count; i++) {
+            double gi = g[i] * clip, mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi;
+            want[i] = p[i] * (1 - lr * wd) - lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
+        }
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor dp = a.of(DType.F32, p), dg = a.of(DType.F32, g), dm = a.of(DType.F32, m), dv = a.of(DType.F32, v);
+            DeviceTensor out = a.alloc(DType.F32, 1), partial = a.alloc(DType.F32, Kernels.NORM_PARTS);
+            k.norm(out, partial, dg, count);
+            double gotNorm = out.toFloatArray()[0];
+            k.adamw(dp, dg, dm, dv, count, (float) lr, (float) b1, (float) b2, (float) c1, (float) c2, (float) eps, (float) wd, out, (float) maxNorm);
+            double e1 = Math.abs(gotNorm - norm) / norm, e2 = relError(dp.toFloatArray(), want);
+            assertTrue(norm > maxNorm, "the test must exercise clipping: norm " + norm);
+            assertTrue(e1 < 1e-6 && e2 < 1e-6, "norm error " + e1 + ", AdamW error " + e2);
+        }
+    }
+}
