@@ -37,9 +37,10 @@ make_bundle() {
   build_checkout
   (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab.jar" .)
   (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-tests.jar" .)
-  # the runtime dependencies without DJL's PyTorch natives (111 MB, and they cannot run on the GPU machine's torch)
+  # the runtime dependencies minus DJL's PyTorch natives (111 MB, unusable there) and the table/chart/PDF stack the GPU code
+  # does not load, so bundle + tree stay under the device's 64 MiB transfer limit
   (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:copy-dependencies -DincludeScope=runtime \
-      -DoutputDirectory="$dir/deps" -DexcludeArtifactIds=pytorch-native-cpu,pytorch-jni,pytorch-engine) >&2
+      -DoutputDirectory="$dir/deps" -DexcludeArtifactIds=pytorch-native-cpu,pytorch-jni,pytorch-engine,fastutil,icu4j,pdfbox,pdfbox-io,fontbox,graphics2d,VectorGraphics2D,RoaringBitmap,univocity-parsers,animated-gif-lib,commons-math3,guava) >&2
   if [[ -n "${GOLDEN_CMD:-}" ]]; then mkdir -p "$dir/golden" && (cd "$root" && eval "$GOLDEN_CMD" "$dir/golden") >&2; fi
   cp "$junit_jar_m2" "$dir/junit-console.jar"
   cp "$here/device-test.sh" "$dir/device-test.sh"
