@@ -19,7 +19,8 @@ public final class CompileException extends CudaException {
 
     /** The log, followed by each line it names ("cell.cu(3): error ...") quoted from the source with its number. */
     static String format(String programName, String options, String source, String log) {
-        StringBuilder sb = new StringBuilder("NVRTC could not compile ").append(programName)
+        String tool = options.startsWith("emulator") ? "The CPU emulator's C++ compiler" : "NVRTC";
+        StringBuilder sb = new StringBuilder(tool + " could not compile ").append(programName)
                 .append(" (options: ").append(options).append("):\n").append(log.strip()).append('\n');
         String[] lines = source.split("\n", -1);
         Matcher m = Pattern.compile("^" + Pattern.quote(programName) + "\\((\\d+)\\): (error|warning)", Pattern.MULTILINE)

@@ -94,6 +94,38 @@ public final class Cuda {
         return g;
     }
 
+    private static Gpu emulator;
+
+    /**
+     * A "GPU" that runs kernels on the CPU through g++ and fibers (see {@code cuda_emu.h}): the same kernel sources,
+     * launches and tensors, so code and tests written for a GPU also run where there is none. Slow; small shapes only.
+     */
+    public static synchronized Gpu emulator() {
+        if (emulator == null) emulator = new Gpu(Emulator.load());
+        return emulator;
+    }
+
+    /** Why the emulator cannot run here (no C++ compiler), or empty when it can. */
+    public static Optional<String> emulatorUnavailableReason() {
+        try {
+            emulator();
+            return Optional.empty();
+        } catch (CudaException e) {
+            return Optional.of(e.getMessage());
+        }
+    }
+
+    /** Compiles a classpath resource for {@code gpu} (a real one or the emulator). */
+    public static CudaModule compileResource(Gpu gpu, String resource, String... options) {
+        try (InputStream in = Cuda.class.getClassLoader().getResourceAsStream(resource)) {
+            if (in == null) throw new CudaException("no CUDA source resource " + resource + " on the class path");
+            String name = resource.substring(resource.lastIndexOf('/') + 1);
+            return compile(gpu, name, new String(in.readAllBytes(), StandardCharsets.UTF_8), options);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static synchronized Nvrtc nvrtc() {
         if (nvrtc == null) nvrtc = Nvrtc.load();
         return nvrtc;
@@ -111,13 +143,7 @@ public final class Cuda {
 
     /** Compiles a classpath resource (e.g. "hyperlab/cuda/kernels.cu"); NVRTC errors name the resource's file. */
     public static CudaModule compileResource(String resource, String... options) {
-        try (InputStream in = Cuda.class.getClassLoader().getResourceAsStream(resource)) {
-            if (in == null) throw new CudaException("no CUDA source resource " + resource + " on the class path");
-            String name = resource.substring(resource.lastIndexOf('/') + 1);
-            return compile(gpu(), name, new String(in.readAllBytes(), StandardCharsets.UTF_8), options);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return compileResource(gpu(), resource, options);
     }
 
     /**
@@ -126,6 +152,7 @@ public final class Cuda {
      * (for cuda_bf16.h) are added unless given.
      */
     public static CudaModule compile(Gpu gpu, String programName, String source, String... options) {
+        if (gpu.emulated()) return new CudaModule(gpu, gpu.emu.compile(programName, source, options));
         List<String> opts = effectiveOptions(gpu.info().arch(), options);
         Nvrtc c = nvrtc();
         String key = CubinCache.key(source, programName, opts, gpu.info().arch(), c.version());

@@ -8,11 +8,13 @@ public final class CudaFunction {
     private final Gpu gpu;
     private final String name;
     private final MemorySegment handle;
+    private final Emulator.Library emulated;
 
-    CudaFunction(Gpu gpu, String name, MemorySegment handle) {
+    CudaFunction(Gpu gpu, String name, MemorySegment handle, Emulator.Library emulated) {
         this.gpu = gpu;
         this.name = name;
         this.handle = handle;
+        this.emulated = emulated;
     }
 
     /**
@@ -20,6 +22,12 @@ public final class CudaFunction {
      * DeviceTensor (or any DevicePointer), int, long, float, double, short, byte, boolean.
      */
     public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, Object... args) {
+        if (emulated != null) {
+            try (Arena a = Arena.ofConfined()) {
+                gpu.emu.launch(emulated, handle, name, grid, block, sharedMemBytes, KernelArgs.pack(a, args));
+            }
+            return;
+        }
         gpu.makeCurrent();
         int r;
         try (Arena a = Arena.ofConfined()) {

@@ -11,7 +11,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 /** Compiled device code loaded into a GPU's context (cuModuleLoadData); its kernels are looked up by name. */
 public final class CudaModule implements AutoCloseable {
     private final Gpu gpu;
-    private final MemorySegment module;
+    private final MemorySegment module;      // null when emulated
+    private final Emulator.Library emulated; // null on a real GPU
     private final boolean fromCache;
     private final String compileLog;
     private final Map<String, CudaFunction> functions = new HashMap<>();
@@ -20,6 +21,7 @@ public final class CudaModule implements AutoCloseable {
         this.gpu = gpu;
         this.fromCache = fromCache;
         this.compileLog = compileLog;
+        this.emulated = null;
         gpu.makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment img = a.allocate(image.length + 1L, 16);
@@ -30,14 +32,34 @@ public final class CudaModule implements AutoCloseable {
         }
     }
 
+    CudaModule(Gpu gpu, Emulator.Library lib) {
+        this.gpu = gpu;
+        this.fromCache = false;
+        this.compileLog = "";
+        this.module = null;
+        this.emulated = lib;
+    }
+
     /** The kernel {@code name}; declare it {@code extern "C" __global__} so its name is not mangled. */
     public synchronized CudaFunction function(String name) {
         return functions.computeIfAbsent(name, n -> {
+            if (emulated != null) {
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment k = (MemorySegment) emulated.kernel().invokeExact(a.allocateFrom(n));
+                    if (k.address() == 0)
+                        throw new CudaException("no kernel named \"" + n + "\" in this module: declare it extern \"C\" __global__");
+                    return new CudaFunction(gpu, n, k, emulated);
+                } catch (RuntimeException | Error e) {
+                    throw e;
+                } catch (Throwable t) {
+                    throw new CudaException("emulator lookup of " + n + " failed: " + t, t);
+                }
+            }
             gpu.makeCurrent();
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = a.allocate(ADDRESS);
                 gpu.drv.call("cuModuleGetFunction(\"" + n + "\")", gpu.drv.moduleGetFunction, out, module, a.allocateFrom(n));
-                return new CudaFunction(gpu, n, out.get(ADDRESS, 0));
+                return new CudaFunction(gpu, n, out.get(ADDRESS, 0), null);
             }
         });
     }
@@ -54,6 +76,7 @@ public final class CudaModule implements AutoCloseable {
 
     @Override
     public void close() {
+        if (emulated != null) return;      // the shared library stays loaded (it is cached by content)
         gpu.makeCurrent();
         gpu.drv.call("cuModuleUnload", gpu.drv.moduleUnload, module);
     }

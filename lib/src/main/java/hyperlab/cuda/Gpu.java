@@ -9,18 +9,29 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * One GPU: its primary context and one stream that every operation of this library is ordered on.
- * One Gpu per device is the unit that multi-GPU work (NCCL) will replicate.
+ * One Gpu per device is the unit that multi-GPU work (NCCL) will replicate. {@link Cuda#emulator()} gives one
+ * that runs the same kernels on the CPU instead (for tests on machines without a GPU).
  */
 public final class Gpu {
     final Driver drv;
+    final Emulator emu;              // non-null: this "GPU" is the CPU emulator
     private final DeviceInfo info;
     private final MemorySegment ctx;
     final MemorySegment stream;
     private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
     private Matmul matmul;
 
+    Gpu(Emulator emu) {
+        this.drv = null;
+        this.emu = emu;
+        this.ctx = null;
+        this.stream = null;
+        this.info = new DeviceInfo(-1, "CPU emulator (" + emu.compiler() + ")", 0, 0, 1, Runtime.getRuntime().maxMemory());
+    }
+
     Gpu(Driver drv, int ordinal) {
         this.drv = drv;
+        this.emu = null;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment dev = a.allocate(JAVA_INT);
             drv.call("cuDeviceGet", drv.deviceGet, dev, ordinal);
@@ -52,9 +63,14 @@ public final class Gpu {
         return info;
     }
 
+    /** True for the CPU emulator of {@link Cuda#emulator()}. */
+    public boolean emulated() {
+        return emu != null;
+    }
+
     /** Binds this GPU's context to the calling thread (once per thread); every public entry point calls it. */
     void makeCurrent() {
-        if (!current.get()) {
+        if (emu == null && !current.get()) {
             drv.call("cuCtxSetCurrent", drv.ctxSetCurrent, ctx);
             current.set(true);
         }
@@ -68,12 +84,17 @@ public final class Gpu {
 
     /** Waits until all work queued on this GPU's stream is done. */
     public void synchronize() {
+        if (emu != null) return;                       // emulated work is done when its call returns
         makeCurrent();
         drv.call("cuStreamSynchronize", drv.streamSynchronize, stream);
     }
 
     /** {free, total} device memory in bytes (cuMemGetInfo). */
     public long[] memoryInfo() {
+        if (emu != null) {
+            Runtime r = Runtime.getRuntime();
+            return new long[] {r.maxMemory() - r.totalMemory() + r.freeMemory(), r.maxMemory()};
+        }
         makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment free = a.allocate(JAVA_LONG), total = a.allocate(JAVA_LONG);
@@ -84,6 +105,11 @@ public final class Gpu {
 
     /** Runs {@code work} (which queues GPU work) between two events on the stream and returns the GPU time in ms. */
     public float time(Runnable work) {
+        if (emu != null) {
+            long t0 = System.nanoTime();
+            work.run();
+            return (System.nanoTime() - t0) / 1e6f;
+        }
         makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment e = a.allocate(ADDRESS, 2);
@@ -106,11 +132,12 @@ public final class Gpu {
     /** cuBLASLt GEMMs on this GPU's stream (loads libcublasLt on first use). */
     public synchronized Matmul matmul() {
         makeCurrent();
-        if (matmul == null) matmul = new Matmul(this, Cuda.cublasLt());
+        if (matmul == null) matmul = emu != null ? new Matmul(this) : new Matmul(this, Cuda.cublasLt());
         return matmul;
     }
 
     long alloc(long bytes) {
+        if (emu != null) return emu.alloc(bytes);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocate(JAVA_LONG);
             drv.call("cuMemAlloc(" + bytes + " bytes)", drv.memAlloc, p, bytes);
@@ -119,26 +146,46 @@ public final class Gpu {
     }
 
     void free(long ptr) {
+        if (emu != null) {
+            emu.free(ptr);
+            return;
+        }
         drv.call("cuMemFree", drv.memFree, ptr);
     }
 
     void copyHtoD(long dst, MemorySegment src, long bytes) {
+        if (emu != null) {
+            MemorySegment.copy(src, 0, Emulator.segment(dst, bytes), 0, bytes);
+            return;
+        }
         drv.call("cuMemcpyHtoDAsync", drv.memcpyHtoDAsync, dst, src, bytes, stream);
         drv.call("cuStreamSynchronize", drv.streamSynchronize, stream); // src may be freed right after
     }
 
     void copyDtoH(MemorySegment dst, long src, long bytes) {
+        if (emu != null) {
+            MemorySegment.copy(Emulator.segment(src, bytes), 0, dst, 0, bytes);
+            return;
+        }
         drv.call("cuMemcpyDtoHAsync", drv.memcpyDtoHAsync, dst, src, bytes, stream);
         drv.call("cuStreamSynchronize", drv.streamSynchronize, stream);
     }
 
     /** Queues a device-to-device copy on the stream (returns before it finishes). */
     public void copy(DevicePointer dst, DevicePointer src, long bytes) {
+        if (emu != null) {
+            MemorySegment.copy(Emulator.segment(src.address(), bytes), 0, Emulator.segment(dst.address(), bytes), 0, bytes);
+            return;
+        }
         makeCurrent();
         drv.call("cuMemcpyDtoDAsync", drv.memcpyDtoDAsync, dst.address(), src.address(), bytes, stream);
     }
 
     void memset(long dst, byte value, long bytes) {
+        if (emu != null) {
+            Emulator.segment(dst, bytes).fill(value);
+            return;
+        }
         drv.call("cuMemsetD8Async", drv.memsetD8Async, dst, (int) value & 0xff, bytes, stream);
     }
 }

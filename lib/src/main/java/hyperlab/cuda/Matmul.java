@@ -35,6 +35,15 @@ public final class Matmul {
     private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo) {
     }
 
+    /** The emulator's: the same contract computed on the CPU in float64 accumulation, F32 only. */
+    Matmul(Gpu gpu) {
+        this.gpu = gpu;
+        this.lt = null;
+        this.handle = null;
+        this.workspace = 0;
+        this.one = this.zero = this.biasSlot = null;
+    }
+
     Matmul(Gpu gpu, CublasLt lt) {
         this.gpu = gpu;
         this.lt = lt;
@@ -75,6 +84,10 @@ public final class Matmul {
         }
         if (bias != null && (bias.elements() != key.n() || bias.dtype() != c.dtype())) {
             throw new IllegalArgumentException("bias must be " + c.dtype() + "[" + key.n() + "], got " + bias);
+        }
+        if (gpu.emulated()) {
+            EmulatedGemm.run(key.m(), key.n(), key.k(), key.batch(), a, transA, b, transB, c, accumulate, epilogue, bias);
+            return;
         }
         Plan p = plans.computeIfAbsent(key, this::plan);
         if (bias != null) {

@@ -16,11 +16,11 @@ final class Kernels {
     private final CudaFunction lnFwd, lnBwd, geluFwd, geluBwd, biasBwd, ceFwdBwd, ceFwd, sumsqPartial, sumsqFinish, adamw;
 
     Kernels(Gpu gpu) {
-        CudaModule enc = Cuda.compileResource("hyperlab/gpu/encoder.cu");
-        CudaModule ln = Cuda.compileResource("hyperlab/gpu/layernorm.cu");
-        CudaModule gelu = Cuda.compileResource("hyperlab/gpu/gelu.cu");
-        CudaModule cls = Cuda.compileResource("hyperlab/gpu/classifier.cu");
-        CudaModule opt = Cuda.compileResource("hyperlab/gpu/adamw.cu");
+        CudaModule enc = Cuda.compileResource(gpu, "hyperlab/gpu/encoder.cu");
+        CudaModule ln = Cuda.compileResource(gpu, "hyperlab/gpu/layernorm.cu");
+        CudaModule gelu = Cuda.compileResource(gpu, "hyperlab/gpu/gelu.cu");
+        CudaModule cls = Cuda.compileResource(gpu, "hyperlab/gpu/classifier.cu");
+        CudaModule opt = Cuda.compileResource(gpu, "hyperlab/gpu/adamw.cu");
         encFwd = enc.function("encoder_forward");
         encBwdWte = enc.function("encoder_backward_wte");
         encBwdWpe = enc.function("encoder_backward_wpe");

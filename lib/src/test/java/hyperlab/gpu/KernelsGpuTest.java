@@ -1,6 +1,5 @@
 package hyperlab.gpu;
 
-import hyperlab.cuda.Cuda;
 import hyperlab.cuda.DType;
 import hyperlab.cuda.DeviceArena;
 import hyperlab.cuda.DeviceTensor;
@@ -15,21 +14,20 @@ import java.util.function.Function;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** On a GPU: each engine kernel against float64 maths (finite differences for the backward ones). */
+/** Each engine kernel against float64 maths (finite differences for the backward ones), on a GPU or else the CPU emulator. */
 class KernelsGpuTest {
     private static Gpu gpu;
     private static Kernels k;
 
     @BeforeAll
     static void setUp() {
-        if (!Cuda.isAvailable()) return;
-        gpu = Cuda.gpu();
-        k = new Kernels(gpu);
+        gpu = TestDevices.gpuOrEmulator().orElse(null);
+        if (gpu != null) k = new Kernels(gpu);
     }
 
     @BeforeEach
-    void needsGpu() {
-        assumeTrue(Cuda.isAvailable(), () -> "skipped, no usable GPU: " + Cuda.unavailableReason().orElse(""));
+    void needsDevice() {
+        assumeTrue(gpu != null, TestDevices::why);
     }
 
     static float[] random(Random r, int n, double scale) {
@@ -138,18 +136,9 @@ class KernelsGpuTest {
         }
     }
 
-    /** x Φ(x) with Φ from a float64 erf series (independent of the GPU's erff). */
+    /** x Φ(x) with Commons Math's float64 erf (independent of the GPU's erff). */
     static double geluRef(double x) {
-        return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
-    }
-
-    static double erf(double z) {   // Taylor series, exact to float64 rounding for |z| < 4
-        double sum = 0, term = z;
-        for (int n = 0; n < 200; n++) {
-            sum += term / (2 * n + 1);
-            term *= -z * z / (n + 1);
-        }
-        return 2 / Math.sqrt(Math.PI) * sum;
+        return 0.5 * x * (1 + org.apache.commons.math3.special.Erf.erf(x / Math.sqrt(2)));
     }
 
     @Test

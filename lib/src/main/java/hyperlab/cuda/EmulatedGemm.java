@@ -1,0 +1,40 @@
+package hyperlab.cuda;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/** The emulator's GEMM: row-major c = epilogue(op(a)·op(b) [+ c] [+ bias]) in plain loops, float64 accumulation. */
+final class EmulatedGemm {
+    private EmulatedGemm() {
+    }
+
+    static void run(long m, long n, long k, long batch, DeviceTensor a, boolean transA, DeviceTensor b, boolean transB,
+                    DeviceTensor c, boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
+        if (a.dtype() != DType.F32) throw new CudaException("the emulator's matmul supports F32 only, not " + a.dtype());
+        MemorySegment sa = Emulator.segment(a.address(), a.bytes()), sb = Emulator.segment(b.address(), b.bytes());
+        MemorySegment sc = Emulator.segment(c.address(), c.bytes());
+        float[] bv = bias == null ? null : bias.toFloatArray();
+        ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT;
+        for (long p = 0; p < batch; p++) {
+            long oa = p * m * k, ob = p * k * n, oc = p * m * n;
+            for (long i = 0; i < m; i++)
+                for (long j = 0; j < n; j++) {
+                    double acc = 0;
+                    for (long l = 0; l < k; l++) {
+                        float x = sa.getAtIndex(f, oa + (transA ? l * m + i : i * k + l));
+                        float y = sb.getAtIndex(f, ob + (transB ? j * k + l : l * n + j));
+                        acc += (double) x * y;
+                    }
+                    long at = oc + i * n + j;
+                    if (accumulate) acc += sc.getAtIndex(f, at);          // cuBLASLt: epilogue(A·B + C + bias)
+                    if (bv != null) acc += bv[(int) j];
+                    acc = switch (epilogue) {
+                        case RELU, RELU_BIAS -> Math.max(0, acc);
+                        case GELU, GELU_BIAS -> 0.5 * acc * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (acc + 0.044715 * acc * acc * acc)));
+                        default -> acc;
+                    };
+                    sc.setAtIndex(f, at, (float) acc);
+                }
+        }
+    }
+}
