@@ -1,0 +1,262 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.Cuda;
+import hyperlab.cuda.CudaFunction;
+import hyperlab.cuda.CudaModule;
+import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Dim3;
+import hyperlab.cuda.Gpu;
+import hyperlab.manifold.Permutations;
+import hyperlab.nn.Paradigm;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The hyper-connection stream maps of one block on the GPU, forward and backward in fp32, computing what
+ * {@link hyperlab.nn.ResidualMaps} (DJL) and {@link hyperlab.nn.ReferenceMaps} (float64) compute, with the same
+ * parameter names and shapes ({@link hyperlab.nn.MapSpec}).
+ * <p>Streams x are row-major [N, n, C], the sublayer's input h and output f are [N, C]. The forward is seed 001 §4.3's
+ * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then one thread per
+ * token applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
+ * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
+ * passes (no atomics).
+ * <p>Usage per block and step: {@code aggregate} (keeps the block's maps), the sublayer, {@code merge}; in the backward
+ * {@code backwardMerge} then {@code backwardAggregate}, with the same x and params as that block's {@code aggregate}.
+ * One instance per block keeps every block's maps; an instance shared by several blocks must call {@code aggregate}
+ * again (recomputation) before that block's backward. All work is queued on the GPU's stream.
+ */
+public final class StreamMaps implements AutoCloseable {
+    /** Per-token maps of the last aggregate(): pre [N, n], post [N, n], res [N, n, n], row-major. */
+    public record Maps(int tokens, int streams, float[] pre, float[] post, float[] res) {
+    }
+
+    private static final String SOURCE = "hyperlab/gpu/streams.cu";
+    private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
+    private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
+    private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
+
+    private final Gpu gpu;
+    private final Paradigm paradigm;
+    private final int n, c, d, m, th, maxTokens;
+    private final StreamMapsLayout layout;
+    private final DeviceArena arena;
+    private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
+            part, partSums;
+    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd;
+    private int lastTokens = -1;
+
+    /**
+     * @param sinkhornIterations mHC's t_max (20 in the paper); ignored by the other paradigms
+     * @param logDomain          mHC: Sinkhorn on log-values (finite for large logits); same fixed point
+     * @param maxTokens          the most tokens N = B·T a call may pass (sizes the scratch buffers)
+     */
+    public StreamMaps(Gpu gpu, Paradigm p, int streams, int width, boolean dynamic, int sinkhornIterations,
+                      boolean logDomain, int maxTokens) {
+        if (p == Paradigm.MHC && sinkhornIterations < 1)
+            throw new IllegalArgumentException("sinkhornIterations = " + sinkhornIterations + ": at least 1 is required (mHC uses 20)");
+        if (maxTokens < 1) throw new IllegalArgumentException("maxTokens = " + maxTokens);
+        this.layout = new StreamMapsLayout(p, streams, width, dynamic);
+        this.gpu = gpu;
+        this.paradigm = p;
+        this.n = streams;
+        this.c = width;
+        this.d = streams * width;
+        this.m = layout.columns();
+        this.th = layout.thetaSize();
+        this.maxTokens = maxTokens;
+        CudaModule mod = module(gpu, p, streams, layout.dynamic(), p == Paradigm.MHC ? sinkhornIterations : 1,
+                p == Paradigm.MHC && logDomain);
+        rms = mod.function("sm_rms");
+        gather = mod.function("sm_gather_cols");
+        scatter = mod.function("sm_scatter_cols_add");
+        add = mod.function("sm_add");
+        sumRows = mod.function("sm_sum_rows");
+        mapsFwd = mod.function("sm_maps_forward");
+        mapsBwd = mod.function("sm_maps_backward");
+        agg = mod.function("sm_aggregate");
+        merge = mod.function("sm_merge");
+        mergeBwd = mod.function("sm_merge_backward");
+        aggDots = mod.function("sm_aggregate_dots");
+        aggBwd = mod.function("sm_aggregate_backward");
+        arena = gpu.arena();
+        int mm = Math.max(1, m);
+        phiCat = arena.zeros(DType.F32, d, mm);
+        dPhiCat = arena.zeros(DType.F32, d, mm);
+        theta = arena.zeros(DType.F32, th);
+        dTheta = arena.zeros(DType.F32, th);
+        int[] table = new int[1];
+        if (p == Paradigm.MHC_LITE) {
+            List<int[]> all = Permutations.of(n);
+            table = new int[all.size() * n];
+            for (int k = 0; k < all.size(); k++) System.arraycopy(all.get(k), 0, table, k * n, n);
+        }
+        perms = arena.alloc(DType.I32, table.length).copyFrom(table);
+        r = arena.zeros(DType.F32, maxTokens);
+        u = arena.zeros(DType.F32, maxTokens, mm);
+        pre = arena.zeros(DType.F32, maxTokens, n);
+        post = arena.zeros(DType.F32, maxTokens, n);
+        res = arena.zeros(DType.F32, maxTokens, n, n);
+        dpre = arena.zeros(DType.F32, maxTokens, n);
+        dpost = arena.zeros(DType.F32, maxTokens, n);
+        dres = arena.zeros(DType.F32, maxTokens, n, n);
+        dzr = arena.zeros(DType.F32, maxTokens, mm);
+        coef = arena.zeros(DType.F32, maxTokens);
+        part = arena.zeros(DType.F32, maxTokens, th);
+        partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
+    }
+
+    private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log) {
+        String[] opts = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
+            case HC -> 0;
+            case MHC -> 1;
+            case MHC_LITE -> 2;
+            case SHC -> 3;
+            case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
+        }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0)};
+        String key = System.identityHashCode(gpu) + " " + String.join(" ", opts);
+        return MODULES.computeIfAbsent(key, k -> Cuda.compileResource(gpu, SOURCE, opts));
+    }
+
+    public StreamMapsLayout layout() {
+        return layout;
+    }
+
+    /** h = H_pre·x per token; computes and keeps this block's per-token maps (and what the backward needs). */
+    public void aggregate(DeviceTensor x, Map<String, DeviceTensor> params, DeviceTensor h, int tokens) {
+        checkTokens(tokens);
+        need(x, (long) tokens * d, "x");
+        need(h, (long) tokens * c, "h");
+        pack(params);
+        if (m > 0) {
+            rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d);
+            gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false);
+        }
+        mapsFwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, pre, post, res, tokens);
+        agg.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, pre, h, tokens, c);
+        lastTokens = tokens;
+    }
+
+    /** out = H_res·x + H_post^T ⊗ f per token (f = F(h) is [N, C]); out must not alias x. */
+    public void merge(DeviceTensor x, DeviceTensor f, DeviceTensor out, int tokens) {
+        checkSame(tokens);
+        need(x, (long) tokens * d, "x");
+        need(f, (long) tokens * c, "f");
+        need(out, (long) tokens * d, "out");
+        merge.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c);
+    }
+
+    /** From dOut: dx = H_res^T dOut (overwrites dx), df = Σ_i H_post,i dOut_i (overwrites df); keeps dH_res, dH_post. */
+    public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor dx, DeviceTensor df, int tokens) {
+        checkSame(tokens);
+        need(dOut, (long) tokens * d, "dOut");
+        need(x, (long) tokens * d, "x");
+        need(f, (long) tokens * c, "f");
+        need(dx, (long) tokens * d, "dx");
+        need(df, (long) tokens * c, "df");
+        mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, res, dx, df, dres, dpost, c);
+    }
+
+    /**
+     * From dh: dx += H_pre^T dh plus the path through the maps (projections, RMSNorm of vec x) into dx; parameter
+     * gradients are ADDED into grads (same names and shapes as params). Call after backwardMerge of the same block.
+     */
+    public void backwardAggregate(DeviceTensor dh, DeviceTensor x, Map<String, DeviceTensor> params,
+                                  Map<String, DeviceTensor> grads, DeviceTensor dx, int tokens) {
+        checkSame(tokens);
+        need(dh, (long) tokens * c, "dh");
+        need(x, (long) tokens * d, "x");
+        need(dx, (long) tokens * d, "dx");
+        pack(params);
+        aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c);
+        mapsBwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, dpre, dpost, dres, dzr, coef, part,
+                tokens, d);
+        int chunks = Math.min(SUM_CHUNKS, tokens);
+        int colBlocks = (th + 31) / 32;
+        sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th);
+        sumRows.launch(Dim3.of(colBlocks, 1), Dim3.of(32, 8), 0, partSums, dTheta, chunks, th);
+        for (StreamMapsLayout.Slot s : layout.slots()) {
+            DeviceTensor g = grads.get(s.name());
+            if (g == null) throw new IllegalArgumentException("grads has no '" + s.name() + "'");
+            checkShape(g, s, "grads");
+            if (s.matrix()) continue;
+            add.launch(Dim3.cover(s.width(), 256), Dim3.of(256), 0, g, dTheta.view(s.offset(), s.width()), s.width());
+        }
+        if (m > 0) {
+            DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
+            gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false);        // dΦ_cat = vec(x)ᵀ·(r·dz)
+            gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true);   // dx += (r·dz)·Φ_catᵀ
+            for (StreamMapsLayout.Slot s : layout.slots()) {
+                if (!s.matrix()) continue;
+                scatter.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0, grads.get(s.name()), s.width(),
+                        dPhiCat, m, s.offset(), d);
+            }
+        }
+        aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c);
+    }
+
+    /** Per-token maps of the last aggregate() (copied to the host; waits for queued work). */
+    public Maps lastMaps() {
+        if (lastTokens < 0) throw new IllegalStateException("aggregate() has not run yet");
+        int t = lastTokens;
+        return new Maps(t, n, Arrays.copyOf(pre.toFloatArray(), t * n), Arrays.copyOf(post.toFloatArray(), t * n),
+                Arrays.copyOf(res.toFloatArray(), t * n * n));
+    }
+
+    /** Gathers the block's parameters into Φ_cat and theta (queued device copies). */
+    private void pack(Map<String, DeviceTensor> params) {
+        for (StreamMapsLayout.Slot s : layout.slots()) {
+            DeviceTensor w = params.get(s.name());
+            if (w == null) throw new IllegalArgumentException("params has no '" + s.name() + "' (" + paradigm.key() + ", n = " + n + ")");
+            checkShape(w, s, "params");
+            if (s.matrix())
+                gather.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0, phiCat, m, w, s.width(), s.offset(), d);
+            else
+                theta.view(s.offset(), s.width()).copyFrom(w.view(0, s.width()));
+        }
+    }
+
+    private static void checkShape(DeviceTensor t, StreamMapsLayout.Slot s, String what) {
+        long size = Arrays.stream(s.shape()).reduce(1, (a, b) -> a * b);
+        if (t.elements() != size || t.dtype() != DType.F32)
+            throw new IllegalArgumentException(what + "['" + s.name() + "'] is " + t + ": F32 " + Arrays.toString(s.shape()) + " is required");
+    }
+
+    private void checkTokens(int tokens) {
+        if (tokens < 1 || tokens > maxTokens)
+            throw new IllegalArgumentException("tokens = " + tokens + ": 1.." + maxTokens + " (maxTokens) is allowed");
+    }
+
+    private void checkSame(int tokens) {
+        checkTokens(tokens);
+        if (tokens != lastTokens)
+            throw new IllegalStateException("tokens = " + tokens + " but the last aggregate() had " + lastTokens
+                    + ": call aggregate() for this block first");
+    }
+
+    private static void need(DeviceTensor t, long elements, String what) {
+        if (t.elements() < elements || t.dtype() != DType.F32)
+            throw new IllegalArgumentException(what + " is " + t + ": at least " + elements + " F32 elements are required");
+    }
+
+    public int streams() {
+        return n;
+    }
+
+    public int width() {
+        return c;
+    }
+
+    public Paradigm paradigm() {
+        return paradigm;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

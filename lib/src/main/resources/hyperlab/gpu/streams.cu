@@ -1,0 +1,728 @@
+// The hyper-connection stream maps of one block (seed 001 eq. 5-8 and §4.3, seed 003 eq. 4 and 6-9), fp32,
+// forward and backward, for HC (dynamic/static), mHC (plain or log-domain Sinkhorn), mHC-lite and sHC.
+// StreamMaps.java compiles this once per configuration with
+//   -DSM_N=n -DSM_PARADIGM=0|1|2|3 (HC, MHC, MHC_LITE, SHC) -DSM_DYN=0|1 -DSM_ITERS=t -DSM_LOG=0|1
+// so every per-token array has a compile-time size and lives in registers. The defaults below let nvcc-check build it.
+//
+// Per token t with streams x_t (n x C, row-major, flattened to D = nC):
+//   r = 1/sqrt(mean(x^2) + eps)            sm_rms (a warp per token)
+//   u = x_flat · Φ_cat                    one cuBLASLt GEMM [N, D]·[D, M] (Φ_cat gathered by sm_gather_cols)
+//   z = r·u, then gates and H_res          sm_maps_forward (a thread per token)
+// Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
+// The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
+// The backward recomputes the per-token maps from u and r (as the paper's fused kernel does) and walks back through
+// Sinkhorn by undoing each normalisation with the saved normalisers.
+
+#ifndef SM_N
+#define SM_N 4
+#endif
+#ifndef SM_PARADIGM
+#define SM_PARADIGM 1
+#endif
+#ifndef SM_DYN
+#define SM_DYN 1
+#endif
+#ifndef SM_ITERS
+#define SM_ITERS 20
+#endif
+#ifndef SM_LOG
+#define SM_LOG 0
+#endif
+#define SM_EPS 1e-6f               // ResidualMaps.EPS
+#define SM_RED_THREADS 128         // block size of the per-token reduction kernels
+
+namespace sm {
+constexpr int HC = 0, MHC = 1, LITE = 2, SHC = 3;
+constexpr int PAR = SM_PARADIGM;
+constexpr int NS = SM_N;
+constexpr bool DYN = PAR != HC || SM_DYN != 0;
+constexpr int fact(int k) { return k <= 1 ? 1 : k * fact(k - 1); }
+constexpr int NF = PAR == LITE ? fact(NS) : 1;
+constexpr int KS = (NS - 1) * (NS - 2) / 2;        // free entries of the sHC skew core
+constexpr int KA = KS > 0 ? KS : 1;                // array size for them
+constexpr int NM = NS > 1 ? NS - 1 : 1;            // sHC core size (array size)
+constexpr int NR = (PAR == HC || PAR == MHC) ? NS * NS : PAR == LITE ? NF : (NS > 1 ? 2 * KS + NS - 1 : 0);
+constexpr int M = DYN ? 2 * NS + NR : 0;           // columns of Φ_cat
+constexpr int C_PRE = 0, C_POST = NS, C_RES = 2 * NS, C_U = 2 * NS, C_V = 2 * NS + KS, C_S = 2 * NS + 2 * KS;
+constexpr int T_APRE = 0, T_APOST = 1, T_ARES = 2, T_BPRE = 3, T_BPOST = 3 + NS, T_RES = 3 + 2 * NS;
+constexpr int T_BU = T_RES, T_TAUU = T_BU + KS, T_GAMU = T_TAUU + 1, T_BV = T_GAMU + 1, T_TAUV = T_BV + KS,
+              T_GAMV = T_TAUV + 1, T_BS = T_GAMV + 1, T_TAUS = T_BS + NS - 1;
+constexpr int TH = PAR == SHC ? T_TAUS + 1 : T_RES + (PAR == LITE ? NF : NS * NS);
+constexpr int SV = SM_ITERS * 2 * NS;              // saved Sinkhorn normalisers
+
+__device__ __forceinline__ float sigm(float v) { return 1.f / (1.f + expf(-v)); }
+
+// Column j of the truncated Helmert basis (n x (n-1)): (1,...,1,-(j+1),0,...)/sqrt((j+1)(j+2)).
+__device__ __forceinline__ float helmert(int i, int j) {
+    int c = j + 1;
+    float s = 1.f / sqrtf((float) (c * (c + 1)));
+    return i < c ? s : (i == c ? -(float) c * s : 0.f);
+}
+
+// In: logits. Out: the Sinkhorn-Knopp projection (column then row normalisation per iteration, as Sinkhorn.project).
+// sv (when non-null) receives the normalisers: plain sums, or the log-sum-exps of the log-domain version;
+// lf receives the final log iterate (log domain only).
+__device__ void sinkhorn(float (&m)[NS * NS], float* sv, float (&lf)[NS * NS]) {
+    if constexpr (SM_LOG == 0) {
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) m[k] = expf(m[k]);
+        for (int t = 0; t < SM_ITERS; t++) {
+#pragma unroll
+            for (int j = 0; j < NS; j++) {
+                float s = 0.f;
+#pragma unroll
+                for (int i = 0; i < NS; i++) s += m[i * NS + j];
+#pragma unroll
+                for (int i = 0; i < NS; i++) m[i * NS + j] /= s;
+                if (sv) sv[(2 * t) * NS + j] = s;
+            }
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+                float s = 0.f;
+#pragma unroll
+                for (int j = 0; j < NS; j++) s += m[i * NS + j];
+#pragma unroll
+                for (int j = 0; j < NS; j++) m[i * NS + j] /= s;
+                if (sv) sv[(2 * t + 1) * NS + i] = s;
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) lf[k] = 0.f;
+    } else {
+        for (int t = 0; t < SM_ITERS; t++) {
+#pragma unroll
+            for (int j = 0; j < NS; j++) {
+                float mx = m[j];
+#pragma unroll
+                for (int i = 1; i < NS; i++) mx = fmaxf(mx, m[i * NS + j]);
+                float s = 0.f;
+#pragma unroll
+                for (int i = 0; i < NS; i++) s += expf(m[i * NS + j] - mx);
+                float lse = mx + logf(s);
+#pragma unroll
+                for (int i = 0; i < NS; i++) m[i * NS + j] -= lse;
+                if (sv) sv[(2 * t) * NS + j] = lse;
+            }
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+                float mx = m[i * NS];
+#pragma unroll
+                for (int j = 1; j < NS; j++) mx = fmaxf(mx, m[i * NS + j]);
+                float s = 0.f;
+#pragma unroll
+                for (int j = 0; j < NS; j++) s += expf(m[i * NS + j] - mx);
+                float lse = mx + logf(s);
+#pragma unroll
+                for (int j = 0; j < NS; j++) m[i * NS + j] -= lse;
+                if (sv) sv[(2 * t + 1) * NS + i] = lse;
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) { lf[k] = m[k]; m[k] = expf(m[k]); }
+    }
+}
+
+// In g: dL/dH_res. Out g: dL/dlogits. y: the projection (plain) / lf: final log iterate (log domain).
+__device__ void sinkhornBackward(float (&g)[NS * NS], const float (&y0)[NS * NS], const float (&lf)[NS * NS],
+                                 const float* sv, const float (&logits)[NS * NS]) {
+    float y[NS * NS];
+    if constexpr (SM_LOG == 0) {
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) y[k] = y0[k];
+        for (int t = SM_ITERS - 1; t >= 0; t--) {
+#pragma unroll
+            for (int i = 0; i < NS; i++) {             // Y = X / rowsum(X): dX = (G - <G, Y>_row) / s
+                float s = sv[(2 * t + 1) * NS + i], dot = 0.f;
+#pragma unroll
+                for (int j = 0; j < NS; j++) dot += g[i * NS + j] * y[i * NS + j];
+#pragma unroll
+                for (int j = 0; j < NS; j++) { g[i * NS + j] = (g[i * NS + j] - dot) / s; y[i * NS + j] *= s; }
+            }
+#pragma unroll
+            for (int j = 0; j < NS; j++) {
+                float s = sv[(2 * t) * NS + j], dot = 0.f;
+#pragma unroll
+                for (int i = 0; i < NS; i++) dot += g[i * NS + j] * y[i * NS + j];
+#pragma unroll
+                for (int i = 0; i < NS; i++) { g[i * NS + j] = (g[i * NS + j] - dot) / s; y[i * NS + j] *= s; }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) g[k] *= expf(logits[k]);          // M0 = exp(logits)
+    } else {
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) { g[k] *= y0[k]; y[k] = lf[k]; }   // H = exp(l)
+        for (int t = SM_ITERS - 1; t >= 0; t--) {
+#pragma unroll
+            for (int i = 0; i < NS; i++) {             // Y = X - lse_row(X): dX = G - exp(Y) Σ_row G
+                float lse = sv[(2 * t + 1) * NS + i], sg = 0.f;
+#pragma unroll
+                for (int j = 0; j < NS; j++) sg += g[i * NS + j];
+#pragma unroll
+                for (int j = 0; j < NS; j++) { g[i * NS + j] -= expf(y[i * NS + j]) * sg; y[i * NS + j] += lse; }
+            }
+#pragma unroll
+            for (int j = 0; j < NS; j++) {
+                float lse = sv[(2 * t) * NS + j], sg = 0.f;
+#pragma unroll
+                for (int i = 0; i < NS; i++) sg += g[i * NS + j];
+#pragma unroll
+                for (int i = 0; i < NS; i++) { g[i * NS + j] -= expf(y[i * NS + j]) * sg; y[i * NS + j] += lse; }
+            }
+        }
+    }
+}
+
+// Cayley transform of skew(th) (strict upper triangle row by row, lower = -upper): minv = (I - A)^{-1}, q = 2 minv - I
+// = (I - A)^{-1}(I + A). Gauss-Jordan without pivoting is safe: I - A has symmetric part I, so every pivot is >= 1.
+__device__ void cayley(const float (&th)[KA], float (&minv)[NM * NM], float (&q)[NM * NM]) {
+    float a[NM * NM];
+#pragma unroll
+    for (int i = 0; i < NM * NM; i++) { a[i] = 0.f; minv[i] = 0.f; }
+#pragma unroll
+    for (int i = 0; i < NM; i++) { a[i * NM + i] = 1.f; minv[i * NM + i] = 1.f; }
+    if constexpr (KS > 0) {
+        int k = 0;
+#pragma unroll
+        for (int i = 0; i < NM; i++)
+#pragma unroll
+            for (int j = i + 1; j < NM; j++) { a[i * NM + j] = -th[k]; a[j * NM + i] = th[k]; k++; }
+    }
+#pragma unroll
+    for (int p = 0; p < NM; p++) {
+        float inv = 1.f / a[p * NM + p];
+#pragma unroll
+        for (int j = 0; j < NM; j++) { a[p * NM + j] *= inv; minv[p * NM + j] *= inv; }
+#pragma unroll
+        for (int r = 0; r < NM; r++) {
+            if (r == p) continue;
+            float f = a[r * NM + p];
+#pragma unroll
+            for (int j = 0; j < NM; j++) { a[r * NM + j] -= f * a[p * NM + j]; minv[r * NM + j] -= f * minv[p * NM + j]; }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < NM; i++)
+#pragma unroll
+        for (int j = 0; j < NM; j++) q[i * NM + j] = 2.f * minv[i * NM + j] - (i == j ? 1.f : 0.f);
+}
+
+// sHC's factors P = U_Z U_core and Q = U_Z V_core (n x (n-1)) with the cores' inverses and angles, and Σ.
+struct Spectral {
+    float tu[KA], tv[KA];                  // tanh(τ z + b) of the angles (before γ)
+    float mu[NM * NM], mv[NM * NM];        // (I - A)^{-1}
+    float p[NS * NM], q[NS * NM];
+    float sg[NM];
+};
+
+__device__ void spectral(const float* ut, float r, const float* th, Spectral& s) {
+    float cu[NM * NM], cv[NM * NM];
+    if constexpr (KS > 0) {
+        float au[KA], av[KA];
+#pragma unroll
+        for (int k = 0; k < KS; k++) {
+            s.tu[k] = tanhf(th[T_TAUU] * (r * ut[C_U + k]) + th[T_BU + k]);
+            s.tv[k] = tanhf(th[T_TAUV] * (r * ut[C_V + k]) + th[T_BV + k]);
+            au[k] = th[T_GAMU] * s.tu[k];
+            av[k] = th[T_GAMV] * s.tv[k];
+        }
+        cayley(au, s.mu, cu);
+        cayley(av, s.mv, cv);
+    } else {
+        s.tu[0] = s.tv[0] = 0.f;
+        s.mu[0] = s.mv[0] = 1.f;
+        cu[0] = cv[0] = 1.f;
+    }
+#pragma unroll
+    for (int l = 0; l < NS - 1; l++) s.sg[l] = tanhf(th[T_TAUS] * (r * ut[C_S + l]) + th[T_BS + l]);
+#pragma unroll
+    for (int i = 0; i < NS; i++)
+#pragma unroll
+        for (int l = 0; l < NS - 1; l++) {
+            float a = 0.f, b = 0.f;
+#pragma unroll
+            for (int m = 0; m < NS - 1; m++) { a += helmert(i, m) * cu[m * NM + l]; b += helmert(i, m) * cv[m * NM + l]; }
+            s.p[i * NM + l] = a;
+            s.q[i * NM + l] = b;
+        }
+}
+
+// H_pre, H_post of one token (z = r·u).
+__device__ void gates(const float* ut, float r, const float* th, float (&pre)[NS], float (&post)[NS]) {
+#pragma unroll
+    for (int i = 0; i < NS; i++) {
+        if constexpr (PAR == HC) {
+            if constexpr (DYN) {
+                pre[i] = th[T_APRE] * tanhf(r * ut[C_PRE + i]) + th[T_BPRE + i];
+                post[i] = th[T_APOST] * tanhf(r * ut[C_POST + i]) + th[T_BPOST + i];
+            } else {
+                pre[i] = th[T_BPRE + i];
+                post[i] = th[T_BPOST + i];
+            }
+        } else {
+            pre[i] = sigm(th[T_APRE] * (r * ut[C_PRE + i]) + th[T_BPRE + i]);
+            post[i] = 2.f * sigm(th[T_APOST] * (r * ut[C_POST + i]) + th[T_BPOST + i]);
+        }
+    }
+}
+
+// mHC-lite's softmax statistics over the n! logits a_k = α z_k + b_k: the max and the sum of exp(a - max).
+__device__ void liteStats(const float* ut, float r, const float* th, float& mx, float& sum) {
+    mx = __int_as_float(0xff800000);
+    for (int k = 0; k < NF; k++) mx = fmaxf(mx, th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k]);
+    sum = 0.f;
+    for (int k = 0; k < NF; k++) sum += expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k] - mx);
+}
+
+template <int V>
+__device__ void blockSum(float (&acc)[V], float* out) {
+    __shared__ float part[SM_RED_THREADS / 32][V];
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+        float s = acc[v];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) part[w][v] = s;
+    }
+    __syncthreads();
+    for (int v = threadIdx.x; v < V; v += blockDim.x) {
+        float s = 0.f;
+#pragma unroll
+        for (int k = 0; k < SM_RED_THREADS / 32; k++) s += part[k][v];
+        out[v] = s;
+    }
+}
+}  // namespace sm
+
+using namespace sm;
+
+// r[t] = 1/sqrt(mean(x_t^2) + eps) over the D = nC values of token t; a warp per token.
+extern "C" __global__ void sm_rms(const float* __restrict__ x, float* __restrict__ r, int tokens, int d) {
+    int t = (int) ((blockIdx.x * (long long) blockDim.x + threadIdx.x) >> 5);
+    int lane = threadIdx.x & 31;
+    if (t >= tokens) return;                       // whole warps leave together
+    const float* xt = x + (long long) t * d;
+    float s = 0.f;
+    for (int i = lane; i < d; i += 32) { float v = xt[i]; s += v * v; }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) r[t] = 1.f / sqrtf(s / (float) d + SM_EPS);
+}
+
+// dst[row, col0 + c] = src[row, c] for src [d, w] and dst [d, m].
+extern "C" __global__ void sm_gather_cols(float* __restrict__ dst, int m, const float* __restrict__ src, int w, int col0, int d) {
+    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    if (i >= (long long) d * w) return;
+    long long row = i / w;
+    int c = (int) (i - row * w);
+    dst[row * m + col0 + c] = src[i];
+}
+
+// dst[row, c] += src[row, col0 + c]: Φ_cat's gradient back into one parameter's.
+extern "C" __global__ void sm_scatter_cols_add(float* __restrict__ dst, int w, const float* __restrict__ src, int m, int col0, int d) {
+    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    if (i >= (long long) d * w) return;
+    long long row = i / w;
+    int c = (int) (i - row * w);
+    dst[i] += src[row * m + col0 + c];
+}
+
+extern "C" __global__ void sm_add(float* __restrict__ dst, const float* __restrict__ src, int count) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) dst[i] += src[i];
+}
+
+// out[chunk, col] = Σ rows of chunk blockIdx.y of part [rows, cols]; block (32, 8), grid (ceil(cols/32), chunks).
+// Run once with many chunks and once more over the chunk sums: deterministic, no atomics.
+extern "C" __global__ void sm_sum_rows(const float* __restrict__ part, float* __restrict__ out, int rows, int cols) {
+    __shared__ float acc[8][33];
+    int col = blockIdx.x * 32 + threadIdx.x;
+    int per = (rows + gridDim.y - 1) / gridDim.y;
+    int r0 = blockIdx.y * per, r1 = min(rows, r0 + per);
+    float s = 0.f;
+    if (col < cols)
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) s += part[(long long) r * cols + col];
+    acc[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && col < cols) {
+        float a = 0.f;
+#pragma unroll
+        for (int k = 0; k < 8; k++) a += acc[k][threadIdx.x];
+        out[(long long) blockIdx.y * cols + col] = a;
+    }
+}
+
+// A thread per token: H_pre [N, n], H_post [N, n], H_res [N, n, n] from u = x_flat·Φ_cat [N, M] and r [N].
+extern "C" __global__ void sm_maps_forward(const float* __restrict__ u, const float* __restrict__ rr,
+                                           const float* __restrict__ th, const int* __restrict__ perms,
+                                           float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res,
+                                           int tokens) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= tokens) return;
+    float r = DYN ? rr[t] : 0.f;
+    const float* ut = u + (long long) t * M;
+    float p[NS], q[NS], h[NS * NS];
+    gates(ut, r, th, p, q);
+    if constexpr (PAR == HC) {
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) h[k] = DYN ? th[T_ARES] * tanhf(r * ut[C_RES + k]) + th[T_RES + k] : th[T_RES + k];
+    } else if constexpr (PAR == MHC) {
+        float lf[NS * NS];
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) h[k] = th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k];
+        sinkhorn(h, nullptr, lf);
+    } else if constexpr (PAR == LITE) {
+        float mx, sum;
+        liteStats(ut, r, th, mx, sum);
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) h[k] = 0.f;
+        for (int k = 0; k < NF; k++) {
+            float w = expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k] - mx) / sum;
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+                int c = perms[k * NS + i];
+#pragma unroll
+                for (int j = 0; j < NS; j++) h[i * NS + j] += c == j ? w : 0.f;
+            }
+        }
+    } else {
+        if constexpr (NS == 1) {
+            h[0] = 1.f;
+        } else {
+            Spectral s;
+            spectral(ut, r, th, s);
+#pragma unroll
+            for (int i = 0; i < NS; i++)
+#pragma unroll
+                for (int j = 0; j < NS; j++) {
+                    float a = 1.f / NS;
+#pragma unroll
+                    for (int l = 0; l < NS - 1; l++) a += s.p[i * NM + l] * s.sg[l] * s.q[j * NM + l];
+                    h[i * NS + j] = a;
+                }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < NS; i++) { pre[(long long) t * NS + i] = p[i]; post[(long long) t * NS + i] = q[i]; }
+#pragma unroll
+    for (int k = 0; k < NS * NS; k++) res[(long long) t * NS * NS + k] = h[k];
+}
+
+// A thread per token: from dH_pre, dH_post, dH_res back to dzr = r·dL/dz [N, M] (the GEMMs' operand), the RMSNorm
+// coefficient coef [N] (dx += coef·x) and the token's share of every small parameter's gradient, part [N, TH].
+extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const float* __restrict__ rr,
+                                            const float* __restrict__ th, const int* __restrict__ perms,
+                                            const float* __restrict__ dpre, const float* __restrict__ dpost,
+                                            const float* __restrict__ dres, float* __restrict__ dzr,
+                                            float* __restrict__ coef, float* __restrict__ part, int tokens, int d) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= tokens) return;
+    float r = DYN ? rr[t] : 0.f;
+    const float* ut = u + (long long) t * M;
+    float* dz = dzr + (long long) t * M;
+    float* pt = part + (long long) t * TH;
+    float dot = 0.f;                               // Σ_j dL/dz_j · u_j, for the RMSNorm path
+    float da[3] = {0.f, 0.f, 0.f};                 // α_pre, α_post, α_res
+
+    // gates
+#pragma unroll
+    for (int i = 0; i < NS; i++) {
+        float gp = dpre[(long long) t * NS + i], gq = dpost[(long long) t * NS + i];
+        if constexpr (PAR == HC) {
+            pt[T_BPRE + i] = gp;
+            pt[T_BPOST + i] = gq;
+            if constexpr (DYN) {
+                float a = tanhf(r * ut[C_PRE + i]), b = tanhf(r * ut[C_POST + i]);
+                da[0] += gp * a;
+                da[1] += gq * b;
+                float za = gp * th[T_APRE] * (1.f - a * a), zb = gq * th[T_APOST] * (1.f - b * b);
+                dz[C_PRE + i] = r * za;
+                dz[C_POST + i] = r * zb;
+                dot += za * ut[C_PRE + i] + zb * ut[C_POST + i];
+            }
+        } else {
+            float za = r * ut[C_PRE + i], zb = r * ut[C_POST + i];
+            float a = sigm(th[T_APRE] * za + th[T_BPRE + i]), b = sigm(th[T_APOST] * zb + th[T_BPOST + i]);
+            float ga = gp * a * (1.f - a), gb = gq * 2.f * b * (1.f - b);
+            pt[T_BPRE + i] = ga;
+            pt[T_BPOST + i] = gb;
+            da[0] += ga * za;
+            da[1] += gb * zb;
+            float dza = ga * th[T_APRE], dzb = gb * th[T_APOST];
+            dz[C_PRE + i] = r * dza;
+            dz[C_POST + i] = r * dzb;
+            dot += dza * ut[C_PRE + i] + dzb * ut[C_POST + i];
+        }
+    }
+
+    float g[NS * NS];
+#pragma unroll
+    for (int k = 0; k < NS * NS; k++) g[k] = dres[(long long) t * NS * NS + k];
+    if constexpr (PAR == HC) {
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) {
+            pt[T_RES + k] = g[k];
+            if constexpr (DYN) {
+                float a = tanhf(r * ut[C_RES + k]);
+                da[2] += g[k] * a;
+                float zk = g[k] * th[T_ARES] * (1.f - a * a);
+                dz[C_RES + k] = r * zk;
+                dot += zk * ut[C_RES + k];
+            }
+        }
+    } else if constexpr (PAR == MHC) {
+        float logits[NS * NS], h[NS * NS], lf[NS * NS], sv[SV];
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) h[k] = logits[k] = th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k];
+        sinkhorn(h, sv, lf);
+        sinkhornBackward(g, h, lf, sv, logits);
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) {
+            float zk = r * ut[C_RES + k];
+            pt[T_RES + k] = g[k];
+            da[2] += g[k] * zk;
+            float dzk = g[k] * th[T_ARES];
+            dz[C_RES + k] = r * dzk;
+            dot += dzk * ut[C_RES + k];
+        }
+    } else if constexpr (PAR == LITE) {
+        float mx, sum;
+        liteStats(ut, r, th, mx, sum);
+        float wg = 0.f;                            // Σ_k w_k dw_k
+        for (int k = 0; k < NF; k++) {
+            float w = expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k] - mx) / sum, dw = 0.f;
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+                int c = perms[k * NS + i];
+#pragma unroll
+                for (int j = 0; j < NS; j++) dw += c == j ? g[i * NS + j] : 0.f;
+            }
+            wg += w * dw;
+        }
+        for (int k = 0; k < NF; k++) {
+            float zk = r * ut[C_RES + k];
+            float w = expf(th[T_ARES] * zk + th[T_RES + k] - mx) / sum, dw = 0.f;
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+                int c = perms[k * NS + i];
+#pragma unroll
+                for (int j = 0; j < NS; j++) dw += c == j ? g[i * NS + j] : 0.f;
+            }
+            float ga = w * (dw - wg);              // softmax backward
+            pt[T_RES + k] = ga;
+            da[2] += ga * zk;
+            float dzk = ga * th[T_ARES];
+            dz[C_RES + k] = r * dzk;
+            dot += dzk * ut[C_RES + k];
+        }
+    } else {
+#pragma unroll
+        for (int k = T_RES; k < TH; k++) pt[k] = 0.f;
+        if constexpr (NS > 1) {
+            Spectral s;
+            spectral(ut, r, th, s);
+            // H = J + P Σ Qᵀ: dP = G Q Σ, dQ = Gᵀ P Σ, dΣ_l = Σ_i P_il (G Q)_il
+            float dp[NS * NM], dq[NS * NM], ds[NM];
+#pragma unroll
+            for (int l = 0; l < NS - 1; l++) {
+                float acc = 0.f;
+#pragma unroll
+                for (int i = 0; i < NS; i++) {
+                    float gq = 0.f, gp = 0.f;
+#pragma unroll
+                    for (int j = 0; j < NS; j++) { gq += g[i * NS + j] * s.q[j * NM + l]; gp += g[j * NS + i] * s.p[j * NM + l]; }
+                    acc += s.p[i * NM + l] * gq;
+                    dp[i * NM + l] = gq * s.sg[l];
+                    dq[i * NM + l] = gp * s.sg[l];
+                }
+                ds[l] = acc;
+            }
+            float dtaus = 0.f;
+#pragma unroll
+            for (int l = 0; l < NS - 1; l++) {
+                float gl = ds[l] * (1.f - s.sg[l] * s.sg[l]);
+                float zl = r * ut[C_S + l];
+                pt[T_BS + l] = gl;
+                dtaus += gl * zl;
+                float dzl = gl * th[T_TAUS];
+                dz[C_S + l] = r * dzl;
+                dot += dzl * ut[C_S + l];
+            }
+            pt[T_TAUS] = dtaus;
+            if constexpr (KS > 0) {
+#pragma unroll
+                for (int side = 0; side < 2; side++) {
+                    const float* dpq = side == 0 ? dp : dq;
+                    const float* mi = side == 0 ? s.mu : s.mv;
+                    const float* tt = side == 0 ? s.tu : s.tv;
+                    int cz = side == 0 ? C_U : C_V, tb = side == 0 ? T_BU : T_BV;
+                    int ttau = side == 0 ? T_TAUU : T_TAUV, tgam = side == 0 ? T_GAMU : T_GAMV;
+                    // dCore = U_Zᵀ dP; dA = Mᵀ (2 dCore) Mᵀ
+                    float dc[NM * NM], t1[NM * NM];
+#pragma unroll
+                    for (int m = 0; m < NM; m++)
+#pragma unroll
+                        for (int l = 0; l < NM; l++) {
+                            float a = 0.f;
+#pragma unroll
+                            for (int i = 0; i < NS; i++) a += helmert(i, m) * dpq[i * NM + l];
+                            dc[m * NM + l] = 2.f * a;
+                        }
+#pragma unroll
+                    for (int a = 0; a < NM; a++)
+#pragma unroll
+                        for (int e = 0; e < NM; e++) {
+                            float acc = 0.f;
+#pragma unroll
+                            for (int c = 0; c < NM; c++) acc += mi[c * NM + a] * dc[c * NM + e];
+                            t1[a * NM + e] = acc;
+                        }
+                    float dtau = 0.f, dgam = 0.f;
+                    int k = 0;
+#pragma unroll
+                    for (int i = 0; i < NM; i++)
+#pragma unroll
+                        for (int j = i + 1; j < NM; j++) {
+                            float aij = 0.f, aji = 0.f;   // (t1 Mᵀ)_ij and _ji
+#pragma unroll
+                            for (int e = 0; e < NM; e++) { aij += t1[i * NM + e] * mi[j * NM + e]; aji += t1[j * NM + e] * mi[i * NM + e]; }
+                            float dth = aij - aji;
+                            dgam += dth * tt[k];
+                            float gk = dth * th[tgam] * (1.f - tt[k] * tt[k]);
+                            float zk = r * ut[cz + k];
+                            pt[tb + k] = gk;
+                            dtau += gk * zk;
+                            float dzk = gk * th[ttau];
+                            dz[cz + k] = r * dzk;
+                            dot += dzk * ut[cz + k];
+                            k++;
+                        }
+                    pt[ttau] = dtau;
+                    pt[tgam] = dgam;
+                }
+            }
+        }
+    }
+    pt[T_APRE] = da[0];
+    pt[T_APOST] = da[1];
+    if constexpr (PAR != SHC) pt[T_ARES] = da[2];
+    else pt[T_ARES] = 0.f;
+    if (DYN) coef[t] = -dot * r * r * r / (float) d;
+}
+
+// h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, c).
+extern "C" __global__ void sm_aggregate(const float* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+                                        int tokens, int c) {
+    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    if (i >= (long long) tokens * c) return;
+    long long t = i / c;
+    int cc = (int) (i - t * c);
+    const float* xt = x + t * NS * c + cc;
+    float s = 0.f;
+#pragma unroll
+    for (int k = 0; k < NS; k++) s += pre[t * NS + k] * xt[(long long) k * c];
+    h[i] = s;
+}
+
+// out[t, i, c] = Σ_j H_res[t, i, j] x[t, j, c] + H_post[t, i] f[t, c]; a thread per (t, c).
+extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+                                    const float* __restrict__ res, float* __restrict__ out, int tokens, int c) {
+    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    if (i >= (long long) tokens * c) return;
+    long long t = i / c;
+    int cc = (int) (i - t * c);
+    const float* xt = x + t * NS * c + cc;
+    const float* ht = res + t * NS * NS;
+    float xv[NS];
+#pragma unroll
+    for (int j = 0; j < NS; j++) xv[j] = xt[(long long) j * c];
+    float fv = f[i];
+#pragma unroll
+    for (int k = 0; k < NS; k++) {
+        float s = post[t * NS + k] * fv;
+#pragma unroll
+        for (int j = 0; j < NS; j++) s += ht[k * NS + j] * xv[j];
+        out[t * NS * c + (long long) k * c + cc] = s;
+    }
+}
+
+// A block of SM_RED_THREADS per token: dx = H_resᵀ dOut, df = Σ_i H_post,i dOut_i (both overwritten),
+// dres[t, i, j] = <dOut_i, x_j>, dpost[t, i] = <dOut_i, f>.
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const float* __restrict__ x, const float* __restrict__ f,
+                  const float* __restrict__ post, const float* __restrict__ res, float* __restrict__ dx,
+                  float* __restrict__ df, float* __restrict__ dres, float* __restrict__ dpost, int c) {
+    long long t = blockIdx.x;
+    const float* go = dout + t * NS * c;
+    const float* xt = x + t * NS * c;
+    const float* ft = f + t * c;
+    float hr[NS * NS], hp[NS];
+#pragma unroll
+    for (int k = 0; k < NS * NS; k++) hr[k] = res[t * NS * NS + k];
+#pragma unroll
+    for (int k = 0; k < NS; k++) hp[k] = post[t * NS + k];
+    float acc[NS * NS + NS];
+#pragma unroll
+    for (int k = 0; k < NS * NS + NS; k++) acc[k] = 0.f;
+    for (int cc = threadIdx.x; cc < c; cc += blockDim.x) {
+        float gv[NS], xv[NS];
+#pragma unroll
+        for (int k = 0; k < NS; k++) { gv[k] = go[(long long) k * c + cc]; xv[k] = xt[(long long) k * c + cc]; }
+        float fv = ft[cc], sf = 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            float s = 0.f;
+#pragma unroll
+            for (int i = 0; i < NS; i++) s += hr[i * NS + j] * gv[i];
+            dx[t * NS * c + (long long) j * c + cc] = s;
+        }
+#pragma unroll
+        for (int i = 0; i < NS; i++) {
+            sf += hp[i] * gv[i];
+#pragma unroll
+            for (int j = 0; j < NS; j++) acc[i * NS + j] += gv[i] * xv[j];
+            acc[NS * NS + i] += gv[i] * fv;
+        }
+        df[t * c + cc] = sf;
+    }
+    __shared__ float sums[NS * NS + NS];
+    blockSum<NS * NS + NS>(acc, sums);
+    __syncthreads();
+    for (int k = threadIdx.x; k < NS * NS; k += blockDim.x) dres[t * NS * NS + k] = sums[k];
+    for (int k = threadIdx.x; k < NS; k += blockDim.x) dpost[t * NS + k] = sums[NS * NS + k];
+}
+
+// A block of SM_RED_THREADS per token: dpre[t, i] = <dh_t, x_t,i>.
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(const float* __restrict__ dh, const float* __restrict__ x, float* __restrict__ dpre, int c) {
+    long long t = blockIdx.x;
+    const float* xt = x + t * NS * c;
+    const float* gt = dh + t * c;
+    float acc[NS];
+#pragma unroll
+    for (int k = 0; k < NS; k++) acc[k] = 0.f;
+    for (int cc = threadIdx.x; cc < c; cc += blockDim.x) {
+        float gv = gt[cc];
+#pragma unroll
+        for (int k = 0; k < NS; k++) acc[k] += gv * xt[(long long) k * c + cc];
+    }
+    __shared__ float sums[NS];
+    blockSum<NS>(acc, sums);
+    __syncthreads();
+    for (int k = threadIdx.x; k < NS; k += blockDim.x) dpre[t * NS + k] = sums[k];
+}
+
+// dx[t, i, c] += H_pre[t, i] dh[t, c] + coef[t] x[t, i, c]; a thread per (t, c).
+extern "C" __global__ void sm_aggregate_backward(const float* __restrict__ dh, const float* __restrict__ x,
+                                                 const float* __restrict__ pre, const float* __restrict__ coef,
+                                                 float* __restrict__ dx, int tokens, int c) {
+    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    if (i >= (long long) tokens * c) return;
+    long long t = i / c;
+    int cc = (int) (i - t * c);
+    float g = dh[i], k0 = DYN ? coef[t] : 0.f;
+#pragma unroll
+    for (int k = 0; k < NS; k++) {
+        long long o = t * NS * c + (long long) k * c + cc;
+        dx[o] += pre[t * NS + k] * g + k0 * x[o];
+    }
+}

@@ -1,0 +1,332 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Gpu;
+import hyperlab.cuda.TestMetrics;
+import hyperlab.nn.MapInit;
+import hyperlab.nn.MapSpec;
+import hyperlab.nn.Paradigm;
+import hyperlab.nn.ReferenceMaps;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * StreamMaps on the GPU (or the CPU emulator) against float64: the forward maps, h and out against ReferenceMaps, and
+ * dx, df and every parameter gradient against central finite differences of L = Σ w1·h + Σ w2·out, with the block
+ * written out in float64 here from ReferenceMaps. Random, non-initial parameters; random N and C.
+ * -Dstreammaps.only=mhc (a paradigm key) restricts the cases.
+ */
+class StreamMapsGpuTest {
+    static final double FWD_BAR = 1e-5, BWD_BAR = 1e-4;
+    private static Gpu gpu;
+    private static final Map<String, double[]> WORST = new TreeMap<>();   // paradigm -> {forward, backward}
+
+    record Case(Paradigm p, int n, boolean dynamic, int iterations, boolean log) {
+        String label() {
+            return p.key() + (p == Paradigm.HC ? (dynamic ? "-dynamic" : "-static") : "")
+                    + (p == Paradigm.MHC ? (log ? "-log" : "") + "-it" + iterations : "") + " n=" + n;
+        }
+
+        String family() {
+            return p.key() + (p == Paradigm.HC ? (dynamic ? "-dynamic" : "-static") : "") + (p == Paradigm.MHC && log ? "-log" : "");
+        }
+    }
+
+    @BeforeAll
+    static void setUp() {
+        gpu = TestDevices.gpuOrEmulator().orElse(null);
+    }
+
+    @AfterAll
+    static void summary() {
+        WORST.forEach((k, v) -> {
+            TestMetrics.record("streammaps." + k + ".forward_worst_rel", v[0]);
+            TestMetrics.record("streammaps." + k + ".backward_worst_rel", v[1]);
+        });
+    }
+
+    static List<Case> cases() {
+        List<Case> out = new ArrayList<>();
+        for (int n = 1; n <= 4; n++) {
+            out.add(new Case(Paradigm.HC, n, true, 20, false));
+            out.add(new Case(Paradigm.HC, n, false, 20, false));
+            out.add(new Case(Paradigm.MHC, n, true, 20, false));
+            out.add(new Case(Paradigm.MHC_LITE, n, true, 20, false));
+            out.add(new Case(Paradigm.SHC, n, true, 20, false));
+        }
+        out.add(new Case(Paradigm.MHC, 2, true, 20, true));
+        out.add(new Case(Paradigm.MHC, 4, true, 20, true));
+        out.add(new Case(Paradigm.MHC, 3, true, 7, false));
+        out.add(new Case(Paradigm.MHC, 4, true, 5, true));
+        out.add(new Case(Paradigm.MHC_LITE, 5, true, 20, false));
+        out.add(new Case(Paradigm.SHC, 6, true, 20, false));
+        String only = System.getProperty("streammaps.only");
+        if (only != null && !only.isBlank()) out.removeIf(c -> !c.p().key().equals(only.trim()));
+        return out;
+    }
+
+    @TestFactory
+    List<DynamicTest> forwardAndBackwardMatchFloat64() {
+        List<DynamicTest> tests = new ArrayList<>();
+        int seed = 100;
+        for (Case c : cases()) {
+            int s = seed++;
+            tests.add(DynamicTest.dynamicTest(c.label(), () -> {
+                assumeTrue(gpu != null, TestDevices::why);
+                check(c, s);
+            }));
+        }
+        return tests;
+    }
+
+    /** The float64 block for one token: its loss share Σ w1·h + Σ w2·out. */
+    static final class Block {
+        final Case k;
+        final int n, c;
+        final Map<String, double[]> w;
+
+        Block(Case k, int c, Map<String, double[]> w) {
+            this.k = k;
+            this.n = k.n();
+            this.c = c;
+            this.w = w;
+        }
+
+        ReferenceMaps.Maps maps(double[][] x) {
+            return ReferenceMaps.compute(k.p(), n, k.dynamic(), k.iterations(), w, x);
+        }
+
+        double loss(double[][] x, double[] f, double[] w1, double[] w2) {
+            ReferenceMaps.Maps m = maps(x);
+            double[] h = ReferenceMaps.aggregate(m.pre(), x);
+            double[][] out = ReferenceMaps.merge(m, x, f);
+            double l = 0;
+            for (int j = 0; j < c; j++) l += w1[j] * h[j];
+            for (int i = 0; i < n; i++) for (int j = 0; j < c; j++) l += w2[i * c + j] * out[i][j];
+            return l;
+        }
+    }
+
+    static void check(Case k, int seed) {
+        Random rnd = new Random(seed);
+        int n = k.n();
+        int tokens = 5 + rnd.nextInt(60), c = 8 + rnd.nextInt(57);
+        if (k.p() == Paradigm.MHC_LITE && n >= 5) { tokens = 9; c = 12; }
+        int d = n * c;
+        // random, non-initial parameters with MapSpec's names and shapes
+        List<MapSpec.Param> spec = MapSpec.of(k.p(), n, c, k.dynamic(), MapInit.PAPER, 1);
+        Map<String, double[]> w = new LinkedHashMap<>();
+        Map<String, float[]> wf = new LinkedHashMap<>();
+        for (MapSpec.Param p : spec) {
+            float[] v = new float[(int) p.size()];
+            String nm = p.name();
+            for (int i = 0; i < v.length; i++) {
+                double g = rnd.nextGaussian();
+                v[i] = (float) (p.shape().length == 2 ? g / Math.sqrt(d)                 // z = x'φ ~ N(0, 1)
+                        : nm.startsWith("alpha") || nm.startsWith("tau") || nm.startsWith("gamma") ? 0.5 + rnd.nextDouble()
+                        : g);
+            }
+            wf.put(nm, v);
+            w.put(nm, toDouble(v));
+        }
+        float[] x = random(rnd, tokens * d), f = random(rnd, tokens * c), w1 = random(rnd, tokens * c), w2 = random(rnd, tokens * d);
+        Block b = new Block(k, c, w);
+
+        // float64 forward
+        double[] wantPre = new double[tokens * n], wantPost = new double[tokens * n], wantRes = new double[tokens * n * n];
+        double[] wantH = new double[tokens * c], wantOut = new double[tokens * d];
+        for (int t = 0; t < tokens; t++) {
+            double[][] xt = tokenX(x, t, n, c);
+            double[] ft = slice(f, t * c, c);
+            ReferenceMaps.Maps m = b.maps(xt);
+            double[] h = ReferenceMaps.aggregate(m.pre(), xt);
+            double[][] out = ReferenceMaps.merge(m, xt, ft);
+            for (int i = 0; i < n; i++) {
+                wantPre[t * n + i] = m.pre()[i];
+                wantPost[t * n + i] = m.post()[i];
+                for (int j = 0; j < n; j++) wantRes[(t * n + i) * n + j] = m.res()[i][j];
+                for (int j = 0; j < c; j++) wantOut[t * d + i * c + j] = out[i][j];
+            }
+            System.arraycopy(h, 0, wantH, t * c, c);
+        }
+
+        // float64 finite differences: dx and df per token (tokens are independent), parameters over all tokens
+        double eps = 1e-5;
+        double[] wantDx = new double[tokens * d], wantDf = new double[tokens * c];
+        for (int t = 0; t < tokens; t++) {
+            double[][] xt = tokenX(x, t, n, c);
+            double[] ft = slice(f, t * c, c), w1t = slice(w1, t * c, c), w2t = slice(w2, t * d, d);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < c; j++) {
+                    double keep = xt[i][j];
+                    xt[i][j] = keep + eps;
+                    double up = b.loss(xt, ft, w1t, w2t);
+                    xt[i][j] = keep - eps;
+                    double down = b.loss(xt, ft, w1t, w2t);
+                    xt[i][j] = keep;
+                    wantDx[t * d + i * c + j] = (up - down) / (2 * eps);
+                }
+            for (int j = 0; j < c; j++) {
+                double keep = ft[j];
+                ft[j] = keep + eps;
+                double up = b.loss(xt, ft, w1t, w2t);
+                ft[j] = keep - eps;
+                double down = b.loss(xt, ft, w1t, w2t);
+                ft[j] = keep;
+                wantDf[t * c + j] = (up - down) / (2 * eps);
+            }
+        }
+        Map<String, int[]> sampled = new LinkedHashMap<>();
+        Map<String, double[]> wantGrad = new LinkedHashMap<>();
+        for (MapSpec.Param p : spec) {
+            double[] v = w.get(p.name());
+            int[] idx = sample(rnd, v.length, p.shape().length == 2 ? 48 : v.length);
+            double[] g = new double[idx.length];
+            for (int q = 0; q < idx.length; q++) {
+                double keep = v[idx[q]];
+                v[idx[q]] = keep + eps;
+                double up = totalLoss(b, x, f, w1, w2, tokens);
+                v[idx[q]] = keep - eps;
+                double down = totalLoss(b, x, f, w1, w2, tokens);
+                v[idx[q]] = keep;
+                g[q] = (up - down) / (2 * eps);
+            }
+            sampled.put(p.name(), idx);
+            wantGrad.put(p.name(), g);
+        }
+
+        try (DeviceArena a = gpu.arena();
+             StreamMaps sm = new StreamMaps(gpu, k.p(), n, c, k.dynamic(), k.iterations(), k.log(), tokens + 3)) {
+            Map<String, DeviceTensor> params = new LinkedHashMap<>(), grads = new LinkedHashMap<>();
+            Map<String, float[]> grad0 = new LinkedHashMap<>();
+            for (MapSpec.Param p : spec) {
+                params.put(p.name(), a.alloc(DType.F32, p.shape()).copyFrom(wf.get(p.name())));
+                float[] g0 = random(rnd, (int) p.size());          // gradients are ADDED: start from non-zero
+                grad0.put(p.name(), g0);
+                grads.put(p.name(), a.alloc(DType.F32, p.shape()).copyFrom(g0));
+            }
+            DeviceTensor dxT = a.of(DType.F32, x, tokens, n, c), fT = a.of(DType.F32, f, tokens, c);
+            DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(DType.F32, tokens, n, c);
+            DeviceTensor dOut = a.of(DType.F32, w2, tokens, n, c), dh = a.of(DType.F32, w1, tokens, c);
+            DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
+            sm.aggregate(dxT, params, h, tokens);
+            sm.merge(dxT, fT, out, tokens);
+            sm.backwardMerge(dOut, dxT, fT, dx, df, tokens);
+            sm.backwardAggregate(dh, dxT, params, grads, dx, tokens);
+            StreamMaps.Maps got = sm.lastMaps();
+
+            Map<String, Double> fwd = new LinkedHashMap<>(), bwd = new LinkedHashMap<>();
+            fwd.put("pre", TestMetrics.relError(got.pre(), wantPre));
+            fwd.put("post", TestMetrics.relError(got.post(), wantPost));
+            fwd.put("res", TestMetrics.relError(got.res(), wantRes));
+            fwd.put("h", TestMetrics.relError(h.toFloatArray(), wantH));
+            fwd.put("out", TestMetrics.relError(out.toFloatArray(), wantOut));
+            bwd.put("dx", TestMetrics.relError(dx.toFloatArray(), wantDx));
+            bwd.put("df", TestMetrics.relError(df.toFloatArray(), wantDf));
+            for (MapSpec.Param p : spec) {
+                float[] all = grads.get(p.name()).toFloatArray(), g0 = grad0.get(p.name());
+                int[] idx = sampled.get(p.name());
+                float[] gotS = new float[idx.length];
+                for (int q = 0; q < idx.length; q++) gotS[q] = (float) ((double) all[idx[q]] - g0[idx[q]]);
+                bwd.put(p.name(), relErrorOrAbs(gotS, wantGrad.get(p.name())));
+            }
+            double wf1 = fwd.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+            double wb1 = bwd.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+            String detail = String.format(Locale.ROOT, "%s N=%d C=%d forward %s backward %s", k.label(), tokens, c, fmt(fwd), fmt(bwd));
+            System.out.println("streammaps " + detail);
+            synchronized (WORST) {
+                double[] cur = WORST.computeIfAbsent(k.family(), z -> new double[2]);
+                cur[0] = Math.max(cur[0], wf1);
+                cur[1] = Math.max(cur[1], wb1);
+            }
+            assertTrue(wf1 <= FWD_BAR, "forward above " + FWD_BAR + ": " + detail);
+            assertTrue(wb1 <= BWD_BAR, "backward above " + BWD_BAR + ": " + detail);
+
+            // the same inputs give bit-identical results (no atomics): run the backward again from fresh grads
+            float[] dx1 = dx.toFloatArray();
+            Map<String, DeviceTensor> grads2 = new LinkedHashMap<>();
+            for (MapSpec.Param p : spec) grads2.put(p.name(), a.alloc(DType.F32, p.shape()).copyFrom(grad0.get(p.name())));
+            sm.aggregate(dxT, params, h, tokens);
+            sm.backwardMerge(dOut, dxT, fT, dx, df, tokens);
+            sm.backwardAggregate(dh, dxT, params, grads2, dx, tokens);
+            assertArrayEquals(dx1, dx.toFloatArray(), "dx differs between two identical runs");
+            for (MapSpec.Param p : spec)
+                assertArrayEquals(grads.get(p.name()).toFloatArray(), grads2.get(p.name()).toFloatArray(), p.name() + " not deterministic");
+        }
+    }
+
+    /** Relative error, or the absolute one where the reference is (numerically) zero, e.g. unused exact zeros. */
+    static double relErrorOrAbs(float[] got, double[] want) {
+        double den = 0;
+        for (double v : want) den += v * v;
+        if (Math.sqrt(den) < 1e-9) {
+            double num = 0;
+            for (float v : got) num += (double) v * v;
+            return Math.sqrt(num);
+        }
+        return TestMetrics.relError(got, want);
+    }
+
+    static double totalLoss(Block b, float[] x, float[] f, float[] w1, float[] w2, int tokens) {
+        int n = b.n, c = b.c, d = n * c;
+        double l = 0;
+        for (int t = 0; t < tokens; t++)
+            l += b.loss(tokenX(x, t, n, c), slice(f, t * c, c), slice(w1, t * c, c), slice(w2, t * d, d));
+        return l;
+    }
+
+    static int[] sample(Random r, int size, int most) {
+        if (size <= most) {
+            int[] all = new int[size];
+            for (int i = 0; i < size; i++) all[i] = i;
+            return all;
+        }
+        return r.ints(0, size).distinct().limit(most).sorted().toArray();
+    }
+
+    static double[][] tokenX(float[] x, int t, int n, int c) {
+        double[][] xt = new double[n][c];
+        for (int i = 0; i < n; i++) for (int j = 0; j < c; j++) xt[i][j] = x[(t * n + i) * c + j];
+        return xt;
+    }
+
+    static double[] slice(float[] a, int from, int len) {
+        double[] s = new double[len];
+        for (int i = 0; i < len; i++) s[i] = a[from + i];
+        return s;
+    }
+
+    static double[] toDouble(float[] v) {
+        double[] d = new double[v.length];
+        for (int i = 0; i < v.length; i++) d[i] = v[i];
+        return d;
+    }
+
+    static float[] random(Random r, int size) {
+        float[] v = new float[size];
+        for (int i = 0; i < size; i++) v[i] = (float) r.nextGaussian();
+        return v;
+    }
+
+    static String fmt(Map<String, Double> m) {
+        StringBuilder sb = new StringBuilder("{");
+        m.forEach((k, v) -> sb.append(sb.length() > 1 ? ", " : "").append(k).append('=').append(String.format(Locale.ROOT, "%.2e", v)));
+        return sb.append('}').toString();
+    }
+}
