@@ -36,7 +36,7 @@ constexpr int HC = 0, MHC = 1, LITE = 2, SHC = 3;
 constexpr int PAR = SM_PARADIGM;
 constexpr int NS = SM_N;
 constexpr bool DYN = PAR != HC || SM_DYN != 0;
-constexpr int fact(int k) { return k <= 1 ? 1 : k * fact(k - 1); }
+__host__ __device__ constexpr int fact(int k) { return k <= 1 ? 1 : k * fact(k - 1); }
 constexpr int NF = PAR == LITE ? fact(NS) : 1;
 constexpr int KS = (NS - 1) * (NS - 2) / 2;        // free entries of the sHC skew core
 constexpr int KA = KS > 0 ? KS : 1;                // array size for them
