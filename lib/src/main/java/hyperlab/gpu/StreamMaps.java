@@ -38,6 +38,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final String SOURCE = "hyperlab/gpu/streams.cu";
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
+    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32;   // SM_FUSE_MAX, SM_TT in streams.cu
     private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
 
     private final Gpu gpu;
@@ -47,7 +48,7 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
             part, partSums;
-    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd;
+    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused;
     private int lastTokens = -1;
 
     /**
@@ -83,6 +84,7 @@ public final class StreamMaps implements AutoCloseable {
         mergeBwd = mod.function("sm_merge_backward");
         aggDots = mod.function("sm_aggregate_dots");
         aggBwd = mod.function("sm_aggregate_backward");
+        aggBwdFused = mod.function("sm_aggregate_backward_fused");
         arena = gpu.arena();
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -186,17 +188,23 @@ public final class StreamMaps implements AutoCloseable {
             if (s.matrix()) continue;
             add.launch(Dim3.cover(s.width(), 256), Dim3.of(256), 0, g, dTheta.view(s.offset(), s.width()), s.width());
         }
+        boolean fused = m > 0 && m <= FUSE_MAX;
         if (m > 0) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
             gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false);        // dΦ_cat = vec(x)ᵀ·(r·dz)
-            gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true);   // dx += (r·dz)·Φ_catᵀ
+            if (!fused)                                                                 // dx += (r·dz)·Φ_catᵀ
+                gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true);
             for (StreamMapsLayout.Slot s : layout.slots()) {
                 if (!s.matrix()) continue;
                 scatter.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0, grads.get(s.name()), s.width(),
                         dPhiCat, m, s.offset(), d);
             }
         }
-        aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c);
+        if (fused)
+            aggBwdFused.launch(Dim3.of((d + 255) / 256, (tokens + FUSE_TOKENS - 1) / FUSE_TOKENS), Dim3.of(256), 0,
+                    dh, x, pre, coef, dzr, phiCat, dx, tokens, c);
+        else
+            aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c);
     }
 
     /** Per-token maps of the last aggregate() (copied to the host; waits for queued work). */

@@ -726,3 +726,41 @@ extern "C" __global__ void sm_aggregate_backward(const float* __restrict__ dh, c
         dx[o] += pre[t * NS + k] * g + k0 * x[o];
     }
 }
+
+// The same as sm_aggregate_backward plus the projections' path dx += (r·dz)·Φ_catᵀ, for M <= SM_FUSE_MAX (one pass over
+// dx instead of a GEMM's read-modify-write and this kernel's). Block (256) = 256 consecutive columns q of vec(x) over
+// SM_TT tokens; each thread keeps its row of Φ_cat in registers, the tokens' r·dz rows come through shared memory.
+#define SM_TT 32
+#define SM_FUSE_MAX 64
+namespace sm { constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1; }   // (1 where the fused kernel is unused)
+extern "C" __global__ __launch_bounds__(256) void sm_aggregate_backward_fused(
+        const float* __restrict__ dh, const float* __restrict__ x, const float* __restrict__ pre,
+        const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
+        float* __restrict__ dx, int tokens, int c) {
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) {
+        __shared__ float tile[SM_TT][MF];
+        __shared__ float tp[SM_TT][NS];
+        __shared__ float tc[SM_TT];
+        int d = NS * c;
+        int q = blockIdx.x * blockDim.x + threadIdx.x;
+        int t0 = blockIdx.y * SM_TT;
+        int nt = min(SM_TT, tokens - t0);
+        for (int k = threadIdx.x; k < nt * MF; k += blockDim.x) tile[k / MF][k % MF] = dzr[(long long) t0 * MF + k];
+        for (int k = threadIdx.x; k < nt * NS; k += blockDim.x) tp[k / NS][k % NS] = pre[(long long) t0 * NS + k];
+        for (int k = threadIdx.x; k < nt; k += blockDim.x) tc[k] = coef[t0 + k];
+        __syncthreads();
+        if (q >= d) return;
+        float ph[MF];
+#pragma unroll
+        for (int j = 0; j < MF; j++) ph[j] = phi[(long long) q * MF + j];
+        int i = q / c, cc = q - i * c;
+        for (int s = 0; s < nt; s++) {
+            long long t = t0 + s;
+            long long o = t * d + q;
+            float a = tp[s][i] * dh[t * c + cc] + tc[s] * x[o];
+#pragma unroll
+            for (int j = 0; j < MF; j++) a += tile[s][j] * ph[j];
+            dx[o] += a;
+        }
+    }
+}

@@ -75,6 +75,9 @@ class StreamMapsGpuTest {
         out.add(new Case(Paradigm.MHC, 3, true, 7, false));
         out.add(new Case(Paradigm.MHC, 4, true, 5, true));
         out.add(new Case(Paradigm.MHC_LITE, 5, true, 20, false));
+        out.add(new Case(Paradigm.MHC_LITE, 6, true, 20, false));
+        out.add(new Case(Paradigm.HC, 6, true, 20, false));
+        out.add(new Case(Paradigm.MHC, 6, true, 20, false));
         out.add(new Case(Paradigm.SHC, 6, true, 20, false));
         String only = System.getProperty("streammaps.only");
         if (only != null && !only.isBlank()) out.removeIf(c -> !c.p().key().equals(only.trim()));
@@ -196,7 +199,7 @@ class StreamMapsGpuTest {
         Map<String, double[]> wantGrad = new LinkedHashMap<>();
         for (MapSpec.Param p : spec) {
             double[] v = w.get(p.name());
-            int[] idx = sample(rnd, v.length, p.shape().length == 2 ? 48 : v.length);
+            int[] idx = sample(rnd, v.length, p.shape().length == 2 || v.length > 64 ? 48 : v.length);
             double[] g = new double[idx.length];
             for (int q = 0; q < idx.length; q++) {
                 double keep = v[idx[q]];
