@@ -50,6 +50,7 @@ public final class StreamMaps implements AutoCloseable {
             part, partSums;
     private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused;
     private int lastTokens = -1;
+    private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
 
     /**
      * @param sinkhornIterations mHC's t_max (20 in the paper); ignored by the other paradigms
@@ -133,13 +134,13 @@ public final class StreamMaps implements AutoCloseable {
         checkTokens(tokens);
         need(x, (long) tokens * d, "x");
         need(h, (long) tokens * c, "h");
-        pack(params);
+        step("fwd.pack", () -> pack(params));
         if (m > 0) {
-            rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d);
-            gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false);
+            step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
+            step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
         }
-        mapsFwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, pre, post, res, tokens);
-        agg.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, pre, h, tokens, c);
+        step("fwd.maps", () -> mapsFwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, pre, post, res, tokens));
+        step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, pre, h, tokens, c));
         lastTokens = tokens;
     }
 
@@ -149,7 +150,7 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
         need(out, (long) tokens * d, "out");
-        merge.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c);
+        step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c));
     }
 
     /** From dOut: dx = H_res^T dOut (overwrites dx), df = Σ_i H_post,i dOut_i (overwrites df); keeps dH_res, dH_post. */
@@ -160,7 +161,7 @@ public final class StreamMaps implements AutoCloseable {
         need(f, (long) tokens * c, "f");
         need(dx, (long) tokens * d, "dx");
         need(df, (long) tokens * c, "df");
-        mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, res, dx, df, dres, dpost, c);
+        step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, res, dx, df, dres, dpost, c));
     }
 
     /**
@@ -173,38 +174,51 @@ public final class StreamMaps implements AutoCloseable {
         need(dh, (long) tokens * c, "dh");
         need(x, (long) tokens * d, "x");
         need(dx, (long) tokens * d, "dx");
-        pack(params);
-        aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c);
-        mapsBwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, dpre, dpost, dres, dzr, coef, part,
-                tokens, d);
+        step("bwd.pack", () -> pack(params));
+        step("bwd.dots", () -> aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c));
+        step("bwd.maps", () -> mapsBwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, dpre, dpost, dres,
+                dzr, coef, part, tokens, d));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;
-        sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th);
-        sumRows.launch(Dim3.of(colBlocks, 1), Dim3.of(32, 8), 0, partSums, dTheta, chunks, th);
+        step("bwd.sums", () -> {
+            sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th);
+            sumRows.launch(Dim3.of(colBlocks, 1), Dim3.of(32, 8), 0, partSums, dTheta, chunks, th);
+        });
         for (StreamMapsLayout.Slot s : layout.slots()) {
             DeviceTensor g = grads.get(s.name());
             if (g == null) throw new IllegalArgumentException("grads has no '" + s.name() + "'");
             checkShape(g, s, "grads");
             if (s.matrix()) continue;
-            add.launch(Dim3.cover(s.width(), 256), Dim3.of(256), 0, g, dTheta.view(s.offset(), s.width()), s.width());
+            step("bwd.param_adds", () -> add.launch(Dim3.cover(s.width(), 256), Dim3.of(256), 0, g,
+                    dTheta.view(s.offset(), s.width()), s.width()));
         }
         boolean fused = m > 0 && m <= FUSE_MAX;
         if (m > 0) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
-            gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false);        // dΦ_cat = vec(x)ᵀ·(r·dz)
+            step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));   // dΦ_cat = vec(x)ᵀ·(r·dz)
             if (!fused)                                                                 // dx += (r·dz)·Φ_catᵀ
-                gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true);
+                step("bwd.gemm_dx", () -> gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true));
             for (StreamMapsLayout.Slot s : layout.slots()) {
                 if (!s.matrix()) continue;
-                scatter.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0, grads.get(s.name()), s.width(),
-                        dPhiCat, m, s.offset(), d);
+                step("bwd.scatter", () -> scatter.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0,
+                        grads.get(s.name()), s.width(), dPhiCat, m, s.offset(), d));
             }
         }
         if (fused)
-            aggBwdFused.launch(Dim3.of((d + 255) / 256, (tokens + FUSE_TOKENS - 1) / FUSE_TOKENS), Dim3.of(256), 0,
-                    dh, x, pre, coef, dzr, phiCat, dx, tokens, c);
+            step("bwd.aggregate_fused", () -> aggBwdFused.launch(Dim3.of((d + 255) / 256, (tokens + FUSE_TOKENS - 1) / FUSE_TOKENS),
+                    Dim3.of(256), 0, dh, x, pre, coef, dzr, phiCat, dx, tokens, c));
         else
-            aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c);
+            step("bwd.aggregate", () -> aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c));
+    }
+
+    /** Starts (non-null) or stops (null) timing each step into {@code into}, in ms summed over calls; slows every call. */
+    void profile(Map<String, Float> into) {
+        timings = into;
+    }
+
+    private void step(String name, Runnable work) {
+        if (timings == null) work.run();
+        else timings.merge(name, gpu.time(work), Float::sum);
     }
 
     /** Per-token maps of the last aggregate() (copied to the host; waits for queued work). */

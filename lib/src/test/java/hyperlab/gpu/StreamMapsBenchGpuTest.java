@@ -65,6 +65,19 @@ class StreamMapsBenchGpuTest {
                     TestMetrics.record("streammaps.bench." + name + ".forward_ms", fwd);
                     TestMetrics.record("streammaps.bench." + name + ".backward_ms", bwd);
                     assertTrue(Float.isFinite(fwd) && Float.isFinite(bwd));
+                    Map<String, Float> steps = new LinkedHashMap<>();
+                    sm.profile(steps);
+                    int reps = 5;
+                    for (int i = 0; i < reps; i++) {
+                        sm.aggregate(x, params, h, tokens);
+                        sm.merge(x, f, out, tokens);
+                        sm.backwardMerge(out, x, f, dx, df, tokens);
+                        sm.backwardAggregate(h, x, params, grads, dx, tokens);
+                    }
+                    sm.profile(null);
+                    StringBuilder sb = new StringBuilder();
+                    steps.forEach((k, v) -> sb.append(String.format(Locale.ROOT, " %s %.3f", k, v / reps)));
+                    System.out.println("streammaps bench " + name + " steps (ms, each timed alone):" + sb);
                 }
             }
         }
