@@ -38,7 +38,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final String SOURCE = "hyperlab/gpu/streams.cu";
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
-    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32;   // SM_FUSE_MAX, SM_TT in streams.cu
+    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, PROJECT_TOKENS = 32;   // SM_FUSE_MAX, SM_TT, SM_PT in streams.cu
     private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
 
     private final Gpu gpu;
@@ -48,9 +48,10 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
             part, partSums;
-    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused;
+    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused, project;
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
+    private boolean fusedProjection = !"false".equals(System.getProperty("hyperlab.streammaps.fusedProjection"));
 
     /**
      * @param sinkhornIterations mHC's t_max (20 in the paper); ignored by the other paradigms
@@ -86,6 +87,7 @@ public final class StreamMaps implements AutoCloseable {
         aggDots = mod.function("sm_aggregate_dots");
         aggBwd = mod.function("sm_aggregate_backward");
         aggBwdFused = mod.function("sm_aggregate_backward_fused");
+        project = mod.function("sm_project");
         arena = gpu.arena();
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -135,7 +137,10 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(h, (long) tokens * c, "h");
         step("fwd.pack", () -> pack(params));
-        if (m > 0) {
+        if (m > 0 && fusedProjection && m <= FUSE_MAX) {
+            step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), 0,
+                    x, phiCat, u, r, tokens, d));
+        } else if (m > 0) {
             step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
             step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
         }
@@ -209,6 +214,14 @@ public final class StreamMaps implements AutoCloseable {
                     Dim3.of(256), 0, dh, x, pre, coef, dzr, phiCat, dx, tokens, c));
         else
             step("bwd.aggregate", () -> aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c));
+    }
+
+    /**
+     * Forward projections: true (the default where Φ_cat has at most 64 columns) computes r and vec(x)·Φ_cat in one
+     * fused pass over x; false uses a RMS pass and a cuBLASLt GEMM (always the case above 64 columns).
+     */
+    void useFusedProjection(boolean fused) {
+        fusedProjection = fused;
     }
 
     /** Starts (non-null) or stops (null) timing each step into {@code into}, in ms summed over calls; slows every call. */

@@ -729,38 +729,124 @@ extern "C" __global__ void sm_aggregate_backward(const float* __restrict__ dh, c
 
 // The same as sm_aggregate_backward plus the projections' path dx += (r·dz)·Φ_catᵀ, for M <= SM_FUSE_MAX (one pass over
 // dx instead of a GEMM's read-modify-write and this kernel's). Block (256) = 256 consecutive columns q of vec(x) over
-// SM_TT tokens; each thread keeps its row of Φ_cat in registers, the tokens' r·dz rows come through shared memory.
+// SM_TT tokens; each thread keeps its row of Φ_cat in registers, the tokens' r·dz rows come through shared memory
+// (rows padded to MP, a multiple of 4, and read as float4).
 #define SM_TT 32
 #define SM_FUSE_MAX 64
-namespace sm { constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1; }   // (1 where the fused kernel is unused)
+#define SM_PT 32                   // tokens per block of sm_project
+#define SM_PK 64                   // rows of Φ_cat per step of sm_project
+namespace sm {
+constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
+constexpr int MP = (MF + 3) / 4 * 4;
+constexpr int PG = MP / 4;                              // float4 column groups of sm_project
+constexpr int PR = 256 / PG;                            // token rows a pass of sm_project's threads covers
+constexpr int PB = (SM_PT + PR - 1) / PR;               // tokens per thread
+}
 extern "C" __global__ __launch_bounds__(256) void sm_aggregate_backward_fused(
         const float* __restrict__ dh, const float* __restrict__ x, const float* __restrict__ pre,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
         float* __restrict__ dx, int tokens, int c) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
-        __shared__ float tile[SM_TT][MF];
+        __shared__ float4 tile4[SM_TT][MP / 4];
+        float* tile = reinterpret_cast<float*>(&tile4[0][0]);   // [SM_TT][MP]
         __shared__ float tp[SM_TT][NS];
         __shared__ float tc[SM_TT];
         int d = NS * c;
         int q = blockIdx.x * blockDim.x + threadIdx.x;
         int t0 = blockIdx.y * SM_TT;
         int nt = min(SM_TT, tokens - t0);
-        for (int k = threadIdx.x; k < nt * MF; k += blockDim.x) tile[k / MF][k % MF] = dzr[(long long) t0 * MF + k];
+        for (int k = threadIdx.x; k < SM_TT * MP; k += blockDim.x) {
+            int s = k / MP, j = k % MP;
+            tile[s * MP + j] = s < nt && j < M ? dzr[(long long) (t0 + s) * M + j] : 0.f;
+        }
         for (int k = threadIdx.x; k < nt * NS; k += blockDim.x) tp[k / NS][k % NS] = pre[(long long) t0 * NS + k];
         for (int k = threadIdx.x; k < nt; k += blockDim.x) tc[k] = coef[t0 + k];
         __syncthreads();
         if (q >= d) return;
-        float ph[MF];
+        float ph[MP];
 #pragma unroll
-        for (int j = 0; j < MF; j++) ph[j] = phi[(long long) q * MF + j];
+        for (int j = 0; j < MP; j++) ph[j] = j < M ? phi[(long long) q * M + j] : 0.f;
         int i = q / c, cc = q - i * c;
         for (int s = 0; s < nt; s++) {
             long long t = t0 + s;
             long long o = t * d + q;
             float a = tp[s][i] * dh[t * c + cc] + tc[s] * x[o];
 #pragma unroll
-            for (int j = 0; j < MF; j++) a += tile[s][j] * ph[j];
+            for (int j = 0; j < MP / 4; j++) {
+                float4 v = tile4[s][j];
+                a += v.x * ph[4 * j] + v.y * ph[4 * j + 1] + v.z * ph[4 * j + 2] + v.w * ph[4 * j + 3];
+            }
             dx[o] += a;
+        }
+    }
+}
+
+// RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
+// and r = 1/sqrt(mean(x²) + eps) [N]. A block per SM_PT tokens walks vec(x) in steps of SM_PK through shared memory;
+// thread (g, tr) accumulates columns 4g..4g+3 for tokens tr, tr + PR, ...
+extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __restrict__ x, const float* __restrict__ phi,
+                                                            float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) {
+        __shared__ float xs[SM_PT][SM_PK + 1];
+        __shared__ float4 ps4[SM_PK][MP / 4];
+        float* ps = reinterpret_cast<float*>(&ps4[0][0]);       // [SM_PK][MP]
+        int tid = threadIdx.x;
+        int g = tid % PG, tr = tid / PG;
+        long long t0 = (long long) blockIdx.x * SM_PT;
+        float acc[PB][4], ss[PB];                       // sums of the per-step partial sums (blocked summation)
+#pragma unroll
+        for (int b = 0; b < PB; b++) { acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.f; ss[b] = 0.f; }
+        for (int k0 = 0; k0 < d; k0 += SM_PK) {
+            for (int i = tid; i < SM_PT * SM_PK; i += 256) {
+                int tt = i / SM_PK, k = i % SM_PK;
+                long long t = t0 + tt;
+                xs[tt][k] = t < tokens && k0 + k < d ? x[t * d + k0 + k] : 0.f;
+            }
+            for (int i = tid; i < SM_PK * MP; i += 256) {
+                int k = i / MP, j = i % MP;
+                ps[k * MP + j] = k0 + k < d && j < M ? phi[(long long) (k0 + k) * M + j] : 0.f;
+            }
+            __syncthreads();
+            if (tr < PR) {
+                float part[PB][4], sq[PB];
+#pragma unroll
+                for (int b = 0; b < PB; b++) { part[b][0] = part[b][1] = part[b][2] = part[b][3] = 0.f; sq[b] = 0.f; }
+                for (int k = 0; k < SM_PK; k++) {
+                    float4 p = ps4[k][g];
+#pragma unroll
+                    for (int b = 0; b < PB; b++) {
+                        int tt = tr + b * PR;
+                        if (tt < SM_PT) {
+                            float xv = xs[tt][k];
+                            part[b][0] += xv * p.x;
+                            part[b][1] += xv * p.y;
+                            part[b][2] += xv * p.z;
+                            part[b][3] += xv * p.w;
+                            sq[b] += xv * xv;
+                        }
+                    }
+                }
+#pragma unroll
+                for (int b = 0; b < PB; b++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) acc[b][e] += part[b][e];
+                    ss[b] += sq[b];
+                }
+            }
+            __syncthreads();
+        }
+        if (tr < PR) {
+#pragma unroll
+            for (int b = 0; b < PB; b++) {
+                int tt = tr + b * PR;
+                long long t = t0 + tt;
+                if (tt < SM_PT && t < tokens) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        if (4 * g + e < M) u[t * M + 4 * g + e] = acc[b][e];
+                    if (g == 0) rr[t] = 1.f / sqrtf(ss[b] / (float) d + SM_EPS);
+                }
+            }
         }
     }
 }
