@@ -144,7 +144,7 @@ public final class StreamMaps implements AutoCloseable {
             step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
             step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
         }
-        step("fwd.maps", () -> mapsFwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, pre, post, res, tokens));
+        step("fwd.maps", () -> mapsFwd.launch(Dim3.cover(tokens, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
         step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, pre, h, tokens, c));
         lastTokens = tokens;
     }
@@ -181,7 +181,7 @@ public final class StreamMaps implements AutoCloseable {
         need(dx, (long) tokens * d, "dx");
         step("bwd.pack", () -> pack(params));
         step("bwd.dots", () -> aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c));
-        step("bwd.maps", () -> mapsBwd.launch(Dim3.cover(tokens, 128), Dim3.of(128), 0, u, r, theta, perms, dpre, dpost, dres,
+        step("bwd.maps", () -> mapsBwd.launch(Dim3.cover(tokens, 64), Dim3.of(64), 0, u, r, theta, perms, dpre, dpost, dres,
                 dzr, coef, part, tokens, d));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;
