@@ -39,7 +39,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, PROJECT_TOKENS = 32;   // SM_FUSE_MAX, SM_TT, SM_PT in streams.cu
-    private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
+    private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
 
     private final Gpu gpu;
     private final Paradigm paradigm;
@@ -51,7 +51,7 @@ public final class StreamMaps implements AutoCloseable {
     private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused, project;
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
-    private boolean fusedProjection = !"false".equals(System.getProperty("hyperlab.streammaps.fusedProjection"));
+    private boolean fusedProjection = Boolean.getBoolean("hyperlab.streammaps.fusedProjection");
 
     /**
      * @param sinkhornIterations mHC's t_max (20 in the paper); ignored by the other paradigms
@@ -123,8 +123,7 @@ public final class StreamMaps implements AutoCloseable {
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
         }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0)};
-        String key = System.identityHashCode(gpu) + " " + String.join(" ", opts);
-        return MODULES.computeIfAbsent(key, k -> Cuda.compileResource(gpu, SOURCE, opts));
+        return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Cuda.compileResource(gpu, SOURCE, opts));
     }
 
     public StreamMapsLayout layout() {
@@ -217,8 +216,10 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     /**
-     * Forward projections: true (the default where Φ_cat has at most 64 columns) computes r and vec(x)·Φ_cat in one
-     * fused pass over x; false uses a RMS pass and a cuBLASLt GEMM (always the case above 64 columns).
+     * Forward projections: false (the default) runs a RMS pass and one cuBLASLt GEMM; true computes r and vec(x)·Φ_cat
+     * in one fused pass over x (sm_project, only where Φ_cat has at most 64 columns). Both are tested; on the H100 at
+     * N = 16k, C = 768, n = 4 the fused kernel took 0.38 ms against 0.08 + 0.22 ms, so it stays opt-in
+     * (-Dhyperlab.streammaps.fusedProjection=true) until it is double-buffered.
      */
     void useFusedProjection(boolean fused) {
         fusedProjection = fused;

@@ -50,10 +50,10 @@ class StreamMapsBenchGpuTest {
                     params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
                     grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
                 }
-                for (boolean fusedProjection : new boolean[] {true, false})
+                for (boolean fusedProjection : new boolean[] {false, true})
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, p == Paradigm.MHC && flag, tokens)) {
                     sm.useFusedProjection(fusedProjection);
-                    if (!fusedProjection && !(p == Paradigm.MHC && !flag)) continue;   // the GEMM path for plain mHC only
+                    if (fusedProjection && !(p == Paradigm.MHC && !flag)) continue;    // the fused projection for plain mHC only
                     float fwd = median(gpu, () -> {
                         sm.aggregate(x, params, h, tokens);
                         sm.merge(x, f, out, tokens);
@@ -63,7 +63,7 @@ class StreamMapsBenchGpuTest {
                         sm.backwardAggregate(h, x, params, grads, dx, tokens);
                     });
                     String name = p.key() + (p == Paradigm.HC ? (flag ? "-dynamic" : "-static") : p == Paradigm.MHC && flag ? "-log" : "")
-                            + (fusedProjection ? "" : "-gemmproj");
+                            + (fusedProjection ? "-fusedproj" : "");
                     System.out.printf(Locale.ROOT, "streammaps bench %-12s forward %.3f ms, backward %.3f ms (%.1f / %.1f copies of x)%n",
                             name, fwd, bwd, fwd / copyMs, bwd / copyMs);
                     TestMetrics.record("streammaps.bench." + name + ".forward_ms", fwd);

@@ -43,14 +43,14 @@ class StreamMapsGpuTest {
     private static Gpu gpu;
     private static final Map<String, double[]> WORST = new TreeMap<>();   // paradigm -> {forward, backward}
 
-    record Case(Paradigm p, int n, boolean dynamic, int iterations, boolean log, boolean gemm) {
+    record Case(Paradigm p, int n, boolean dynamic, int iterations, boolean log, boolean fused) {
         Case(Paradigm p, int n, boolean dynamic, int iterations, boolean log) {
             this(p, n, dynamic, iterations, log, false);
         }
 
         String label() {
             return p.key() + (p == Paradigm.HC ? (dynamic ? "-dynamic" : "-static") : "")
-                    + (p == Paradigm.MHC ? (log ? "-log" : "") + "-it" + iterations : "") + (gemm ? " (rms+GEMM projection)" : "") + " n=" + n;
+                    + (p == Paradigm.MHC ? (log ? "-log" : "") + "-it" + iterations : "") + (fused ? " (fused projection)" : "") + " n=" + n;
         }
 
         String family() {
@@ -252,7 +252,7 @@ class StreamMapsGpuTest {
 
         try (DeviceArena a = gpu.arena();
              StreamMaps sm = new StreamMaps(gpu, k.p(), n, c, k.dynamic(), k.iterations(), k.log(), tokens + 3)) {
-            sm.useFusedProjection(!k.gemm());
+            sm.useFusedProjection(k.fused());
             Map<String, DeviceTensor> params = new LinkedHashMap<>(), grads = new LinkedHashMap<>();
             Map<String, float[]> grad0 = new LinkedHashMap<>();
             for (MapSpec.Param p : spec) {
