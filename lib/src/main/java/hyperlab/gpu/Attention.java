@@ -1,0 +1,180 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.Cuda;
+import hyperlab.cuda.CudaFunction;
+import hyperlab.cuda.CudaModule;
+import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Dim3;
+import hyperlab.cuda.Gpu;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Causal multi-head self-attention on the GPU, flash style (online softmax over key tiles, no T×T matrix in memory),
+ * matching {@link hyperlab.nn.CausalSelfAttention}: {@code qkv} is the c_attn output, row-major [B, T, 3C] with
+ * q = [:, :, 0:C], k = [C:2C], v = [2C:3C]; head h uses columns h·d..(h+1)·d of each (d = C / heads); scores are
+ * scaled by 1/√d; {@code y} is [B, T, C] in the same head-interleaved layout (ready for c_proj). The forward keeps
+ * each row's logsumexp ({@code lse}, F32 [B, heads, T]) and the backward recomputes the probabilities from it.
+ * <p>
+ * F32: fp32 SIMT kernels, any d ≤ 128. BF16: bf16 in and out with fp32 accumulation, on tensor cores (mma.sync
+ * m16n8k16) when d is a multiple of 16, else the SIMT kernels. {@code qkv}, {@code y}, {@code dy} and {@code dqkv}
+ * have the attention's dtype; only their element counts are checked, so [B·T, 3C] views serve as well.
+ * Kernels live in {@code hyperlab/gpu/attention.cu}, compiled once per GPU and head size.
+ */
+public final class Attention implements AutoCloseable {
+    public static final String SOURCE = "hyperlab/gpu/attention.cu";
+    public static final int MAX_HEAD_DIM = 128;
+    private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
+
+    private final Gpu gpu;
+    private final int heads, headDim;
+    private final DType dtype;
+    private final boolean tensorCores;
+    private final CudaFunction fwd, delta, dkdv, dq;
+    private DeviceArena scratch;
+    private DeviceTensor deltaBuf;
+
+    /** Tensor cores whenever they apply (BF16 and d a multiple of 16). */
+    public Attention(Gpu gpu, int heads, int headDim, DType dtype) {
+        this(gpu, heads, headDim, dtype, dtype == DType.BF16 && headDim % 16 == 0);
+    }
+
+    /** {@code tensorCores} false forces the SIMT kernels (a reference for the BF16 tensor-core path). */
+    public Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores) {
+        if (heads < 1) throw new IllegalArgumentException("heads must be >= 1, got " + heads);
+        if (headDim < 1 || headDim > MAX_HEAD_DIM)
+            throw new IllegalArgumentException("head size d must be in 1.." + MAX_HEAD_DIM + ", got " + headDim);
+        if (dtype != DType.F32 && dtype != DType.BF16)
+            throw new IllegalArgumentException("attention supports F32 and BF16 tensors, not " + dtype);
+        if (tensorCores && (dtype != DType.BF16 || headDim % 16 != 0))
+            throw new IllegalArgumentException("the tensor-core kernels need BF16 and a head size that is a multiple of 16 (got "
+                    + dtype + ", d = " + headDim + ")");
+        if (gpu == null) throw new IllegalArgumentException("gpu is null");
+        this.gpu = gpu;
+        this.heads = heads;
+        this.headDim = headDim;
+        this.dtype = dtype;
+        this.tensorCores = tensorCores;
+        CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim,
+                k -> Cuda.compileResource(gpu, SOURCE, "-DHEAD_DIM=" + headDim));
+        String t = dtype == DType.F32 ? "f32" : "bf16";
+        String kind = tensorCores ? "tc" : "simt";
+        fwd = m.function("attn_fwd_" + kind + "_" + t);
+        delta = m.function("attn_delta_" + t);
+        dkdv = m.function("attn_dkdv_" + kind + "_" + t);
+        dq = m.function("attn_dq_" + kind + "_" + t);
+    }
+
+    public int heads() {
+        return heads;
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** Whether the tensor-core (mma.sync) kernels run. */
+    public boolean tensorCores() {
+        return tensorCores;
+    }
+
+    /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
+    public void forward(DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, int batch, int time) {
+        checkDims(batch, time);
+        check("qkv", qkv, dtype, 3L * batch * time * width(), "[B, T, 3C] = " + shape(batch, time, 3 * width()));
+        check("y", y, dtype, (long) batch * time * width(), "[B, T, C] = " + shape(batch, time, width()));
+        check("lse", lse, DType.F32, (long) batch * heads * time, "[B, heads, T] = " + shape(batch, heads, time));
+        Dim3 grid = Dim3.of(blocks(time), batch * heads);
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (tensorCores) fwd.launch(grid, Dim3.of(128), 0, qkv, y, lse, heads, time, (float) (scale / Math.log(2)));
+        else fwd.launch(grid, Dim3.of(64), 0, qkv, y, lse, heads, time, scale);
+    }
+
+    /**
+     * Gradients of q, k and v into {@code dqkv} (overwritten; layout of qkv) from dy = ∂L/∂y, given the forward's
+     * qkv, y and lse.
+     */
+    public void backward(DeviceTensor dy, DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, DeviceTensor dqkv, int batch, int time) {
+        checkDims(batch, time);
+        long rows = (long) batch * heads * time;
+        check("dy", dy, dtype, (long) batch * time * width(), "[B, T, C] = " + shape(batch, time, width()));
+        check("qkv", qkv, dtype, 3L * batch * time * width(), "[B, T, 3C] = " + shape(batch, time, 3 * width()));
+        check("y", y, dtype, (long) batch * time * width(), "[B, T, C] = " + shape(batch, time, width()));
+        check("lse", lse, DType.F32, rows, "[B, heads, T] = " + shape(batch, heads, time));
+        check("dqkv", dqkv, dtype, 3L * batch * time * width(), "[B, T, 3C] = " + shape(batch, time, 3 * width()));
+        if (dqkv.address() == qkv.address()) throw new IllegalArgumentException("dqkv must not alias qkv");
+        DeviceTensor d = deltaScratch(rows);
+        delta.launch(Dim3.cover(rows, 256), Dim3.of(256), 0, dy, y, d, heads, time, rows);
+        Dim3 grid = Dim3.of(blocks(time), batch * heads);
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (tensorCores) {
+            float scaleLog2 = (float) (scale / Math.log(2));
+            dkdv.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+            dq.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+        } else {
+            dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
+            dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
+        }
+    }
+
+    /** Causal forward FLOPs (the multiply-adds of q·kᵀ and p·v below the diagonal): 2·B·h·T²·d. */
+    public static double forwardFlops(int batch, int heads, int time, int headDim) {
+        return 2.0 * batch * heads * (double) time * time * headDim;
+    }
+
+    /** Frees the scratch buffer of the backward. */
+    @Override
+    public void close() {
+        if (scratch != null) scratch.close();
+        scratch = null;
+        deltaBuf = null;
+    }
+
+    private int width() {
+        return heads * headDim;
+    }
+
+    private static String shape(long a, long b, long c) {
+        return "[" + a + ", " + b + ", " + c + "]";
+    }
+
+    private static int blocks(int time) {
+        return (time + 63) / 64;
+    }
+
+    private DeviceTensor deltaScratch(long rows) {
+        if (deltaBuf == null || deltaBuf.elements() < rows) {
+            if (scratch != null) scratch.close();
+            scratch = gpu.arena();
+            deltaBuf = scratch.alloc(DType.F32, rows);
+        }
+        return deltaBuf;
+    }
+
+    private void checkDims(int batch, int time) {
+        if (batch < 1 || time < 1) throw new IllegalArgumentException("batch and time must be >= 1, got " + batch + " and " + time);
+        if ((long) batch * heads > 65535)
+            throw new IllegalArgumentException("batch * heads = " + (long) batch * heads + " exceeds the grid limit 65535");
+        if (3L * batch * time * width() > Integer.MAX_VALUE * 4L)
+            throw new IllegalArgumentException("qkv of " + 3L * batch * time * width() + " elements is too large");
+    }
+
+    private void check(String name, DeviceTensor t, DType want, long elements, String shape) {
+        if (t == null) throw new IllegalArgumentException(name + " is null");
+        if (t.dtype() != want)
+            throw new IllegalArgumentException(name + " must be " + want + (name.equals("lse") ? " (the logsumexp is always F32)"
+                    : " like this attention") + ", got " + t.dtype());
+        if (t.elements() != elements)
+            throw new IllegalArgumentException(name + " must be " + shape + " = " + elements + " elements, got " + t);
+        if (t.gpu() != gpu) throw new IllegalArgumentException(name + " lives on another GPU than this attention");
+        if (tensorCores && !name.equals("lse") && t.address() % 16 != 0)
+            throw new IllegalArgumentException(name + " must be 16-byte aligned for the tensor-core kernels");
+    }
+}

@@ -1,0 +1,132 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Gpu;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Attention forward and backward against float64 maths (loss Σ w·y), on a GPU or else the CPU emulator (which also
+ * runs the tensor-core kernels, through its emulated mma.sync). F32: rel. error ≤ 1e-5 forward, ≤ 1e-4 backward;
+ * BF16: ≤ 2e-2 against the reference computed from the bf16-rounded inputs.
+ */
+class AttentionGpuTest {
+    private static Gpu gpu;
+
+    @BeforeAll
+    static void setUp() {
+        gpu = TestDevices.gpuOrEmulator().orElse(null);
+    }
+
+    @BeforeEach
+    void needsDevice() {
+        assumeTrue(gpu != null, TestDevices::why);
+    }
+
+    record Errors(double y, double lse, double dq, double dk, double dv) {
+        double backward() {
+            return Math.max(dq, Math.max(dk, dv));
+        }
+
+        double forward() {
+            return Math.max(y, lse);
+        }
+    }
+
+    static float[] roundBf16(float[] x) {
+        float[] r = new float[x.length];
+        for (int i = 0; i < x.length; i++) r[i] = DType.bf16ToFloat(DType.floatToBf16(x[i]));
+        return r;
+    }
+
+    static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) d[i] = x[i];
+        return d;
+    }
+
+    /** Runs forward and backward of {@code att} on random inputs and compares with float64. */
+    static Errors run(Attention att, int batch, int time, long seed) {
+        int heads = att.heads(), d = att.headDim(), c = heads * d;
+        Random r = new Random(seed);
+        float[] qkv = new float[batch * time * 3 * c], w = new float[batch * time * c];
+        for (int i = 0; i < qkv.length; i++) qkv[i] = (float) (r.nextGaussian() * 1.5);   // peaked rows, not uniform
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        if (att.dtype() == DType.BF16) {
+            qkv = roundBf16(qkv);
+            w = roundBf16(w);
+        }
+        AttentionReference ref = new AttentionReference(toDouble(qkv), toDouble(w), batch, time, heads, d);
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor tq = a.of(att.dtype(), qkv, batch, time, 3L * c), tw = a.of(att.dtype(), w, batch, time, c);
+            DeviceTensor y = a.alloc(att.dtype(), batch, time, c), lse = a.alloc(DType.F32, batch, heads, time);
+            DeviceTensor dqkv = a.alloc(att.dtype(), batch, time, 3L * c);
+            float[] junk = new float[qkv.length];
+            Arrays.fill(junk, Float.NaN);
+            dqkv.copyFrom(junk);                                   // the backward must overwrite every element
+            att.forward(tq, y, lse, batch, time);
+            att.backward(tw, tq, y, lse, dqkv, batch, time);
+            float[] gy = y.toFloatArray(), gl = lse.toFloatArray(), gd = dqkv.toFloatArray();
+            return new Errors(AttentionReference.relError(gy, ref.y, c, 0, c), AttentionReference.relError(gl, ref.lse, time, 0, time),
+                    AttentionReference.relError(gd, ref.dqkv, 3 * c, 0, c), AttentionReference.relError(gd, ref.dqkv, 3 * c, c, c),
+                    AttentionReference.relError(gd, ref.dqkv, 3 * c, 2 * c, c));
+        }
+    }
+
+    @ParameterizedTest(name = "F32 B={0} heads={1} T={2} d={3}")
+    @CsvSource({"2,2,1,16", "2,3,17,16", "2,2,64,32", "2,3,130,32", "2,2,17,64", "2,3,64,64", "2,2,130,64", "2,3,33,24"})
+    void f32MatchesFloat64(int batch, int heads, int time, int d) {
+        try (Attention att = new Attention(gpu, heads, d, DType.F32)) {
+            Errors e = run(att, batch, time, 11L * time + d);
+            System.out.printf("attention F32 B=%d h=%d T=%d d=%d: %s%n", batch, heads, time, d, e);
+            assertTrue(e.forward() <= 1e-5, "forward " + e);
+            assertTrue(e.backward() <= 1e-4, "backward " + e);
+        }
+    }
+
+    @ParameterizedTest(name = "BF16 tensor cores B={0} heads={1} T={2} d={3}")
+    @CsvSource({"2,2,1,16", "2,3,17,16", "2,2,64,32", "2,3,130,32", "2,2,17,64", "2,3,64,64", "2,2,130,64", "1,2,70,128"})
+    void bf16TensorCoresMatchFloat64(int batch, int heads, int time, int d) {
+        try (Attention att = new Attention(gpu, heads, d, DType.BF16)) {
+            assertTrue(att.tensorCores());
+            Errors e = run(att, batch, time, 13L * time + d);
+            System.out.printf("attention BF16 (tensor cores) B=%d h=%d T=%d d=%d: %s%n", batch, heads, time, d, e);
+            assertTrue(e.forward() <= 2e-2 && e.backward() <= 2e-2, e.toString());
+        }
+    }
+
+    @ParameterizedTest(name = "BF16 SIMT B={0} heads={1} T={2} d={3}")
+    @CsvSource({"2,3,130,64", "2,2,33,24"})
+    void bf16SimtMatchesFloat64(int batch, int heads, int time, int d) {
+        try (Attention att = new Attention(gpu, heads, d, DType.BF16, false)) {
+            Errors e = run(att, batch, time, 17L * time + d);
+            System.out.printf("attention BF16 (SIMT) B=%d h=%d T=%d d=%d: %s%n", batch, heads, time, d, e);
+            assertTrue(e.forward() <= 2e-2 && e.backward() <= 2e-2, e.toString());
+        }
+    }
+
+    /** Many key tiles and the preset-M head size: only on a real GPU (the emulator would take minutes). */
+    @Test
+    void longSequencesOnTheGpu() {
+        assumeTrue(!gpu.emulated(), "real GPU only");
+        for (DType t : new DType[] {DType.BF16, DType.F32}) {
+            try (Attention att = new Attention(gpu, 2, 64, t)) {
+                Errors e = run(att, 1, 1000, 5);
+                System.out.printf("attention %s B=1 h=2 T=1000 d=64: %s%n", t, e);
+                double fwd = t == DType.F32 ? 1e-5 : 2e-2, bwd = t == DType.F32 ? 1e-4 : 2e-2;
+                assertTrue(e.forward() <= fwd && e.backward() <= bwd, e.toString());
+            }
+        }
+    }
+}
