@@ -25,6 +25,7 @@
 #endif
 
 typedef unsigned short bf16_t;   // bfloat16 bits
+#define NEG_INF (-__int_as_float(0x7f800000))   // NVRTC has no INFINITY
 constexpr int HD = HEAD_DIM;
 
 // Helpers have internal linkage: the emulator loads one shared library per head size into the same process, and
@@ -68,7 +69,7 @@ __device__ __forceinline__ void fwd_simt(const E* qkv, E* y, float* lse, int H, 
         q[c] = valid ? ld(base + i * ld3 + c) * scale : 0.f;
         o[c] = 0.f;
     }
-    float m = -INFINITY, l = 0.f;
+    float m = NEG_INF, l = 0.f;
     const int kend = min(Tn, blk * SR + SR);
     for (int k0 = 0; k0 < kend; k0 += SK) {
         __syncthreads();
@@ -342,8 +343,8 @@ __device__ __forceinline__ int4 load8(const bf16_t* p, bool ok) {
 // tile (pitch KP) and, when T is non-null, also into a transposed tile T[c][r] (pitch tp).
 __device__ __forceinline__ void load_tile(bf16_t* S, bf16_t* Tt, int tp, const bf16_t* src, long ld, int r0, int rows,
                                           int limit) {
-    for (int e = threadIdx.x; e < rows * (HD / 8); e += 128) {
-        int r = e / (HD / 8), c = (e % (HD / 8)) * 8;
+    for (int e = threadIdx.x; e < rows * (HD / 8); e += 128) {   // consecutive lanes take consecutive rows, so the
+        int r = e % rows, c = (e / rows) * 8;                      // transposed stores of a warp hit distinct banks
         int4 v = load8(src + (long)(r0 + r) * ld + c, r0 + r < limit);
         if (S) *reinterpret_cast<int4*>(S + r * KP + c) = v;
         if (Tt) {
@@ -434,7 +435,7 @@ extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t*
     float o[HD / 8][4];
 #pragma unroll
     for (int dn = 0; dn < HD / 8; dn++) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.f;
-    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;   // running max (log2 units) and partial sums
+    float ma = NEG_INF, mb = NEG_INF, la = 0.f, lb = 0.f;   // running max (log2 units) and partial sums
     const int kend = min(Tn, blk * TR + TR);
     for (int k0 = 0; k0 < kend; k0 += TR) {
         __syncthreads();
@@ -451,7 +452,7 @@ extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t*
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
-                float v = key <= row && key < Tn ? s[nt][e] * scale_log2 : -INFINITY;
+                float v = key <= row && key < Tn ? s[nt][e] * scale_log2 : NEG_INF;
                 s[nt][e] = v;
                 if (e < 2) xa = fmaxf(xa, v); else xb = fmaxf(xb, v);
             }
