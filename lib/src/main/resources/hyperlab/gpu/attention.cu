@@ -414,6 +414,60 @@ __device__ __forceinline__ void store_rows(bf16_t* dst, long ld, int row0, int l
     }
 }
 
+
+// ---- asynchronous copies and ldmatrix (the emulator runs them synchronously / through shared memory) ----
+#if HEAD_DIM % 32 == 0 && HEAD_DIM <= 64
+
+// 16 bytes global -> shared without passing through registers; zero-filled when !ok (src is then not read).
+__device__ __forceinline__ void cp_async16(bf16_t* dst, const bf16_t* src, bool ok) {
+#ifdef HYPERLAB_EMU
+    if (ok) memcpy(dst, src, 16);
+    else memset(dst, 0, 16);
+#else
+    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(ok ? 16 : 0));
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+#ifndef HYPERLAB_EMU
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#ifndef HYPERLAB_EMU
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
+// ldmatrix.x4 (trans: .trans): lane l gives the address of row l % 8 of 8x8 matrix l / 8 (8 contiguous bf16);
+// r[i] gets matrix i's (row l/4, cols 2(l%4), +1), or with trans its (rows 2(l%4), +1, col l/4).
+template <bool TRANS>
+__device__ __forceinline__ void ldsm_x4(unsigned* r, const bf16_t* p) {
+#ifdef HYPERLAB_EMU
+    static const bf16_t* rows[32][32];
+    const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+    rows[w][lane] = p;
+    __syncwarp();
+    for (int i = 0; i < 4; i++) {
+        if (TRANS) r[i] = (unsigned)rows[w][i * 8 + 2 * t][g] | ((unsigned)rows[w][i * 8 + 2 * t + 1][g] << 16);
+        else r[i] = (unsigned)rows[w][i * 8 + g][2 * t] | ((unsigned)rows[w][i * 8 + g][2 * t + 1] << 16);
+    }
+    __syncwarp();
+#else
+    unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    if (TRANS)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+#endif
+}
+#endif  // HEAD_DIM % 32 == 0 && HEAD_DIM <= 64
+
 }  // namespace
 
 // Forward. Grid (ceil(T/64), B*H), 128 threads. scale_log2 = log2(e) / sqrt(d).
@@ -609,9 +663,165 @@ extern "C" __global__ __launch_bounds__(128) void attn_dq_tc_bf16(const bf16_t* 
     store_rows(dqkv + (long)b * Tn * ld3 + h * HD, ld3, row0, Tn, dq, scale, scale);
 }
 
+// Forward, second version (opt-in until measured on a GPU): 128 rows per block (32 per warp, two m16 tiles that share
+// every B fragment), K and V tiles double-buffered in shared memory by cp.async (the next tile loads while this one
+// is computed), B fragments by ldmatrix (.trans for V, so V needs no transposed copy). d = 32 or 64.
+// Grid (ceil(T/128), B*H), 128 threads.
+#if HEAD_DIM % 32 == 0 && HEAD_DIM <= 64
+extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc2_bf16(const bf16_t* qkv, bf16_t* y, float* lse, int H, int Tn,
+                                                                    float scale_log2) {
+    constexpr int BR = 128, BC = 64, STAGE = BC * KP;
+    __shared__ int4 K_raw[(2 * STAGE) / 8];
+    __shared__ int4 V_raw[(2 * STAGE) / 8];
+    bf16_t* Ksm = reinterpret_cast<bf16_t*>(K_raw);
+    bf16_t* Vsm = reinterpret_cast<bf16_t*>(V_raw);
+    const int C = H * HD;
+    const long ld3 = 3L * C;
+    const int bh = blockIdx.y, b = bh / H, h = bh % H;
+    const int blk = gridDim.x - 1 - blockIdx.x;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+    const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
+    const int row0 = blk * BR + warp * 32;
+    unsigned qa[2][HD / 16][4];
+    load_a(qa[0], base, ld3, row0, Tn);
+    load_a(qa[1], base, ld3, row0 + 16, Tn);
+    float o[2][HD / 8][4];
+    float m[4], l[4];   // rows row0 + {g, g+8, 16+g, 24+g}: index 2*mt + half
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int dn = 0; dn < HD / 8; dn++) o[mt][dn][0] = o[mt][dn][1] = o[mt][dn][2] = o[mt][dn][3] = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        m[i] = NEG_INF;
+        l[i] = 0.f;
+    }
+    const int kend = min(Tn, blk * BR + BR), tiles = (kend + BC - 1) / BC;
+    auto issue = [&](int tile) {   // K and V rows of one tile into stage tile % 2
+        bf16_t* kd = Ksm + (tile & 1) * STAGE;
+        bf16_t* vd = Vsm + (tile & 1) * STAGE;
+        for (int e = threadIdx.x; e < BC * (HD / 8); e += 128) {
+            int r = e / (HD / 8), c = (e % (HD / 8)) * 8, j = tile * BC + r;
+            bool ok = j < Tn;
+            const bf16_t* src = base + (long)(ok ? j : 0) * ld3 + c;
+            cp_async16(kd + r * KP + c, src + C, ok);
+            cp_async16(vd + r * KP + c, src + 2 * C, ok);
+        }
+        cp_async_commit();
+    };
+    issue(0);
+    for (int it = 0; it < tiles; it++) {
+        if (it + 1 < tiles) {
+            issue(it + 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const int k0 = it * BC;
+        const bf16_t* Kt = Ksm + (it & 1) * STAGE;
+        const bf16_t* Vt = Vsm + (it & 1) * STAGE;
+        if (k0 <= row0 + 31) {   // else every key of this tile is in this warp's future
+            float s[2][BC / 8][4];
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int nt = 0; nt < BC / 8; nt++) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.f;
+#pragma unroll
+            for (int nt = 0; nt < BC / 8; nt++) {
+#pragma unroll
+                for (int kc2 = 0; kc2 < HD / 32; kc2++) {
+                    unsigned kb[4];
+                    ldsm_x4<false>(kb, Kt + (nt * 8 + (lane & 7)) * KP + kc2 * 32 + (lane >> 3) * 8);
+                    mma_bf16(s[0][nt], qa[0][2 * kc2], kb);
+                    mma_bf16(s[1][nt], qa[1][2 * kc2], kb);
+                    mma_bf16(s[0][nt], qa[0][2 * kc2 + 1], kb + 2);
+                    mma_bf16(s[1][nt], qa[1][2 * kc2 + 1], kb + 2);
+                }
+            }
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++) {
+                const int ra = row0 + mt * 16 + g, rb = ra + 8;
+                float xa = m[2 * mt], xb = m[2 * mt + 1];
+#pragma unroll
+                for (int nt = 0; nt < BC / 8; nt++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
+                        float v = key <= row && key < Tn ? s[mt][nt][e] * scale_log2 : NEG_INF;
+                        s[mt][nt][e] = v;
+                        if (e < 2) xa = fmaxf(xa, v); else xb = fmaxf(xb, v);
+                    }
+                }
+                xa = quad_max(xa);   // finite: key 0 is in the first tile and k0 <= row for every later one seen
+                xb = quad_max(xb);
+                // a row of this warp can still be fully masked in this tile (k0 > row): keep its state unchanged
+                const float na = xa == NEG_INF ? m[2 * mt] : xa, nb = xb == NEG_INF ? m[2 * mt + 1] : xb;
+                const float ca = xa == NEG_INF ? 1.f : exp2f(m[2 * mt] - na), cb = xb == NEG_INF ? 1.f : exp2f(m[2 * mt + 1] - nb);
+                m[2 * mt] = na;
+                m[2 * mt + 1] = nb;
+                float pa = 0.f, pb = 0.f;
+#pragma unroll
+                for (int nt = 0; nt < BC / 8; nt++) {
+                    s[mt][nt][0] = exp2f(s[mt][nt][0] - na);
+                    s[mt][nt][1] = exp2f(s[mt][nt][1] - na);
+                    s[mt][nt][2] = exp2f(s[mt][nt][2] - nb);
+                    s[mt][nt][3] = exp2f(s[mt][nt][3] - nb);
+                    pa += s[mt][nt][0] + s[mt][nt][1];
+                    pb += s[mt][nt][2] + s[mt][nt][3];
+                }
+                l[2 * mt] = l[2 * mt] * ca + pa;
+                l[2 * mt + 1] = l[2 * mt + 1] * cb + pb;
+#pragma unroll
+                for (int dn = 0; dn < HD / 8; dn++) {
+                    o[mt][dn][0] *= ca;
+                    o[mt][dn][1] *= ca;
+                    o[mt][dn][2] *= cb;
+                    o[mt][dn][3] *= cb;
+                }
+            }
+#pragma unroll
+            for (int kc = 0; kc < BC / 16; kc++) {
+                unsigned pa[2][4];
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++) {
+                    pa[mt][0] = pack2(s[mt][2 * kc][0], s[mt][2 * kc][1]);
+                    pa[mt][1] = pack2(s[mt][2 * kc][2], s[mt][2 * kc][3]);
+                    pa[mt][2] = pack2(s[mt][2 * kc + 1][0], s[mt][2 * kc + 1][1]);
+                    pa[mt][3] = pack2(s[mt][2 * kc + 1][2], s[mt][2 * kc + 1][3]);
+                }
+#pragma unroll
+                for (int dn2 = 0; dn2 < HD / 16; dn2++) {
+                    unsigned vb[4];
+                    ldsm_x4<true>(vb, Vt + (kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * KP + dn2 * 16 + (lane >> 4) * 8);
+                    mma_bf16(o[0][2 * dn2], pa[0], vb);
+                    mma_bf16(o[1][2 * dn2], pa[1], vb);
+                    mma_bf16(o[0][2 * dn2 + 1], pa[0], vb + 2);
+                    mma_bf16(o[1][2 * dn2 + 1], pa[1], vb + 2);
+                }
+            }
+        }
+        __syncthreads();   // this stage is refilled by the next iteration's issue
+    }
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++) {
+        const int ra = row0 + mt * 16 + g, rb = ra + 8;
+        float la = quad_sum(l[2 * mt]), lb = quad_sum(l[2 * mt + 1]);
+        store_rows(y + (long)b * Tn * C + h * HD, C, row0 + mt * 16, Tn, o[mt], 1.f / la, 1.f / lb);
+        if (t == 0) {
+            if (ra < Tn) lse[(long)bh * Tn + ra] = (m[2 * mt] + log2f(la)) * LN2;
+            if (rb < Tn) lse[(long)bh * Tn + rb] = (m[2 * mt + 1] + log2f(lb)) * LN2;
+        }
+    }
+}
+#else
+extern "C" __global__ void attn_fwd_tc2_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
+#endif
+
 #else  // the tensor-core kernels need d % 16 == 0; these stubs keep the module's kernel names (never launched)
 
 extern "C" __global__ void attn_fwd_tc_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
+extern "C" __global__ void attn_fwd_tc2_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
 extern "C" __global__ void attn_dkdv_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
 extern "C" __global__ void attn_dq_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
 
