@@ -33,7 +33,8 @@ public final class Attention implements AutoCloseable {
     private final int heads, headDim;
     private final DType dtype;
     private final boolean tensorCores;
-    private final CudaFunction fwd, delta, dkdv, dq;
+    private final CudaFunction fwd, fwd2, delta, dkdv, dq, dkdv2, dq2;
+    private boolean forwardV2, backwardV2;
     private DeviceArena scratch;
     private DeviceTensor deltaBuf;
 
@@ -63,6 +64,9 @@ public final class Attention implements AutoCloseable {
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
+        fwd2 = m.function("attn_fwd_tc2_bf16");
+        dkdv2 = m.function("attn_dkdv_tc2_bf16");
+        dq2 = m.function("attn_dq_tc2_bf16");
         delta = m.function("attn_delta_" + t);
         dkdv = m.function("attn_dkdv_" + kind + "_" + t);
         dq = m.function("attn_dq_" + kind + "_" + t);
@@ -85,6 +89,26 @@ public final class Attention implements AutoCloseable {
         return tensorCores;
     }
 
+    /**
+     * Opts into the second tensor-core forward (128 rows per block, cp.async double buffering, ldmatrix; d = 32 or 64),
+     * which passes the tests on the CPU emulator but has not yet been checked or timed on a GPU; ignored where it
+     * does not apply. Returns whether it is now in use.
+     */
+    public boolean useForwardV2(boolean on) {
+        forwardV2 = on && tensorCores && headDim % 32 == 0 && headDim <= 64;
+        return forwardV2;
+    }
+
+    /**
+     * Opts into the second tensor-core backward (cp.async double-buffered tiles, ldmatrix/.trans instead of transposed
+     * copies; d = 32 or 64): passes the tests on the CPU emulator, not yet checked or timed on a GPU; ignored where it
+     * does not apply. Returns whether it is now in use.
+     */
+    public boolean useBackwardV2(boolean on) {
+        backwardV2 = on && tensorCores && headDim % 32 == 0 && headDim <= 64;
+        return backwardV2;
+    }
+
     /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
     public void forward(DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, int batch, int time) {
         checkDims(batch, time);
@@ -93,7 +117,9 @@ public final class Attention implements AutoCloseable {
         check("lse", lse, DType.F32, (long) batch * heads * time, "[B, heads, T] = " + shape(batch, heads, time));
         Dim3 grid = Dim3.of(blocks(time), batch * heads);
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        if (tensorCores) fwd.launch(grid, Dim3.of(128), 0, qkv, y, lse, heads, time, (float) (scale / Math.log(2)));
+        if (forwardV2) fwd2.launch(Dim3.of((time + 127) / 128, batch * heads), Dim3.of(128), 0, qkv, y, lse, heads, time,
+                (float) (scale / Math.log(2)));
+        else if (tensorCores) fwd.launch(grid, Dim3.of(128), 0, qkv, y, lse, heads, time, (float) (scale / Math.log(2)));
         else fwd.launch(grid, Dim3.of(64), 0, qkv, y, lse, heads, time, scale);
     }
 
@@ -116,8 +142,8 @@ public final class Attention implements AutoCloseable {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
-            dkdv.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
-            dq.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+            (backwardV2 ? dkdv2 : dkdv).launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+            (backwardV2 ? dq2 : dq).launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
         } else {
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
