@@ -4,6 +4,9 @@
 #   lib/bin/device-test.sh                    from a checkout: builds with Maven, runs with $JAVA_HOME (JDK 25+)
 #   lib/bin/device-test.sh --make-bundle DIR  packs jars, JUnit and a JRE into DIR for a GPU machine without Java
 #   DIR/device-test.sh --bundle DIR           on that machine: runs from the bundle (no Maven, no JDK needed)
+#   DIR/device-test.sh --bundle DIR --engine-bench [GpuBench args]
+#                                             instead: the GPU engine's step benchmark with a PyTorch reference
+#                                             measured in the same run (JSON for data/bench/gpu-engine-h100.json)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 junit_ver=1.11.4
@@ -41,7 +44,13 @@ make_bundle() {
   # does not load, so bundle + tree stay under the device's 64 MiB transfer limit
   (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory="$dir/deps" -DexcludeArtifactIds=pytorch-native-cpu,pytorch-jni,pytorch-engine,fastutil,icu4j,pdfbox,pdfbox-io,fontbox,graphics2d,VectorGraphics2D,RoaringBitmap,univocity-parsers,animated-gif-lib,commons-math3,guava) >&2
-  if [[ -n "${GOLDEN_CMD:-}" ]]; then mkdir -p "$dir/golden" && (cd "$root" && eval "$GOLDEN_CMD" "$dir/golden") >&2; fi
+  # first-step golden files from the DJL CPU engine, which the GPU machine cannot run (GoldenGpuTest reads them)
+  (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:build-classpath -Dmdep.outputFile="$root/lib/target/cp.txt") >&2
+  rm -rf "$dir/golden" && mkdir -p "$dir/golden"
+  "$JAVA_HOME/bin/java" -Dai.djl.offline=true --enable-native-access=ALL-UNNAMED \
+      -cp "$root/lib/target/classes:$root/lib/target/test-classes:$(cat "$root/lib/target/cp.txt")" \
+      hyperlab.gpu.GoldenWriter "$dir/golden" >&2
+  cp "$here/torch_gpt_bench.py" "$dir/"
   cp "$junit_jar_m2" "$dir/junit-console.jar"
   cp "$here/device-test.sh" "$dir/device-test.sh"
   if [[ ! -f "$dir/jre-25.tgz" ]]; then
@@ -76,9 +85,19 @@ print(2 * 8192**3 * 50 / (s.elapsed_time(e) * 1e-3) / 1e12)
 PY
 }
 
+engine_bench() {  # $@: GpuBench arguments; torch first, in the same run, so the ratios compare like with like
+  local torch_json="${TMPDIR:-/tmp}/torch-gpt-bench.json"
+  log "torch reference (nanoGPT rc/mhc, eager and compile)..."
+  timeout 900 python3 "$here/torch_gpt_bench.py" > "$torch_json" 2> >(tail -5 >&2) || echo '{"error": "torch reference failed"}' > "$torch_json"
+  log "GPU engine..."
+  "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuBench --torch "$torch_json" "$@"
+}
+
 case "${1:-}" in
   --make-bundle) make_bundle "${2:?--make-bundle DIR}"; exit 0 ;;
-  --bundle) use_bundle "${2:?--bundle DIR}" ;;
+  --bundle)
+    use_bundle "${2:?--bundle DIR}"
+    if [[ "${3:-}" == --engine-bench ]]; then shift 3; engine_bench "$@"; exit 0; fi ;;
   "") build_checkout ;;
   *) echo "usage: $0 [--bundle DIR | --make-bundle DIR]" >&2; exit 2 ;;
 esac

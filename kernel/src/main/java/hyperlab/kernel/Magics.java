@@ -24,9 +24,9 @@ final class Magics {
     }
 
     /**
-     * {@code %%cuda NAME}: the rest of the cell is CUDA C; NVRTC compiles it for this machine's GPU and
-     * the module becomes the variable NAME (a {@code hyperlab.cuda.CudaModule}) for later cells.
-     * A compile error shows NVRTC's log against the cell's lines; no GPU gives the CUDA layer's reason.
+     * {@code %%cuda NAME}: the rest of the cell is CUDA C; it is compiled for {@code Cuda.device()} (NVRTC for this
+     * machine's GPU, or g++ for the CPU emulator where there is none) and the module becomes the variable NAME
+     * (a {@code hyperlab.cuda.CudaModule}) for later cells. A compile error shows the compiler's log against the cell's lines.
      */
     static Object cuda(HyperLabKernel kernel, List<String> args, String body) throws CellError {
         if (args.size() != 1 || !javax.lang.model.SourceVersion.isIdentifier(args.get(0)))

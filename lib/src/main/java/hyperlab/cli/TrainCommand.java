@@ -1,5 +1,6 @@
 package hyperlab.cli;
 
+import hyperlab.cuda.CudaException;
 import hyperlab.train.Run;
 import hyperlab.train.Sampler;
 import hyperlab.train.TrainConfig;
@@ -48,6 +49,7 @@ public final class TrainCommand implements Callable<Integer> {
         cfg.toMap().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-16s %s%n", k, v));
         System.out.println("  model            " + cfg.model());
         try (Trainer trainer = new Trainer(cfg)) {
+            System.out.println("  engine           " + trainer.engine().describe());
             System.out.println(cfg.resume() ? "resuming from the newest checkpoint in " + cfg.out().resolve("checkpoints") + ", if any"
                     : "starting afresh in " + cfg.out() + " (resume=true would continue from its checkpoints)");
             trainer.progressBar(true).onMetrics(m -> {
@@ -62,7 +64,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (sample > 0)
                 System.out.println("sample:\n" + Sampler.generate(run.model(), run.tokenizer(), "\n", sample, 0.8, cfg.seed()));
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException | CudaException e) {
             System.err.println("hyperlab train: " + e.getMessage());
             return 1;
         }

@@ -105,6 +105,23 @@ public final class Cuda {
         return emulator;
     }
 
+    private static boolean toldEmulated;
+
+    /**
+     * GPU 0 when there is one, else the CPU {@link #emulator()} (with a one-time notice on stderr): where notebook
+     * cells and {@link #compile(String, String...)} run, so the same cells work with and without a GPU.
+     */
+    public static synchronized Gpu device() {
+        if (isAvailable()) return gpu();
+        Gpu emu = emulator();
+        if (!toldEmulated) {
+            toldEmulated = true;
+            System.err.println("hyperlab.cuda: no usable GPU (" + unavailableReason().orElse("") + "); kernels run on the CPU"
+                    + " emulator: same results, far slower");
+        }
+        return emu;
+    }
+
     /** Why the emulator cannot run here (no C++ compiler), or empty when it can. */
     public static Optional<String> emulatorUnavailableReason() {
         try {
@@ -136,14 +153,14 @@ public final class Cuda {
         return cublasLt;
     }
 
-    /** Compiles CUDA C++ for GPU 0 as program "cell.cu" (cubin cached on disk) and loads it. */
+    /** Compiles CUDA C++ as program "cell.cu" for {@link #device()} (GPU 0, cubin cached on disk; else the emulator). */
     public static CudaModule compile(String source, String... options) {
-        return compile(gpu(), CELL, source, options);
+        return compile(device(), CELL, source, options);
     }
 
-    /** Compiles a classpath resource (e.g. "hyperlab/cuda/kernels.cu"); NVRTC errors name the resource's file. */
+    /** Compiles a classpath resource (e.g. "hyperlab/cuda/kernels.cu") for {@link #device()}; errors name the resource's file. */
     public static CudaModule compileResource(String resource, String... options) {
-        return compileResource(gpu(), resource, options);
+        return compileResource(device(), resource, options);
     }
 
     /**

@@ -33,7 +33,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  */
 final class Emulator {
     private static final Pattern KERNEL = Pattern.compile(
-            "extern\\s+\"C\"\\s+__global__\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?void\\s+(\\w+)\\s*\\(");
+            "extern\\s+\"C\"\\s+__global__\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
     private static final Pattern DYNAMIC_SHARED = Pattern.compile(
             "extern\\s+__shared__\\s+(?:__align__\\(\\d+\\)\\s+)?([\\w ]+?)\\s+(\\w+)\\s*\\[\\s*\\]\\s*;");
 
@@ -117,7 +117,10 @@ final class Emulator {
             Files.writeString(dir.resolve("cuda_emu.h"), header());
             Files.writeString(dir.resolve("unit.cpp"), unit);
             Path tmp = dir.resolve("out.so");
-            List<String> cmd = new ArrayList<>(List.of(compiler, "-std=c++17", "-O1", "-shared", "-fPIC", "-w", "-o", tmp.toString()));
+            // -fno-gnu-unique: each module keeps its own static locals (__shared__ arrays in inline functions), even
+            // when two modules define the same function
+            List<String> cmd = new ArrayList<>(List.of(compiler, "-std=c++17", "-O1", "-shared", "-fPIC", "-w", "-fno-gnu-unique",
+                    "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=0", "-o", tmp.toString()));
             cmd.addAll(defines);
             cmd.add(dir.resolve("unit.cpp").toString());
             Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();

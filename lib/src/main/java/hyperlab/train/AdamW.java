@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,7 +15,7 @@ import java.util.List;
  * p ← p·(1 − lr·wd) for decayed tensors, then p ← p − lr·m̂/(√v̂ + ε) with bias-corrected moments.
  * Updates are in place, so the model's parameter arrays stay the same objects.
  */
-public final class AdamW {
+public final class AdamW implements Checkpoint.Slots {
     /** One optimised tensor; {@code decay} is false for norms, biases and hyper-connection scalars. */
     public record Slot(String name, NDArray param, boolean decay) {}
 
@@ -66,14 +68,42 @@ public final class AdamW {
         }
     }
 
-    /** Updates taken so far (the bias-correction exponent). */
-    public long stepCount() { return t; }
 
-    /** First moments, in slot order (checkpoints read and restore them in place). */
-    public List<NDArray> firstMoments() { return m; }
+    @Override
+    public int count() { return slots.size(); }
 
-    public List<NDArray> secondMoments() { return v; }
+    @Override
+    public String name(int i) { return slots.get(i).name(); }
 
-    /** Restores the update count of a checkpoint; the moments are restored in place through the lists above. */
-    public void restoreStepCount(long stepCount) { this.t = stepCount; }
+    @Override
+    public long[] shape(int i) { return slots.get(i).param().getShape().getShape(); }
+
+    private NDArray tensor(int i, int which) {
+        return switch (which) {
+            case 0 -> slots.get(i).param();
+            case 1 -> m.get(i);
+            case 2 -> v.get(i);
+            default -> throw new IllegalArgumentException("which = " + which + ": 0 weights, 1 first moment, 2 second moment");
+        };
+    }
+
+    @Override
+    public byte[] read(int i, int which) {
+        ByteBuffer b = tensor(i, which).toType(DataType.FLOAT32, false).toByteBuffer();   // native order
+        byte[] bytes = new byte[b.remaining()];
+        b.get(bytes);
+        return bytes;
+    }
+
+    /** Replaces the tensor's data wholesale (NDArray.set): not an autograd in-place op, so legal in grad mode. */
+    @Override
+    public void write(int i, int which, byte[] data) {
+        tensor(i, which).set(ByteBuffer.allocateDirect(data.length).order(ByteOrder.nativeOrder()).put(data).flip());
+    }
+
+    @Override
+    public long adamSteps() { return t; }
+
+    @Override
+    public void restoreAdamSteps(long steps) { this.t = steps; }
 }

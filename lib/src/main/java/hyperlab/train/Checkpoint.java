@@ -1,6 +1,5 @@
 package hyperlab.train;
 
-import ai.djl.ndarray.NDArray;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -9,8 +8,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -40,6 +37,28 @@ public final class Checkpoint {
     /** The scalar state stored beside the tensors. */
     public record State(int step, long samplerPosition, long adamSteps, int badInRow, String model, String data) {}
 
+    /**
+     * The optimiser state a checkpoint holds, as either engine keeps it: per named tensor the weights and the two
+     * AdamW moments as float32 bytes in native order (the CPU engine's NDArrays, the GPU engine's device buffers).
+     */
+    public interface Slots {
+        int count();
+
+        String name(int i);
+
+        long[] shape(int i);
+
+        /** {@code which}: 0 weights, 1 first moment, 2 second moment. */
+        byte[] read(int i, int which);
+
+        void write(int i, int which, byte[] data);
+
+        /** Updates taken so far (AdamW's bias-correction exponent). */
+        long adamSteps();
+
+        void restoreAdamSteps(long steps);
+    }
+
     private Checkpoint() {}
 
     /** checkpoints/step-000123.ckpt under the run folder. */
@@ -48,7 +67,7 @@ public final class Checkpoint {
     }
 
     /** Writes atomically, then deletes all but the newest {@value #KEEP} checkpoints. */
-    public static Path save(Path out, State s, AdamW opt) {
+    public static Path save(Path out, State s, Slots opt) {
         Path file = fileFor(out, s.step());
         try {
             Files.createDirectories(file.getParent());
@@ -65,15 +84,13 @@ public final class Checkpoint {
                 d.writeInt(s.badInRow());
                 d.writeUTF(s.model());
                 d.writeUTF(s.data());
-                d.writeInt(opt.slots().size());
-                for (int i = 0; i < opt.slots().size(); i++) {
-                    AdamW.Slot slot = opt.slots().get(i);
-                    d.writeUTF(slot.name());
-                    long[] shape = slot.param().getShape().getShape();
+                d.writeInt(opt.count());
+                for (int i = 0; i < opt.count(); i++) {
+                    d.writeUTF(opt.name(i));
+                    long[] shape = opt.shape(i);
                     d.writeInt(shape.length);
                     for (long x : shape) d.writeLong(x);
-                    for (NDArray a : List.of(slot.param(), opt.firstMoments().get(i), opt.secondMoments().get(i)))
-                        writeFloats(d, a);
+                    for (int which = 0; which < 3; which++) d.write(opt.read(i, which));
                 }
                 d.flush();
                 buffered.write(sha.digest());     // the trailer, not itself digested
@@ -101,26 +118,25 @@ public final class Checkpoint {
     }
 
     /** Verifies the sha256, then restores weights and moments in place (names and shapes must match) and returns the state. */
-    public static State load(Path file, AdamW opt) {
+    public static State load(Path file, Slots opt) {
         verify(file);
         try (DataInputStream d = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             d.readNBytes(MAGIC.length);
             State s = new State(d.readInt(), d.readLong(), d.readLong(), d.readInt(), d.readUTF(), d.readUTF());
             int n = d.readInt();
-            if (n != opt.slots().size())
-                throw mismatch(file, "it holds " + n + " tensors, the model has " + opt.slots().size());
+            if (n != opt.count())
+                throw mismatch(file, "it holds " + n + " tensors, the model has " + opt.count());
             for (int i = 0; i < n; i++) {
-                AdamW.Slot slot = opt.slots().get(i);
                 String name = d.readUTF();
                 long[] shape = new long[d.readInt()];
                 for (int k = 0; k < shape.length; k++) shape[k] = d.readLong();
-                if (!name.equals(slot.name()) || !Arrays.equals(shape, slot.param().getShape().getShape()))
+                if (!name.equals(opt.name(i)) || !Arrays.equals(shape, opt.shape(i)))
                     throw mismatch(file, "tensor " + i + " is " + name + Arrays.toString(shape) + ", the model has "
-                            + slot.name() + slot.param().getShape());
-                for (NDArray a : List.of(slot.param(), opt.firstMoments().get(i), opt.secondMoments().get(i)))
-                    a.set(readFloats(d, a.size()));     // replaces a's data wholesale: not an autograd in-place op
+                            + opt.name(i) + Arrays.toString(opt.shape(i)));
+                long elements = Arrays.stream(shape).reduce(1, Math::multiplyExact);
+                for (int which = 0; which < 3; which++) opt.write(i, which, d.readNBytes(Math.toIntExact(elements * 4)));
             }
-            opt.restoreStepCount(s.adamSteps());
+            opt.restoreAdamSteps(s.adamSteps());
             return s;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read checkpoint " + file + ": " + e, e);
@@ -154,18 +170,6 @@ public final class Checkpoint {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read checkpoint " + file + ": " + e, e);
         }
-    }
-
-    private static void writeFloats(DataOutputStream d, NDArray a) throws IOException {
-        ByteBuffer b = a.toByteBuffer();          // float32 in native order, read back the same way
-        byte[] bytes = new byte[b.remaining()];
-        b.get(bytes);
-        d.write(bytes);
-    }
-
-    private static ByteBuffer readFloats(DataInputStream d, long count) throws IOException {
-        byte[] bytes = d.readNBytes(Math.toIntExact(count * 4));
-        return ByteBuffer.allocateDirect(bytes.length).order(ByteOrder.nativeOrder()).put(bytes).flip();
     }
 
     private static IllegalStateException corrupt(Path file, String why) {

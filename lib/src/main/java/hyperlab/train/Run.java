@@ -4,6 +4,7 @@ import hyperlab.data.Tokenizer;
 import hyperlab.nn.Gpt;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 import tech.tablesaw.api.Table;
 
 /** A finished (or resumed and finished) training run: its metrics, per-step losses and the trained model. */
@@ -13,10 +14,12 @@ public final class Run {
     private final List<Double> losses;
     private final int firstStep;
     private final double seconds;
-    private final Gpt model;
+    private final Supplier<Gpt> model;
+    private Gpt materialized;
     private final Tokenizer tokenizer;
 
-    Run(TrainConfig config, List<Metrics> history, List<Double> losses, int firstStep, double seconds, Gpt model, Tokenizer tokenizer) {
+    Run(TrainConfig config, List<Metrics> history, List<Double> losses, int firstStep, double seconds, Supplier<Gpt> model,
+        Tokenizer tokenizer) {
         this.config = config;
         this.history = List.copyOf(history);
         this.losses = List.copyOf(losses);
@@ -29,7 +32,7 @@ public final class Run {
     public TrainConfig config() { return config; }
 
     /** The logged steps as a Tablesaw table (including those before a resume). */
-    public Table metrics() { return MetricsTable.of(config.paradigm().key() + " n=" + model.config().streams(), history); }
+    public Table metrics() { return MetricsTable.of(config.paradigm().key() + " n=" + config.model().streams(), history); }
 
     public List<Metrics> history() { return history; }
 
@@ -41,7 +44,11 @@ public final class Run {
 
     public double seconds() { return seconds; }
 
-    public Gpt model() { return model; }
+    /** The trained model as a DJL block (a GPU run copies its weights into one on the first call). */
+    public synchronized Gpt model() {
+        if (materialized == null) materialized = model.get();
+        return materialized;
+    }
 
     public Tokenizer tokenizer() { return tokenizer; }
 

@@ -52,14 +52,14 @@ public record TrainConfig(
             "seed", "1337", "an integer",
             "data", "default", "default (the KJV fetched by setup), a UTF-8 text file, or a nanoGPT .bin token file",
             "tokenizer", "bytes", "bytes or gpt2",
-            "engine", "cpu", "cpu (gpu is not built yet)",
+            "engine", "cpu", "cpu (DJL), gpu (the CUDA engine) or emulator (the CUDA engine's kernels on the CPU: slow, for checks)",
             "out", "runs/train", "a folder for metrics.jsonl and checkpoints/",
             "resume", "false", "true or false",
             "max_bad_steps", "5", "a positive integer: NaN/Inf steps in a row before the run stops");
 
     public TrainConfig {
-        if (!"cpu".equals(engine))
-            throw new IllegalArgumentException("engine = '" + engine + "': the GPU engine is not built yet; use engine=cpu");
+        if (!List.of("cpu", "gpu", "emulator").contains(engine))
+            throw new IllegalArgumentException("engine = '" + engine + "': use cpu, gpu or emulator");
         if (minLr > lr) throw bad("min_lr", minLr, "a number in [0, lr = " + lr + "]");
     }
 
@@ -140,7 +140,7 @@ public record TrainConfig(
         String tok = v.get("tokenizer").toLowerCase(Locale.ROOT);
         if (!tok.equals("bytes") && !tok.equals("gpt2")) throw bad("tokenizer", tok, KEYS.get("tokenizer")[1]);
         String engine = v.get("engine").toLowerCase(Locale.ROOT);
-        if (!engine.equals("cpu") && !engine.equals("gpu")) throw bad("engine", engine, "cpu or gpu");
+        if (!List.of("cpu", "gpu", "emulator").contains(engine)) throw bad("engine", engine, "cpu, gpu or emulator");
         String resume = v.get("resume").toLowerCase(Locale.ROOT);
         if (!resume.equals("true") && !resume.equals("false")) throw bad("resume", resume, KEYS.get("resume")[1]);
         if (v.get("data").isEmpty()) throw bad("data", "", KEYS.get("data")[1]);

@@ -1,12 +1,5 @@
 package hyperlab.train;
 
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.ParameterStore;
 import hyperlab.data.BatchSampler;
 import hyperlab.data.Corpus;
 import hyperlab.data.Split;
@@ -28,10 +21,11 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * The CPU training loop on DJL/PyTorch: AdamW with warm-up + cosine, global-norm clipping, a NaN/Inf
- * guard, periodic validation, metrics.jsonl and atomic checkpoints that resume bit for bit (with
- * deterministic kernels: OMP_NUM_THREADS=1, since several threads on a busy machine may reorder sums).
- * The model lives as long as the trainer: close it (or the JVM) to free its memory.
+ * The training loop, on either engine ({@link TrainConfig#engine()}: cpu, gpu, or emulator for the GPU engine's
+ * kernels run on the CPU): AdamW with warm-up + cosine, global-norm clipping, a NaN/Inf guard, periodic validation,
+ * metrics.jsonl and atomic checkpoints that resume bit for bit on the CPU engine (with deterministic kernels:
+ * OMP_NUM_THREADS=1, since several threads on a busy machine may reorder sums). The model lives as long as the
+ * trainer: close it (or the JVM) to free its memory.
  */
 public final class Trainer implements AutoCloseable {
     /** The last 10 % of the tokens are the validation split. */
@@ -39,9 +33,7 @@ public final class Trainer implements AutoCloseable {
 
     private final TrainConfig cfg;
     private final Tokenizer tokenizer;
-    private final NDManager manager = NDManager.newBaseManager();
-    private final Gpt model;
-    private final AdamW opt;
+    private final hyperlab.train.Engine engine;
     private final TokenFile tokens;
     private final BatchSampler train;
     private final Split val;
@@ -50,7 +42,6 @@ public final class Trainer implements AutoCloseable {
     private final String dataId;
     private final List<Consumer<Metrics>> listeners = new ArrayList<>();
     private boolean progressBar;
-
     /** Trains on what the config's data key names: default, a text file, or a ready nanoGPT {@code .bin} token file. */
     public Trainer(TrainConfig cfg) {
         this(cfg, cfg.data().endsWith(".bin") ? TokenFile.open(Path.of(cfg.data())) : tokenize(cfg, Corpus.of(cfg.data())));
@@ -70,14 +61,27 @@ public final class Trainer implements AutoCloseable {
         this.cfg = cfg;
         this.tokens = tokens;
         this.tokenizer = Tokenizer.of(cfg.tokenizer());
-        this.model = Gpt.create(cfg.model()).init(manager);
-        this.opt = new AdamW(AdamW.slotsOf(model), manager, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay());
-        int t = model.config().context();
+        int t = cfg.model().context();
         this.train = new BatchSampler(Split.train(tokens, VAL_FRACTION), cfg.batch(), t, cfg.seed());
         this.val = Split.val(tokens, VAL_FRACTION);
         new BatchSampler(val, cfg.batch(), t, cfg.seed() + 1);   // fails now, not at the first evaluation, when val is too short
         this.schedule = LrSchedule.of(cfg);
         this.dataId = String.format(Locale.ROOT, "%s tokens (%d, crc32 %08x)", tokenizer.name(), tokens.length(), tokens.crc32());
+        try {
+            this.engine = engineFor(cfg);
+        } catch (RuntimeException e) {
+            tokens.close();
+            throw e;
+        }
+    }
+
+    private static hyperlab.train.Engine engineFor(TrainConfig cfg) {
+        return switch (cfg.engine()) {
+            case "cpu" -> new CpuEngine(cfg);
+            case "gpu" -> new hyperlab.gpu.GpuEngine(cfg, hyperlab.gpu.GpuEngine.gpu());
+            case "emulator" -> new hyperlab.gpu.GpuEngine(cfg, hyperlab.cuda.Cuda.emulator());
+            default -> throw new IllegalArgumentException("engine = '" + cfg.engine() + "': use cpu, gpu or emulator");
+        };
     }
 
     private static TokenFile tokenize(TrainConfig cfg, Corpus corpus) {
@@ -106,7 +110,11 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
-    public Gpt model() { return model; }
+    /** The model as a DJL block (for the GPU engine, a copy of its current weights). */
+    public Gpt model() { return engine.model(); }
+
+    /** The engine this trainer drives. */
+    public hyperlab.train.Engine engine() { return engine; }
 
     public Tokenizer tokenizer() { return tokenizer; }
 
@@ -117,7 +125,7 @@ public final class Trainer implements AutoCloseable {
         int start = 0, badInRow = 0;
         List<Path> ckpts = Checkpoint.list(cfg.out());
         if (cfg.resume() && !ckpts.isEmpty()) {
-            Checkpoint.State s = Checkpoint.load(ckpts.getLast(), opt);
+            Checkpoint.State s = Checkpoint.load(ckpts.getLast(), engine.slots());
             if (!s.model().equals(cfg.model().toString()))
                 throw new IllegalStateException("checkpoint " + ckpts.getLast() + " was written for " + s.model()
                         + " but this config builds " + cfg.model() + ": resume with the original model keys");
@@ -130,14 +138,13 @@ public final class Trainer implements AutoCloseable {
         }
         List<Metrics> history = keepMetricsBefore(start);
         List<Double> losses = new ArrayList<>();
-        ParameterStore ps = new ParameterStore(manager, false);
-        long tokensPerStep = (long) cfg.batch() * model.config().context();
+        long tokensPerStep = (long) cfg.batch() * cfg.model().context();
         long t0 = System.nanoTime(), windowStart = t0;
         int windowSteps = 0;
         try (ProgressBar bar = progressBar ? bar(start) : null) {
             for (int s = start; s < cfg.steps(); s++) {
                 double lr = schedule.at(s);
-                Step st = step(ps, lr);
+                hyperlab.train.Engine.Step st = engine.step(train.next(), lr);
                 double loss = st.loss(), norm = st.norm();
                 boolean skipped = st.skipped();
                 losses.add(loss);
@@ -166,51 +173,18 @@ public final class Trainer implements AutoCloseable {
                             + "). Lower lr (now " + cfg.lr() + "), lengthen warmup, or check the data; resume=true"
                             + " continues from the last good checkpoint, if any, in " + cfg.out().resolve("checkpoints"));
                 if (last || (cfg.checkpointEvery() > 0 && done % cfg.checkpointEvery() == 0))
-                    Checkpoint.save(cfg.out(), new Checkpoint.State(done, train.position(), opt.stepCount(), badInRow,
-                            cfg.model().toString(), dataId), opt);
+                    Checkpoint.save(cfg.out(), new Checkpoint.State(done, train.position(), engine.slots().adamSteps(), badInRow,
+                            cfg.model().toString(), dataId), engine.slots());
             }
         }
-        return new Run(cfg, history, losses, start, (System.nanoTime() - t0) / 1e9, model, tokenizer);
-    }
-
-    /** One step's outcome; skipped when the loss or the gradient norm was NaN/Inf and the update was dropped. */
-    private record Step(double loss, double norm, boolean skipped) {}
-
-    /** Forward, backward, global norm, then (if all finite) clip and AdamW; gradients are zeroed either way. */
-    private Step step(ParameterStore ps, double lr) {
-        try (NDScope scope = new NDScope()) {       // frees every array the step made, so memory stays flat
-            scope.suppressNotUsedWarning();
-            NDList batch = train.next().toNd(manager);
-            NDArray loss;
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray logits = model.forward(ps, new NDList(batch.get(0)), true).singletonOrThrow();
-                loss = Loss.crossEntropy(logits, batch.get(1));
-                gc.backward(loss);
-            }
-            double value = loss.getFloat();
-            List<NDArray> grads = opt.slots().stream().map(x -> x.param().getGradient()).toList();
-            double norm = Gradients.globalNorm(grads);
-            boolean skipped = !Double.isFinite(value) || !Double.isFinite(norm);
-            if (!skipped) {
-                Gradients.clip(grads, norm, cfg.gradClip());
-                opt.step(grads, lr);
-            }
-            Gradients.zero(grads);
-            return new Step(value, norm, skipped);
-        }
+        return new Run(cfg, history, losses, start, (System.nanoTime() - t0) / 1e9, engine::model, tokenizer);
     }
 
     /** Mean loss over eval_batches fixed validation batches (the same ones every time, for comparable numbers). */
     public double evaluate() {
-        ParameterStore ps = new ParameterStore(manager, false);
-        BatchSampler s = new BatchSampler(val, cfg.batch(), model.config().context(), cfg.seed() + 1);
+        BatchSampler s = new BatchSampler(val, cfg.batch(), cfg.model().context(), cfg.seed() + 1);
         double sum = 0;
-        for (int i = 0; i < cfg.evalBatches(); i++)
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                NDList b = s.next().toNd(manager);
-                sum += Loss.crossEntropy(model.forward(ps, new NDList(b.get(0)), false).singletonOrThrow(), b.get(1)).getFloat();
-            }
+        for (int i = 0; i < cfg.evalBatches(); i++) sum += engine.loss(s.next());
         return sum / cfg.evalBatches();
     }
 
@@ -255,6 +229,6 @@ public final class Trainer implements AutoCloseable {
     @Override
     public void close() {
         tokens.close();
-        manager.close();
+        engine.close();
     }
 }

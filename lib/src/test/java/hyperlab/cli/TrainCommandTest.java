@@ -8,6 +8,8 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import hyperlab.cuda.Cuda;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -55,8 +57,17 @@ class TrainCommandTest {
         r = hyperlab("train", "--keys");
         assertEquals(0, r.code());
         assertTrue(r.out().contains("max_bad_steps") && r.out().contains("6e-4"), r.out());
-        r = hyperlab("train", "engine=gpu");
+        r = hyperlab("train", "engine=tpu");
         assertEquals(2, r.code());
-        assertTrue(r.err().contains("use engine=cpu"), r.err());
+        assertTrue(r.err().contains("cpu, gpu or emulator"), r.err());
+    }
+
+    @Test
+    void gpuEngineWithoutAGpuSaysWhatToUseInstead() throws Exception {
+        Assumptions.assumeFalse(Cuda.isAvailable(), "this machine has a GPU");
+        Path text = Files.writeString(dir.resolve("t.txt"), "abc abd abe abf ".repeat(300));
+        Result r = hyperlab("train", "engine=gpu", "context=16", "steps=2", "out=" + dir.resolve("g"), "data=" + text);
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("engine=gpu needs a CUDA GPU") && r.err().contains("engine=emulator"), r.err());
     }
 }

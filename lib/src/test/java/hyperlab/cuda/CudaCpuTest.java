@@ -38,7 +38,11 @@ class CudaCpuTest {
         assertTrue(e.getMessage().contains("libcuda.so.1") || e.getMessage().contains("no CUDA device"), e.getMessage());
         assertTrue(e.getMessage().contains("nvidia-smi") || e.getMessage().contains("NVIDIA driver"), e.getMessage());
         assertEquals(reason, e.getMessage());
-        assertThrows(CudaException.class, () -> Cuda.compile("extern \"C\" __global__ void k() {}"));
+        assertThrows(CudaException.class, () -> Cuda.compile(Cuda.gpu(), Cuda.CELL, "extern \"C\" __global__ void k() {}"));
+        if (Cuda.emulatorUnavailableReason().isEmpty()) {     // without a GPU, cells compile for the CPU emulator
+            assertTrue(Cuda.device().emulated());
+            assertTrue(Cuda.compile("extern \"C\" __global__ void k() {}").function("k") != null);
+        }
     }
 
     @Test

@@ -17,11 +17,11 @@ import java.util.Map;
 
 /**
  * One first-step golden case made by the DJL CPU engine for the GPU engine to match: the config, the weights, a
- * batch, and the loss, logits and gradients DJL computed for it.
+ * batch, and the loss, logits and gradients DJL computed for it in float32 and, from the same weights, in float64.
  */
 record Golden(GptConfig config, int batch, int time, Map<String, float[]> params, Map<String, float[]> grads,
-              int[] ids, int[] targets, double loss, float[] logits) {
-    private static final String MAGIC = "HYPERLAB-GOLDEN-1";
+              Map<String, double[]> grads64, int[] ids, int[] targets, double loss, double loss64, float[] logits) {
+    private static final String MAGIC = "HYPERLAB-GOLDEN-2";
 
     void write(Path file) {
         try (DataOutputStream d = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 16))) {
@@ -39,10 +39,12 @@ record Golden(GptConfig config, int batch, int time, Map<String, float[]> params
                 d.writeUTF(e.getKey());
                 floats(d, e.getValue());
                 floats(d, grads.get(e.getKey()));
+                doubles(d, grads64.get(e.getKey()));
             }
             ints(d, ids);
             ints(d, targets);
             d.writeDouble(loss);
+            d.writeDouble(loss64);
             floats(d, logits);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -61,14 +63,16 @@ record Golden(GptConfig config, int batch, int time, Map<String, float[]> params
             GptConfig cfg = new GptConfig(v[0], v[1], v[2], v[3], v[4], p, v[5], dynamic, v[6], log, init, seed);
             int count = d.readInt();
             Map<String, float[]> params = new LinkedHashMap<>(), grads = new LinkedHashMap<>();
+            Map<String, double[]> grads64 = new LinkedHashMap<>();
             for (int i = 0; i < count; i++) {
                 String name = d.readUTF();
                 params.put(name, floats(d));
                 grads.put(name, floats(d));
+                grads64.put(name, doubles(d));
             }
             int[] ids = ints(d), targets = ints(d);
-            double loss = d.readDouble();
-            return new Golden(cfg, v[7], v[8], params, grads, ids, targets, loss, floats(d));
+            double loss = d.readDouble(), loss64 = d.readDouble();
+            return new Golden(cfg, v[7], v[8], params, grads, grads64, ids, targets, loss, loss64, floats(d));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -82,6 +86,17 @@ record Golden(GptConfig config, int batch, int time, Map<String, float[]> params
     private static float[] floats(DataInputStream d) throws IOException {
         float[] x = new float[d.readInt()];
         for (int i = 0; i < x.length; i++) x[i] = d.readFloat();
+        return x;
+    }
+
+    private static void doubles(DataOutputStream d, double[] x) throws IOException {
+        d.writeInt(x.length);
+        for (double f : x) d.writeDouble(f);
+    }
+
+    private static double[] doubles(DataInputStream d) throws IOException {
+        double[] x = new double[d.readInt()];
+        for (int i = 0; i < x.length; i++) x[i] = d.readDouble();
         return x;
     }
 

@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
@@ -57,6 +58,53 @@ public final class GoldenWriter {
             g.write(out.resolve(fileName(cfg)));
             System.err.printf("golden: %s loss %.6f%n", fileName(cfg), g.loss());
         }
+        writeCurve(out.resolve("curve"), CURVE_STEPS);
+    }
+
+    static final int CURVE_STEPS = 200;
+
+    /**
+     * A CPU loss curve for the GPU machine to track: a seed checkpoint (one step at lr 1e-12, so both engines start
+     * from the same weights and optimiser state), the config, the text, and the CPU engine's next {@code steps} losses.
+     */
+    static void writeCurve(Path dir, int steps) throws Exception {
+        Files.createDirectories(dir);
+        String text;
+        try {
+            text = hyperlab.data.Corpus.defaultText().text();
+            text = text.substring(0, Math.min(text.length(), 400_000));
+        } catch (RuntimeException noCorpus) {
+            StringBuilder sb = new StringBuilder();
+            Random r = new Random(3);
+            while (sb.length() < 200_000) sb.append("the ").append(Integer.toString(r.nextInt(5000), 36)).append(r.nextInt(7) == 0 ? ".\n" : " ");
+            text = sb.toString();
+        }
+        Path data = dir.resolve("text.txt");
+        Files.writeString(data, text);
+        hyperlab.train.TrainConfig cfg = hyperlab.train.TrainConfig.of("paradigm=mhc", "streams=4", "batch=8", "log_every=1",
+                "eval_every=0", "eval_batches=1", "checkpoint_every=0", "data=" + data, "out=" + dir.resolve("seed"));
+        try (var t = new hyperlab.train.Trainer(cfg.steps(1).with("min_lr", "0").with("lr", "1e-12"))) {
+            t.run();
+        }
+        Path cpu = dir.resolve("cpu");
+        Files.createDirectories(cpu.resolve("checkpoints"));
+        Path seed = hyperlab.train.Checkpoint.list(dir.resolve("seed")).getLast();
+        Files.copy(seed, cpu.resolve("checkpoints").resolve(seed.getFileName()));
+        hyperlab.train.TrainConfig run = cfg.steps(steps + 1).with("resume", "true").out(cpu);
+        java.util.List<Double> losses;
+        try (var t = new hyperlab.train.Trainer(run)) {
+            losses = t.run().losses();
+        }
+        Files.write(dir.resolve("cpu-losses.txt"), losses.stream().map(String::valueOf).toList());
+        try (var files = Files.walk(cpu)) {     // only the losses travel: keep the bundle small
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+        }
+        java.util.Properties p = new java.util.Properties();
+        run.toMap().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
+        try (var w = Files.newBufferedWriter(dir.resolve("config.properties"))) {
+            p.store(w, "the CPU curve's config; data and out are rewritten by LossCurveGpuTest");
+        }
+        System.err.printf("golden: curve of %d CPU steps, loss %.4f -> %.4f%n", losses.size(), losses.getFirst(), losses.getLast());
     }
 
     static Golden make(GptConfig cfg, int batch, int time) {
@@ -65,15 +113,21 @@ public final class GoldenWriter {
             Random r = new Random(cfg.seed() + 17);
             Set<String> mapNames = MapSpec.of(cfg.paradigm(), cfg.streams(), cfg.width(), cfg.dynamic(), cfg.init(), 0)
                     .stream().map(MapSpec.Param::name).collect(Collectors.toSet());
+            // maps away from their (saturated) init, so gradients through σ, Sinkhorn, softmax and Cayley are O(1):
+            // projections φ/W ~ N(0, 0.1²) (x'φ then has std ≈ 1), scales α/τ/γ ~ 0.5 + N(0, 0.1²), biases ~ N(0, 0.5²)
             for (var e : model.getParameters()) {
                 String name = e.getKey();
-                boolean map = mapNames.stream().anyMatch(s -> name.endsWith("_" + s) && !name.contains("sublayer"));
+                String map = mapNames.stream().filter(s -> name.endsWith("_" + s) && !name.contains("sublayer")).findFirst().orElse(null);
                 boolean small = name.endsWith("gamma") || name.endsWith("beta") || name.endsWith("bias");
-                if (!map && !small) continue;
+                if (map == null && !small) continue;
                 NDArray a = e.getValue().getArray();
                 float[] v = a.toFloatArray();
-                double std = map ? 0.3 : 0.05;
-                for (int i = 0; i < v.length; i++) v[i] += (float) (r.nextGaussian() * std);
+                for (int i = 0; i < v.length; i++) {
+                    if (map == null) v[i] += (float) (r.nextGaussian() * 0.05);
+                    else if (map.startsWith("phi") || map.startsWith("w_")) v[i] = (float) (r.nextGaussian() * 0.1);
+                    else if (map.startsWith("b_")) v[i] = (float) (r.nextGaussian() * 0.5);
+                    else v[i] = (float) (0.5 + r.nextGaussian() * 0.1);
+                }
                 a.set(v);
             }
             int tokens = batch * time;
@@ -94,7 +148,22 @@ public final class GoldenWriter {
                 params.put(e.getKey(), e.getValue().getArray().toFloatArray());
                 grads.put(e.getKey(), e.getValue().getArray().getGradient().toFloatArray());
             }
-            return new Golden(cfg, batch, time, params, grads, ids, targets, loss.getFloat(), logits.toFloatArray());
+            // the same weights in float64, with the loss in float64 too (Loss.crossEntropy works in float32)
+            Gpt model64 = Gpt.create(cfg).init(m, DataType.FLOAT64);
+            for (var e : model64.getParameters()) {
+                NDArray a = e.getValue().getArray();
+                a.set(m.create(params.get(e.getKey())).toType(DataType.FLOAT64, false).toByteBuffer());
+            }
+            NDArray loss64;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray l = model64.forward(new ParameterStore(m, false), new NDList(x), true).singletonOrThrow();
+                loss64 = l.logSoftmax(-1).gather(y.toType(DataType.INT64, false).expandDims(-1), -1).mean().neg();
+                gc.backward(loss64);
+            }
+            Map<String, double[]> grads64 = new LinkedHashMap<>();
+            for (var e : model64.getParameters()) grads64.put(e.getKey(), e.getValue().getArray().getGradient().toDoubleArray());
+            return new Golden(cfg, batch, time, params, grads, grads64, ids, targets, loss.getFloat(), loss64.getDouble(),
+                    logits.toFloatArray());
         }
     }
 }

@@ -35,6 +35,7 @@ class GoldenWriterTest {
             sum += m + Math.log(s) - g.logits()[i * v + g.targets()[i]];
         }
         assertEquals(sum / rows, g.loss(), 1e-5);
+        assertEquals(g.loss64(), g.loss(), 1e-5, "float32 and float64 DJL agree on the loss");
         double phiGrad = 0;
         for (float x : g.grads().get("01h0_attn_phi_res")) phiGrad += x * x;
         assertTrue(phiGrad > 0, "the perturbed maps must carry a gradient into phi_res");

@@ -16,6 +16,15 @@ final class TestDevices {
         return Optional.empty();
     }
 
+    /** Whether DJL's PyTorch CPU engine loads here (not on the GPU machine, whose bundle leaves its natives out). */
+    static boolean cpuEngineAvailable() {
+        try {
+            return ai.djl.engine.Engine.hasEngine("PyTorch") && ai.djl.engine.Engine.getEngine("PyTorch") != null;
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
     static String why() {
         return "skipped: no GPU (" + Cuda.unavailableReason().orElse("") + ") and no emulator ("
                 + Cuda.emulatorUnavailableReason().orElse("") + ")";

@@ -52,7 +52,7 @@ class OptimTest {
                 }
                 double[] got = f64(param);
                 for (int i = 0; i < 6; i++) assertEquals(want[i], got[i], 1e-6, "decay=" + decay + " element " + i);
-                assertEquals(2, opt.stepCount());
+                assertEquals(2, opt.adamSteps());
             }
     }
 

@@ -64,8 +64,8 @@ class TrainConfigTest {
         assertTrue(e.getMessage().contains("beta2 = '1'"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("resume=yes"));
         assertTrue(e.getMessage().contains("true or false"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=gpu"));
-        assertTrue(e.getMessage().contains("the GPU engine is not built yet; use engine=cpu"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=tpu"));
+        assertTrue(e.getMessage().contains("cpu, gpu or emulator"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("width=30", "heads=4"));
         assertTrue(e.getMessage().contains("divisible"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("steps"));

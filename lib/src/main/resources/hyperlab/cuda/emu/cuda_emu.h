@@ -1,10 +1,12 @@
 // HyperLab's CPU emulator for CUDA C kernels: compiled with g++ in front of a kernel source, it runs every block of
-// a launch one after another and every thread of a block as a fiber (ucontext), switching at __syncthreads, warp
-// shuffles and __syncwarp. Slow, single-core and without real concurrency, but it executes the same C code as the
+// a launch one after another and every thread of a block as a fiber, switching at __syncthreads, warp shuffles and
+// __syncwarp. A fiber is a worker with its own stack, started once with ucontext and then reused for thread after
+// thread; switches are _setjmp/_longjmp (no signal-mask system call), so a switch costs tens of nanoseconds. Slow, single-core and without real concurrency, but it executes the same C code as the
 // GPU, so a machine without a GPU (CI) can check kernels against CPU references. Defines HYPERLAB_EMU: code the
 // emulator cannot run (bf16 types, tensor-core intrinsics) goes inside #ifndef HYPERLAB_EMU.
 #pragma once
 #define HYPERLAB_EMU 1
+#include <setjmp.h>
 #include <ucontext.h>
 #include <cmath>
 #include <cfloat>
@@ -40,20 +42,22 @@ static const int warpSize = 32;
 #define __restrict__ __restrict
 #define __shared__ static            /* blocks run one at a time, so a static local is the block's shared copy */
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 
 namespace emu {
 enum State { RUN, BLOCK_BARRIER, WARP_BARRIER, DONE };
 struct Fiber {
-    ucontext_t ctx;
+    jmp_buf jb;                      // where the fiber resumes
     State state;
     uint3 idx;
+    bool started;                    // its worker loop is running on its stack
     unsigned char slot[16];          // a shuffle's outgoing value
 };
 static thread_local std::vector<Fiber> fibers;
 static thread_local std::vector<char*> stacks;
 static thread_local int current;
-static thread_local ucontext_t scheduler;
+static thread_local int blockThreads;   // threads in the block now running
+static thread_local jmp_buf scheduler;
 static thread_local void (*entry)(void**);
 static thread_local void** entryArgs;
 static thread_local std::vector<unsigned char> dynamicShared;
@@ -62,15 +66,31 @@ static const size_t STACK = 256 * 1024;
 
 inline void yield(State s) {
     fibers[current].state = s;
-    swapcontext(&fibers[current].ctx, &scheduler);
+    if (!_setjmp(fibers[current].jb)) _longjmp(scheduler, 1);
 }
 
 inline int lane() { return current % 32; }
 
-static void trampoline() {
-    entry(entryArgs);
-    fibers[current].state = DONE;
-    swapcontext(&fibers[current].ctx, &scheduler);
+// A fiber's whole life: run the current thread's kernel body, report DONE, wait to be handed the next thread.
+static void worker() {
+    for (;;) {
+        entry(entryArgs);
+        yield(DONE);
+    }
+}
+
+// Switches to fiber t until it yields; starts its worker on first use.
+inline void resume(unsigned t) {
+    if (_setjmp(scheduler)) return;
+    if (fibers[t].started) _longjmp(fibers[t].jb, 1);
+    fibers[t].started = true;
+    static thread_local ucontext_t boot, here;
+    getcontext(&boot);
+    boot.uc_stack.ss_sp = stacks[t];
+    boot.uc_stack.ss_size = STACK;
+    boot.uc_link = nullptr;
+    makecontext(&boot, worker, 0);
+    swapcontext(&here, &boot);       // never returns here: the worker comes back through _longjmp(scheduler)
 }
 
 template <class... A, size_t... I>
@@ -94,18 +114,13 @@ inline bool runBlock(unsigned threads) {
         Fiber& f = fibers[t];
         f.state = RUN;
         f.idx = {t % blockDim.x, (t / blockDim.x) % blockDim.y, t / (blockDim.x * blockDim.y)};
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = stacks[t];
-        f.ctx.uc_stack.ss_size = STACK;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, trampoline, 0);
     }
     for (;;) {
         for (unsigned t = 0; t < threads; t++) {
             if (fibers[t].state != RUN) continue;
             current = (int)t;
             threadIdx = fibers[t].idx;
-            swapcontext(&scheduler, &fibers[t].ctx);
+            resume(t);
         }
         bool released = false;
         for (unsigned w = 0; w < threads; w += 32) {       // a warp moves on once none of its threads still runs
@@ -130,6 +145,7 @@ inline bool runBlock(unsigned threads) {
         }
         snprintf(error, sizeof error, "emulator: threads of block (%u,%u,%u) wait at barriers that cannot release",
                  blockIdx.x, blockIdx.y, blockIdx.z);
+        for (unsigned t = 0; t < threads; t++) fibers[t].started = false;   // abandon their frames: restart fresh
         return false;
     }
 }
@@ -148,7 +164,7 @@ inline T emu_shuffle(T v, int srcLane) {
     int base = emu::current - emu::lane();
     int src = base + srcLane;
     T r = v;
-    if (srcLane >= 0 && srcLane < 32 && src < (int)emu::fibers.size() && emu::fibers[src].state != emu::DONE)
+    if (srcLane >= 0 && srcLane < 32 && src < emu::blockThreads && emu::fibers[src].state != emu::DONE)
         memcpy(&r, emu::fibers[src].slot, sizeof(T));
     emu::yield(emu::WARP_BARRIER);
     return r;
@@ -206,7 +222,12 @@ extern "C" int hyperlab_emu_launch(void* kernel, unsigned gx, unsigned gy, unsig
         return 1;
     }
     while (emu::stacks.size() < threads) emu::stacks.push_back(static_cast<char*>(malloc(emu::STACK)));
-    emu::fibers.resize(threads);
+    if (emu::fibers.size() < threads) {
+        size_t old = emu::fibers.size();
+        emu::fibers.resize(threads);     // jmp_bufs move: a parked fiber's own frame does not point at them
+        for (size_t t = old; t < threads; t++) emu::fibers[t].started = false;
+    }
+    emu::blockThreads = (int)threads;
     emu::dynamicShared.assign(sharedBytes + 16, 0);
     emu::entry = reinterpret_cast<emu::Kernel*>(kernel)->run;
     emu::entryArgs = args;

@@ -1,0 +1,123 @@
+package hyperlab.gpu;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import hyperlab.cuda.Cuda;
+import hyperlab.cuda.Gpu;
+import hyperlab.nn.GptConfig;
+import hyperlab.nn.Paradigm;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * The GPU engine's training-step benchmark: per paradigm, ms per step (forward, backward, norm, AdamW), tokens/s,
+ * MFU and device memory in use, with each paradigm's step time relative to RC measured in the same run, and a
+ * PyTorch reference (from a JSON file made in the same device command) folded in. Prints one JSON document.
+ * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
+ *                 [--torch FILE] [--emulator]
+ */
+public final class GpuBench {
+    static final double H100_BF16_DENSE_TFLOPS = 989.4, H100_FP32_TFLOPS = 66.9;
+
+    private GpuBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc";
+        int batch = 16, time = 1024, steps = 10, streams = 4;
+        Path torch = null;
+        boolean emulator = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--preset" -> preset = args[++i];
+                case "--batch" -> batch = Integer.parseInt(args[++i]);
+                case "--time" -> time = Integer.parseInt(args[++i]);
+                case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--streams" -> streams = Integer.parseInt(args[++i]);
+                case "--paradigms" -> paradigms = args[++i];
+                case "--torch" -> torch = Path.of(args[++i]);
+                case "--emulator" -> emulator = true;
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]
+                        + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
+                        + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--torch FILE] [--emulator]");
+            }
+        }
+        Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
+        JsonObject out = new JsonObject();
+        out.addProperty("device", gpu.info().name());
+        out.addProperty("precision", "fp32 (cuBLASLt COMPUTE_32F GEMMs, fp32 activations)");
+        out.addProperty("preset", preset);
+        out.addProperty("batch", batch);
+        out.addProperty("time", time);
+        out.addProperty("timed_steps", steps);
+        List<JsonObject> rows = new ArrayList<>();
+        Double rcMs = null;
+        for (String p : paradigms.split(",")) {
+            Paradigm par = Paradigm.parse(p.trim());
+            GptConfig cfg = GptConfig.preset(preset).paradigm(par);
+            if (par != Paradigm.RC) cfg = cfg.streams(streams);
+            JsonObject row = measure(gpu, cfg, batch, time, steps);
+            if (par == Paradigm.RC && row.has("ms_per_step")) rcMs = row.get("ms_per_step").getAsDouble();
+            rows.add(row);
+            System.err.println("gpu-bench: " + row);
+        }
+        var arr = new com.google.gson.JsonArray();
+        for (JsonObject r : rows) {
+            if (rcMs != null && r.has("ms_per_step")) r.addProperty("step_time_vs_rc", r.get("ms_per_step").getAsDouble() / rcMs);
+            arr.add(r);
+        }
+        out.add("paradigms", arr);
+        if (torch != null && Files.exists(torch)) {
+            JsonElement t = JsonParser.parseString(Files.readString(torch));
+            out.add("torch_same_run", t);
+        }
+        System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(out));
+    }
+
+    /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */
+    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps) {
+        JsonObject row = new JsonObject();
+        row.addProperty("paradigm", cfg.paradigm().key());
+        row.addProperty("streams", cfg.streams());
+        long before = gpu.memoryInfo()[0];
+        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time);
+             GpuAdamW opt = new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
+            long used = before - gpu.memoryInfo()[0];
+            Random r = new Random(1);
+            int[] ids = new int[batch * time], targets = new int[batch * time];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = r.nextInt(cfg.vocab());
+                targets[i] = r.nextInt(cfg.vocab());
+            }
+            Runnable step = () -> {
+                model.step(ids, targets, true);
+                opt.gradNorm();
+                opt.step(6e-4);
+            };
+            for (int i = 0; i < 2; i++) step.run();
+            float ms = gpu.time(() -> {
+                for (int i = 0; i < steps; i++) step.run();
+            }) / steps;
+            long params = model.layout().total();
+            double tokens = (double) batch * time;
+            // nanoGPT's estimate: 6 FLOPs per parameter per token, plus attention 12·L·C·T per token
+            double flops = 6.0 * params * tokens + 12.0 * cfg.layers() * cfg.width() * time * tokens;
+            row.addProperty("params", params);
+            row.addProperty("ms_per_step", ms);
+            row.addProperty("tokens_per_s", tokens / (ms / 1e3));
+            row.addProperty("tflops", flops / (ms / 1e3) / 1e12);
+            row.addProperty("mfu_vs_fp32_peak", flops / (ms / 1e3) / 1e12 / H100_FP32_TFLOPS);
+            row.addProperty("mfu_vs_bf16_peak", flops / (ms / 1e3) / 1e12 / H100_BF16_DENSE_TFLOPS);
+            row.addProperty("device_memory_bytes", used);
+        } catch (RuntimeException e) {
+            row.addProperty("error", e.toString());
+        }
+        return row;
+    }
+}

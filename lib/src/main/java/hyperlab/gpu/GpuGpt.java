@@ -1,0 +1,269 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
+import hyperlab.cuda.DeviceTensor;
+import hyperlab.cuda.Epilogue;
+import hyperlab.cuda.Gpu;
+import hyperlab.cuda.Matmul;
+import hyperlab.nn.GptConfig;
+import hyperlab.nn.Paradigm;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The nanoGPT of {@link hyperlab.nn.Gpt} on the GPU, forward and backward, for a fixed batch and sequence length:
+ * embedding into n streams, 2L hyper-connected sublayers (LN → attention → proj, LN → fc → GELU → proj), stream
+ * mean, ln_f, tied head, fused cross-entropy. Weights and gradients live in one buffer each ({@link ParamLayout});
+ * every activation the backward needs is kept (recomputation is a later option).
+ */
+public final class GpuGpt implements AutoCloseable {
+    private final Gpu gpu;
+    private final GptConfig cfg;
+    private final ParamLayout layout;
+    private final int batch, time, tokens, c, n;
+    private final DeviceArena arena;
+    private final Kernels k;
+    private final Matmul mm;
+    private final Attention attention;
+    private final DeviceTensor params, grads;
+    private final List<Block> blocks = new ArrayList<>();
+    private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfMean, lnfRstd, logits, losses;
+    private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dY, dQkv, dU;
+
+    /** One sublayer with its weights (views into the buffers) and the activations its backward reads. */
+    private final class Block {
+        final int index;
+        final boolean attn;
+        final StreamMaps maps;                  // null for RC
+        final Map<String, DeviceTensor> mapW = new LinkedHashMap<>(), mapG = new LinkedHashMap<>();
+        final DeviceTensor lnG, lnB, fcW, fcB, projW, projB, dlnG, dlnB, dfcW, dfcB, dprojW, dprojB;
+        final DeviceTensor x, h, ln, mean, rstd, hidden, act, lse, f;   // x: the streams entering this block
+
+        Block(int index) {
+            this.index = index;
+            attn = index % 2 == 0;
+            int hiddenWidth = attn ? 3 * c : 4 * c;
+            maps = cfg.paradigm() == Paradigm.RC ? null : new StreamMaps(gpu, cfg.paradigm(), n, c, cfg.dynamic(),
+                    cfg.sinkhornIterations(), cfg.sinkhornLogDomain(), tokens);
+            layout.mapParams(cfg, index).forEach((name, e) -> {
+                mapW.put(name, view(params, e));
+                mapG.put(name, view(grads, e));
+            });
+            String fc = attn ? "02c_attn" : "02c_fc";
+            lnG = view(params, layout.sublayer(index, "01ln_gamma"));
+            lnB = view(params, layout.sublayer(index, "01ln_beta"));
+            fcW = view(params, layout.sublayer(index, fc + "_weight"));
+            fcB = view(params, layout.sublayer(index, fc + "_bias"));
+            projW = view(params, layout.sublayer(index, "03c_proj_weight"));
+            projB = view(params, layout.sublayer(index, "03c_proj_bias"));
+            dlnG = view(grads, layout.sublayer(index, "01ln_gamma"));
+            dlnB = view(grads, layout.sublayer(index, "01ln_beta"));
+            dfcW = view(grads, layout.sublayer(index, fc + "_weight"));
+            dfcB = view(grads, layout.sublayer(index, fc + "_bias"));
+            dprojW = view(grads, layout.sublayer(index, "03c_proj_weight"));
+            dprojB = view(grads, layout.sublayer(index, "03c_proj_bias"));
+            x = arena.alloc(DType.F32, tokens, n, c);
+            h = maps == null ? x.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
+            ln = arena.alloc(DType.F32, tokens, c);
+            mean = arena.alloc(DType.F32, tokens);
+            rstd = arena.alloc(DType.F32, tokens);
+            hidden = arena.alloc(DType.F32, tokens, hiddenWidth);          // qkv, or the fc output before GELU
+            act = arena.alloc(DType.F32, tokens, attn ? c : 4 * c);        // attention output y, or GELU(fc)
+            lse = attn ? arena.alloc(DType.F32, batch, cfg.heads(), time) : null;
+            f = arena.alloc(DType.F32, tokens, c);
+        }
+    }
+
+    /** Allocates the model for batches of {@code batch} sequences of {@code time} tokens (time ≤ context). */
+    public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time) {
+        if (time > cfg.context())
+            throw new IllegalArgumentException("time = " + time + " exceeds context = " + cfg.context() + ": lower time or raise context");
+        if (batch < 1 || time < 1) throw new IllegalArgumentException("batch and time must be positive: " + batch + ", " + time);
+        this.gpu = gpu;
+        this.cfg = cfg;
+        this.layout = ParamLayout.of(cfg);
+        this.batch = batch;
+        this.time = time;
+        this.tokens = batch * time;
+        this.c = cfg.width();
+        this.n = cfg.streams();
+        this.arena = gpu.arena();
+        this.k = new Kernels(gpu);
+        this.mm = gpu.matmul();
+        this.attention = new Attention(gpu, cfg.heads(), c / cfg.heads(), DType.F32);
+        params = arena.alloc(DType.F32, layout.total());
+        grads = arena.zeros(DType.F32, layout.total());
+        ids = arena.alloc(DType.I32, tokens);
+        targets = arena.alloc(DType.I32, tokens);
+        for (int i = 0; i < 2 * cfg.layers(); i++) blocks.add(new Block(i));
+        xFinal = arena.alloc(DType.F32, tokens, n, c);
+        xMean = n == 1 ? xFinal.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
+        lnf = arena.alloc(DType.F32, tokens, c);
+        lnfMean = arena.alloc(DType.F32, tokens);
+        lnfRstd = arena.alloc(DType.F32, tokens);
+        logits = arena.alloc(DType.F32, tokens, cfg.vocab());
+        losses = arena.alloc(DType.F32, tokens);
+        dxA = arena.alloc(DType.F32, tokens, n, c);
+        dxB = arena.alloc(DType.F32, tokens, n, c);
+        dMean = n == 1 ? dxA.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
+        dLn = arena.alloc(DType.F32, tokens, c);
+        dH = arena.alloc(DType.F32, tokens, c);
+        dF = arena.alloc(DType.F32, tokens, c);
+        dY = arena.alloc(DType.F32, tokens, c);
+        dQkv = arena.alloc(DType.F32, tokens, 3 * c);
+        dU = arena.alloc(DType.F32, tokens, 4 * c);
+        params.copyFrom(layout.initialValues(cfg.seed()));
+    }
+
+    private static DeviceTensor view(DeviceTensor buffer, ParamLayout.Entry e) {
+        return buffer.view(e.offset(), e.shape());
+    }
+
+    public GptConfig config() { return cfg; }
+
+    public ParamLayout layout() { return layout; }
+
+    public Gpu gpu() { return gpu; }
+
+    Kernels kernels() { return k; }
+
+    public int batch() { return batch; }
+
+    public int time() { return time; }
+
+    /** All weights in one buffer, in {@link ParamLayout} order (for the optimiser and checkpoints). */
+    public DeviceTensor params() { return params; }
+
+    /** All gradients, laid out like {@link #params()}. */
+    public DeviceTensor grads() { return grads; }
+
+    /** Sets one named tensor (row-major values, as the CPU model holds it). */
+    public void setParam(String name, float[] values) {
+        ParamLayout.Entry e = layout.get(name);
+        if (values.length != e.size())
+            throw new IllegalArgumentException(name + " has " + e.size() + " elements, got " + values.length);
+        view(params, e).copyFrom(values);
+    }
+
+    public float[] param(String name) {
+        return view(params, layout.get(name)).toFloatArray();
+    }
+
+    public float[] grad(String name) {
+        return view(grads, layout.get(name)).toFloatArray();
+    }
+
+    /** The logits of the last forward, [batch·time, vocab] (before a backward overwrites them with their gradient). */
+    public float[] logits() {
+        return logits.toFloatArray();
+    }
+
+    /**
+     * Mean next-token loss of {@code ids} → {@code targets} (batch·time each), and with {@code backward} the gradient
+     * of that mean in {@link #grads()} (zeroed first).
+     */
+    public double step(int[] ids, int[] targets, boolean backward) {
+        if (ids.length != tokens || targets.length != tokens)
+            throw new IllegalArgumentException("need batch·time = " + tokens + " ids and targets, got " + ids.length + " and " + targets.length);
+        for (int[] a : new int[][] {ids, targets})
+            for (int t : a)
+                if (t < 0 || t >= cfg.vocab())
+                    throw new IllegalArgumentException("token id " + t + " is outside [0, vocab = " + cfg.vocab() + ")");
+        this.ids.copyFrom(ids);
+        this.targets.copyFrom(targets);
+        forward();
+        if (!backward) {
+            k.crossEntropy(logits, losses, this.targets, tokens, cfg.vocab());
+            return meanLoss();
+        }
+        grads.zero();
+        k.crossEntropyForwardBackward(logits, losses, this.targets, tokens, cfg.vocab(), 1f / tokens);
+        backward();
+        return meanLoss();
+    }
+
+    private double meanLoss() {
+        double s = 0;
+        for (float l : losses.toFloatArray()) s += l;
+        return s / tokens;
+    }
+
+    private void forward() {
+        ParamLayout.Entry wte = layout.get("wte");
+        k.encoderForward(blocks.getFirst().x, ids, view(params, wte), view(params, layout.get("wpe")), tokens, time, c, n);
+        for (int i = 0; i < blocks.size(); i++) {
+            Block b = blocks.get(i);
+            DeviceTensor next = i + 1 < blocks.size() ? blocks.get(i + 1).x : xFinal;
+            if (b.maps != null) b.maps.aggregate(b.x, b.mapW, b.h, tokens);
+            k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
+            mm.run(b.ln, false, b.fcW, true, b.hidden, false, Epilogue.BIAS, b.fcB);
+            if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
+            else k.gelu(b.act, b.hidden, b.act.elements());
+            mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);
+            if (b.maps != null) b.maps.merge(b.x, b.f, next, tokens);
+            else k.residual(next, b.x, b.f, (long) tokens * c);
+        }
+        if (n > 1) k.streamMean(xMean, xFinal, tokens, c, n);
+        k.layerNorm(lnf, lnfMean, lnfRstd, xMean, view(params, layout.finalNorm("gamma", cfg.layers())),
+                view(params, layout.finalNorm("beta", cfg.layers())), tokens, c);
+        mm.run(lnf, false, view(params, wte), true, logits, false);
+    }
+
+    /** Expects the logits' gradient in {@code logits}. */
+    private void backward() {
+        ParamLayout.Entry wte = layout.get("wte");
+        mm.run(logits, false, view(params, wte), false, dLn, false);          // d lnf = dlogits · wte
+        mm.run(logits, true, lnf, false, view(grads, wte), true);             // d wte += dlogitsᵀ · lnf
+        k.layerNormBackward(dMean, view(grads, layout.finalNorm("gamma", cfg.layers())),
+                view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
+                view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c);
+        DeviceTensor dx = dxA, dPrev = dxB;
+        if (n > 1) k.streamMeanBackward(dx, dMean, tokens, c, n);
+        for (int i = blocks.size() - 1; i >= 0; i--) {
+            Block b = blocks.get(i);
+            DeviceTensor df;
+            if (b.maps != null) {
+                b.maps.backwardMerge(dx, b.x, b.f, dPrev, dF, tokens);
+                df = dF;
+            } else {
+                df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
+            }
+            mm.run(df, true, b.act, false, b.dprojW, true);                   // d proj_w += dfᵀ · act
+            k.biasBackward(b.dprojB, df, tokens, c);
+            DeviceTensor dAct = b.attn ? dY : dU;
+            mm.run(df, false, b.projW, false, dAct, false);                   // d act = df · proj_w
+            DeviceTensor dHidden;
+            if (b.attn) {
+                attention.backward(dY, b.hidden, b.act, b.lse, dQkv, batch, time);
+                dHidden = dQkv;
+            } else {
+                k.geluBackward(dU, dU, b.hidden, dU.elements());
+                dHidden = dU;
+            }
+            mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
+            k.biasBackward(b.dfcB, dHidden, tokens, (int) dHidden.shape()[1]);
+            mm.run(dHidden, false, b.fcW, false, dLn, false);                 // d ln = dhidden · fc_w
+            k.layerNormBackward(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c);
+            if (b.maps != null) {
+                b.maps.backwardAggregate(dH, b.x, b.mapW, b.mapG, dPrev, tokens);
+                DeviceTensor t = dx;
+                dx = dPrev;
+                dPrev = t;
+            } else {
+                k.accumulate(dx, dH, (long) tokens * c);                      // RC: d x = d out + d h
+            }
+        }
+        k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
+    }
+
+    @Override
+    public void close() {
+        for (Block b : blocks) if (b.maps != null) b.maps.close();
+        attention.close();
+        arena.close();
+    }
+}

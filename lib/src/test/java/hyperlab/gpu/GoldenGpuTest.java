@@ -1,0 +1,120 @@
+package hyperlab.gpu;
+
+import hyperlab.cuda.Gpu;
+import hyperlab.cuda.TestMetrics;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The engine's first step (loss, logits, every gradient) against the DJL CPU engine's, for every paradigm, on a GPU
+ * or else the CPU emulator (so CI checks the real kernels too). The golden files come from $HYPERLAB_GOLDEN (the
+ * device bundle carries them, since the GPU machine has no DJL natives); without it they are made here.
+ */
+class GoldenGpuTest {
+    /** Against DJL in float64 from the same float32 weights; the fp32 bar. */
+    static final double LOSS_TOL = 1e-5, LOGITS_TOL = 1e-4, GRAD_TOL = 1e-4;
+
+    private static final Gpu DEVICE = TestDevices.gpuOrEmulator().orElse(null);
+
+    @BeforeEach
+    void needsDevice() {
+        assumeTrue(DEVICE != null, TestDevices::why);
+    }
+
+    static List<Path> goldenFiles() throws IOException {
+        String dir = System.getenv("HYPERLAB_GOLDEN");
+        Path d;
+        if (dir != null) d = Path.of(dir);
+        else {
+            d = Files.createTempDirectory("golden");
+            try {
+                GoldenWriter.main(new String[] {d.toString()});
+            } catch (Exception e) {
+                throw new IllegalStateException("no $HYPERLAB_GOLDEN and the DJL CPU engine cannot make golden files here: " + e, e);
+            }
+        }
+        try (Stream<Path> s = Files.list(d)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("golden-")).sorted().toList();
+        }
+    }
+
+    @TestFactory
+    Stream<DynamicTest> firstStepMatchesTheCpuEngine() throws IOException {
+        if (DEVICE == null) return Stream.of(DynamicTest.dynamicTest("no device", this::needsDevice));
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Path f : goldenFiles()) tests.add(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f)));
+        assertTrue(!tests.isEmpty(), "no golden files found");
+        return tests.stream();
+    }
+
+    private static void check(Golden g, Path f) {
+        try (GpuGpt model = new GpuGpt(DEVICE, g.config(), g.batch(), g.time())) {
+            g.params().forEach(model::setParam);
+            model.step(g.ids(), g.targets(), false);
+            double logitsErr = TestMetrics.relError(model.logits(), toDouble(g.logits()));
+            double loss = model.step(g.ids(), g.targets(), true);
+            double lossErr = Math.abs(loss - g.loss()) / Math.abs(g.loss());
+            // per tensor: this engine against DJL float64 (the reference), and DJL float32 against the same, for scale
+            double globalSq = 0;
+            for (double[] x : g.grads64().values()) for (double v : x) globalSq += v * v;
+            double floor = 1e-4 * Math.sqrt(globalSq);
+            double worst = 0, worstDjl32 = 0, worstVsDjl32 = 0;
+            String worstName = "", worstDjlName = "";
+            for (var e : g.grads64().entrySet()) {
+                float[] got = model.grad(e.getKey());
+                double err = gradError(got, e.getValue(), floor), djl = gradError(g.grads().get(e.getKey()), e.getValue(), floor);
+                worstVsDjl32 = Math.max(worstVsDjl32, gradError(got, toDouble(g.grads().get(e.getKey())), floor));
+                if (err > worst) {
+                    worst = err;
+                    worstName = e.getKey();
+                }
+                if (djl > worstDjl32) {
+                    worstDjl32 = djl;
+                    worstDjlName = e.getKey();
+                }
+            }
+            String tag = (DEVICE.emulated() ? "emulator_" : "") + f.getFileName().toString().replace("golden-", "").replace(".bin", "");
+            TestMetrics.record("golden_" + tag + "_loss_rel_error", lossErr);
+            TestMetrics.record("golden_" + tag + "_logits_rel_error", logitsErr);
+            TestMetrics.record("golden_" + tag + "_worst_grad_rel_error_vs_float64", worst);
+            TestMetrics.record("golden_" + tag + "_djl_float32_worst_grad_rel_error_vs_float64", worstDjl32);
+            TestMetrics.record("golden_" + tag + "_worst_grad_rel_error_vs_djl_float32", worstVsDjl32);
+            System.out.printf("%s: loss %.6f vs %.6f (rel %.2e), logits rel %.2e; worst gradient vs float64 %.2e (%s),"
+                            + " DJL float32's own %.2e (%s), engine vs DJL float32 %.2e%n",
+                    tag, loss, g.loss(), lossErr, logitsErr, worst, worstName, worstDjl32, worstDjlName, worstVsDjl32);
+            assertTrue(lossErr <= LOSS_TOL, "loss relative error " + lossErr);
+            assertTrue(logitsErr <= LOGITS_TOL, "logits relative error " + logitsErr);
+            assertTrue(worst <= GRAD_TOL, "gradient of " + worstName + ": relative error " + worst + " against float64");
+        }
+    }
+
+    /**
+     * ‖got − want‖ / max(‖want‖, floor): a tensor whose true gradient is below the floor (1e-4 of the global gradient
+     * norm; e.g. saturated gates, where float32 rounding dominates) is compared on that scale instead.
+     */
+    static double gradError(float[] got, double[] want, double floor) {
+        double num = 0, den = 0;
+        for (int i = 0; i < want.length; i++) {
+            num += (got[i] - want[i]) * (got[i] - want[i]);
+            den += want[i] * want[i];
+        }
+        return Math.sqrt(num) / Math.max(Math.sqrt(den), floor);
+    }
+
+    static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) d[i] = x[i];
+        return d;
+    }
+}
