@@ -33,8 +33,8 @@ public final class Attention implements AutoCloseable {
     private final int heads, headDim;
     private final DType dtype;
     private final boolean tensorCores;
-    private final CudaFunction fwd, fwd2, delta, dkdv, dq, dkdv2, dq2;
-    private boolean forwardV2, backwardV2;
+    private final CudaFunction fwd, fwd2, delta, dkdv, dq;
+    private boolean forwardV2;
     private DeviceArena scratch;
     private DeviceTensor deltaBuf;
 
@@ -65,8 +65,6 @@ public final class Attention implements AutoCloseable {
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
         fwd2 = m.function("attn_fwd_tc2_bf16");
-        dkdv2 = m.function("attn_dkdv_tc2_bf16");
-        dq2 = m.function("attn_dq_tc2_bf16");
         delta = m.function("attn_delta_" + t);
         dkdv = m.function("attn_dkdv_" + kind + "_" + t);
         dq = m.function("attn_dq_" + kind + "_" + t);
@@ -97,16 +95,6 @@ public final class Attention implements AutoCloseable {
     public boolean useForwardV2(boolean on) {
         forwardV2 = on && tensorCores && headDim % 32 == 0 && headDim <= 64;
         return forwardV2;
-    }
-
-    /**
-     * Opts into the second tensor-core backward (cp.async double-buffered tiles, ldmatrix/.trans instead of transposed
-     * copies; d = 32 or 64): passes the tests on the CPU emulator, not yet checked or timed on a GPU; ignored where it
-     * does not apply. Returns whether it is now in use.
-     */
-    public boolean useBackwardV2(boolean on) {
-        backwardV2 = on && tensorCores && headDim % 32 == 0 && headDim <= 64;
-        return backwardV2;
     }
 
     /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
@@ -142,8 +130,8 @@ public final class Attention implements AutoCloseable {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
-            (backwardV2 ? dkdv2 : dkdv).launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
-            (backwardV2 ? dq2 : dq).launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+            dkdv.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+            dq.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
         } else {
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);

@@ -466,51 +466,6 @@ __device__ __forceinline__ void ldsm_x4(unsigned* r, const bf16_t* p) {
                      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 #endif
 }
-
-// acc[N/8][4] += A(16 x HD) . tile^T for a row-major [N][HD] tile (pitch KP), B fragments by ldmatrix.
-template <int N>
-__device__ __forceinline__ void mma_abt_ldsm(float (*acc)[4], unsigned (*a)[4], const bf16_t* tile) {
-    const int lane = threadIdx.x % 32;
-#pragma unroll
-    for (int nt = 0; nt < N / 8; nt++) {
-#pragma unroll
-        for (int kc2 = 0; kc2 < HD / 32; kc2++) {
-            unsigned kb[4];
-            ldsm_x4<false>(kb, tile + (nt * 8 + (lane & 7)) * KP + kc2 * 32 + (lane >> 3) * 8);
-            mma_bf16(acc[nt], a[2 * kc2], kb);
-            mma_bf16(acc[nt], a[2 * kc2 + 1], kb + 2);
-        }
-    }
-}
-
-// acc[HD/8][4] += P(16 x N, C-layout fragments s, rounded to bf16) . tile for a row-major [N][HD] tile (pitch KP),
-// B fragments by ldmatrix.trans.
-template <int N>
-__device__ __forceinline__ void mma_pv_ldsm(float (*acc)[4], float (*s)[4], const bf16_t* tile) {
-    const int lane = threadIdx.x % 32;
-#pragma unroll
-    for (int kc = 0; kc < N / 16; kc++) {
-        unsigned a[4] = {pack2(s[2 * kc][0], s[2 * kc][1]), pack2(s[2 * kc][2], s[2 * kc][3]),
-                         pack2(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
-#pragma unroll
-        for (int dn2 = 0; dn2 < HD / 16; dn2++) {
-            unsigned vb[4];
-            ldsm_x4<true>(vb, tile + (kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * KP + dn2 * 16 + (lane >> 4) * 8);
-            mma_bf16(acc[2 * dn2], a, vb);
-            mma_bf16(acc[2 * dn2 + 1], a, vb + 2);
-        }
-    }
-}
-
-// cp.async of rows [r0, r0 + rows) of a [*, HD] matrix (row stride ld; rows >= limit zero-filled) into a row-major
-// tile (pitch KP); the caller commits.
-__device__ __forceinline__ void issue_rows(bf16_t* dst, const bf16_t* src, long ld, int r0, int rows, int limit) {
-    for (int e = threadIdx.x; e < rows * (HD / 8); e += 128) {
-        int r = e / (HD / 8), c = (e % (HD / 8)) * 8, i = r0 + r;
-        bool ok = i < limit;
-        cp_async16(dst + r * KP + c, src + (long)(ok ? i : 0) * ld + c, ok);
-    }
-}
 #endif  // HEAD_DIM % 32 == 0 && HEAD_DIM <= 64
 
 }  // namespace
@@ -859,152 +814,8 @@ extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc2_bf16(const bf16_t
         }
     }
 }
-
-// Backward, second version (opt-in until measured on a GPU): as the first, but the walked tiles are double-buffered by
-// cp.async and every operand comes from row-major tiles through ldmatrix (.trans where the first version kept a
-// transposed copy). d = 32 or 64. Grids as the first version's.
-extern "C" __global__ __launch_bounds__(128) void attn_dkdv_tc2_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
-        const float* delta, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
-    constexpr int BQ = 64, STAGE = BQ * KP;
-    __shared__ int4 Q_raw[(2 * STAGE) / 8];
-    __shared__ int4 O_raw[(2 * STAGE) / 8];
-    __shared__ float Ls[2][BQ];
-    __shared__ float Ds[2][BQ];
-    bf16_t* Qsm = reinterpret_cast<bf16_t*>(Q_raw);
-    bf16_t* Osm = reinterpret_cast<bf16_t*>(O_raw);
-    const int C = H * HD;
-    const long ld3 = 3L * C;
-    const int bh = blockIdx.y, b = bh / H, h = bh % H;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
-    const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
-    const bf16_t* dyb = dy + (long)b * Tn * C + h * HD;
-    const int key0 = blockIdx.x * TR + warp * 16, kra = key0 + g, krb = kra + 8;
-    unsigned ka[HD / 16][4], va[HD / 16][4];
-    load_a(ka, base + C, ld3, key0, Tn);
-    load_a(va, base + 2 * C, ld3, key0, Tn);
-    float dk[HD / 8][4], dv[HD / 8][4];
-#pragma unroll
-    for (int dn = 0; dn < HD / 8; dn++) {
-        dk[dn][0] = dk[dn][1] = dk[dn][2] = dk[dn][3] = 0.f;
-        dv[dn][0] = dv[dn][1] = dv[dn][2] = dv[dn][3] = 0.f;
-    }
-    const int qfirst = blockIdx.x * TR, tiles = (Tn - qfirst + BQ - 1) / BQ;
-    auto issue = [&](int tile) {
-        const int q0 = qfirst + tile * BQ, st = tile & 1;
-        issue_rows(Qsm + st * STAGE, base, ld3, q0, BQ, Tn);
-        issue_rows(Osm + st * STAGE, dyb, C, q0, BQ, Tn);
-        cp_async_commit();
-        for (int r = threadIdx.x; r < BQ; r += 128) {
-            int i = q0 + r;
-            Ls[st][r] = i < Tn ? lse[(long)bh * Tn + i] * LOG2E : 0.f;
-            Ds[st][r] = i < Tn ? delta[(long)bh * Tn + i] : 0.f;
-        }
-    };
-    issue(0);
-    for (int it = 0; it < tiles; it++) {
-        if (it + 1 < tiles) {
-            issue(it + 1);
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
-        const int q0 = qfirst + it * BQ, st = it & 1;
-        const bf16_t* Qs = Qsm + st * STAGE;
-        const bf16_t* Os = Osm + st * STAGE;
-        float p[BQ / 8][4], dp[BQ / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < BQ / 8; nt++) {
-            p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
-            dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
-        }
-        mma_abt_ldsm<BQ>(p, ka, Qs);    // S^T = K Q^T
-        mma_abt_ldsm<BQ>(dp, va, Os);   // dP^T = V dO^T
-#pragma unroll
-        for (int nt = 0; nt < BQ / 8; nt++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? kra : krb;
-                float pv = query >= key && query < Tn ? exp2f(p[nt][e] * scale_log2 - Ls[st][col]) : 0.f;
-                p[nt][e] = pv;
-                dp[nt][e] = pv * (dp[nt][e] - Ds[st][col]);
-            }
-        }
-        mma_pv_ldsm<BQ>(dv, p, Os);    // dV += P^T dO
-        mma_pv_ldsm<BQ>(dk, dp, Qs);   // dK += dS^T Q
-        __syncthreads();
-    }
-    bf16_t* out = dqkv + (long)b * Tn * ld3 + h * HD;
-    store_rows(out + C, ld3, key0, Tn, dk, scale, scale);
-    store_rows(out + 2 * C, ld3, key0, Tn, dv, 1.f, 1.f);
-}
-
-extern "C" __global__ __launch_bounds__(128) void attn_dq_tc2_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
-        const float* delta, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
-    constexpr int BK = 64, STAGE = BK * KP;
-    __shared__ int4 K_raw[(2 * STAGE) / 8];
-    __shared__ int4 V_raw[(2 * STAGE) / 8];
-    bf16_t* Ksm = reinterpret_cast<bf16_t*>(K_raw);
-    bf16_t* Vsm = reinterpret_cast<bf16_t*>(V_raw);
-    const int C = H * HD;
-    const long ld3 = 3L * C;
-    const int bh = blockIdx.y, b = bh / H, h = bh % H;
-    const int blk = gridDim.x - 1 - blockIdx.x;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
-    const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
-    const int row0 = blk * TR + warp * 16, ra = row0 + g, rb = ra + 8;
-    unsigned qa[HD / 16][4], oa[HD / 16][4];
-    load_a(qa, base, ld3, row0, Tn);
-    load_a(oa, dy + (long)b * Tn * C + h * HD, C, row0, Tn);
-    const float La = ra < Tn ? lse[(long)bh * Tn + ra] * LOG2E : 0.f, Lb = rb < Tn ? lse[(long)bh * Tn + rb] * LOG2E : 0.f;
-    const float Da = ra < Tn ? delta[(long)bh * Tn + ra] : 0.f, Db = rb < Tn ? delta[(long)bh * Tn + rb] : 0.f;
-    float dq[HD / 8][4];
-#pragma unroll
-    for (int dn = 0; dn < HD / 8; dn++) dq[dn][0] = dq[dn][1] = dq[dn][2] = dq[dn][3] = 0.f;
-    const int kend = min(Tn, blk * TR + TR), tiles = (kend + BK - 1) / BK;
-    auto issue = [&](int tile) {
-        issue_rows(Ksm + (tile & 1) * STAGE, base + C, ld3, tile * BK, BK, Tn);
-        issue_rows(Vsm + (tile & 1) * STAGE, base + 2 * C, ld3, tile * BK, BK, Tn);
-        cp_async_commit();
-    };
-    issue(0);
-    for (int it = 0; it < tiles; it++) {
-        if (it + 1 < tiles) {
-            issue(it + 1);
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
-        const int k0 = it * BK;
-        const bf16_t* Ks = Ksm + (it & 1) * STAGE;
-        const bf16_t* Vs = Vsm + (it & 1) * STAGE;
-        float p[BK / 8][4], dp[BK / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < BK / 8; nt++) {
-            p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
-            dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
-        }
-        mma_abt_ldsm<BK>(p, qa, Ks);    // S = Q K^T
-        mma_abt_ldsm<BK>(dp, oa, Vs);   // dP = dO V^T
-#pragma unroll
-        for (int nt = 0; nt < BK / 8; nt++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
-                float pv = key <= row && key < Tn && row < Tn ? exp2f(p[nt][e] * scale_log2 - (e < 2 ? La : Lb)) : 0.f;
-                dp[nt][e] = pv * (dp[nt][e] - (e < 2 ? Da : Db));
-            }
-        }
-        mma_pv_ldsm<BK>(dq, dp, Ks);   // dQ += dS K
-        __syncthreads();
-    }
-    store_rows(dqkv + (long)b * Tn * ld3 + h * HD, ld3, row0, Tn, dq, scale, scale);
-}
 #else
 extern "C" __global__ void attn_fwd_tc2_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
-extern "C" __global__ void attn_dkdv_tc2_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
-extern "C" __global__ void attn_dq_tc2_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
 #endif
 
 #else  // the tensor-core kernels need d % 16 == 0; these stubs keep the module's kernel names (never launched)
@@ -1013,7 +824,5 @@ extern "C" __global__ void attn_fwd_tc_bf16(const bf16_t*, bf16_t*, float*, int,
 extern "C" __global__ void attn_fwd_tc2_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
 extern "C" __global__ void attn_dkdv_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
 extern "C" __global__ void attn_dq_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
-extern "C" __global__ void attn_dkdv_tc2_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
-extern "C" __global__ void attn_dq_tc2_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
 
 #endif  // HEAD_DIM % 16 == 0
