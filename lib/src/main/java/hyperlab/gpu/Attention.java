@@ -33,8 +33,7 @@ public final class Attention implements AutoCloseable {
     private final int heads, headDim;
     private final DType dtype;
     private final boolean tensorCores;
-    private final CudaFunction fwd, fwd2, delta, dkdv, dq;
-    private boolean forwardV2;
+    private final CudaFunction fwd, delta, dkdv, dq;
     private DeviceArena scratch;
     private DeviceTensor deltaBuf;
 
@@ -64,7 +63,6 @@ public final class Attention implements AutoCloseable {
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
-        fwd2 = m.function("attn_fwd_tc2_bf16");
         delta = m.function("attn_delta_" + t);
         dkdv = m.function("attn_dkdv_" + kind + "_" + t);
         dq = m.function("attn_dq_" + kind + "_" + t);
@@ -87,16 +85,6 @@ public final class Attention implements AutoCloseable {
         return tensorCores;
     }
 
-    /**
-     * Opts into the second tensor-core forward (128 rows per block, cp.async double buffering, ldmatrix; d = 32 or 64),
-     * which passes the tests on the CPU emulator but has not yet been checked or timed on a GPU; ignored where it
-     * does not apply. Returns whether it is now in use.
-     */
-    public boolean useForwardV2(boolean on) {
-        forwardV2 = on && tensorCores && headDim % 32 == 0 && headDim <= 64;
-        return forwardV2;
-    }
-
     /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
     public void forward(DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, int batch, int time) {
         checkDims(batch, time);
@@ -105,9 +93,7 @@ public final class Attention implements AutoCloseable {
         check("lse", lse, DType.F32, (long) batch * heads * time, "[B, heads, T] = " + shape(batch, heads, time));
         Dim3 grid = Dim3.of(blocks(time), batch * heads);
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        if (forwardV2) fwd2.launch(Dim3.of((time + 127) / 128, batch * heads), Dim3.of(128), 0, qkv, y, lse, heads, time,
-                (float) (scale / Math.log(2)));
-        else if (tensorCores) fwd.launch(grid, Dim3.of(128), 0, qkv, y, lse, heads, time, (float) (scale / Math.log(2)));
+        if (tensorCores) fwd.launch(grid, Dim3.of(128), 0, qkv, y, lse, heads, time, (float) (scale / Math.log(2)));
         else fwd.launch(grid, Dim3.of(64), 0, qkv, y, lse, heads, time, scale);
     }
 

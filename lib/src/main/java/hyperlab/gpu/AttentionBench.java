@@ -105,7 +105,6 @@ public final class AttentionBench {
         double fwdFlops = Attention.forwardFlops(batch, heads, time, headDim), bwdFlops = 2.5 * fwdFlops;
         List<String> rows = new ArrayList<>();
         String consistency;
-        double v2Diff = Double.NaN;
         int c = heads * headDim;
         Random r = new Random(1);
         float[] qkvHost = new float[batch * time * 3 * c], dyHost = new float[batch * time * c];
@@ -115,11 +114,8 @@ public final class AttentionBench {
             for (int i = 0; i < x.length; i++) x[i] = DType.bf16ToFloat(DType.floatToBf16(x[i]));
         try (DeviceArena a = gpu.arena()) {
             Map<DType, float[][]> outputs = new LinkedHashMap<>();
-            for (int variant = 0; variant < 3; variant++) {
-                DType t = variant == 2 ? DType.F32 : DType.BF16;
+            for (DType t : new DType[] {DType.BF16, DType.F32}) {
                 try (Attention att = new Attention(gpu, heads, headDim, t)) {
-                    boolean v2 = variant == 1 && att.useForwardV2(true);
-                    if (variant == 1 && !v2) continue;
                     DeviceTensor qkv = a.of(t, qkvHost, batch, time, 3L * c), dy = a.of(t, dyHost, batch, time, c);
                     DeviceTensor y = a.alloc(t, batch, time, c), lse = a.alloc(DType.F32, batch, heads, time);
                     DeviceTensor dqkv = a.alloc(t, batch, time, 3L * c);
@@ -138,14 +134,12 @@ public final class AttentionBench {
                     float bothMs = gpu.time(() -> {
                         for (int k = 0; k < n; k++) both.run();
                     }) / n;
-                    if (!v2) outputs.put(t, new float[][] {y.toFloatArray(), dqkv.toFloatArray()});
-                    else v2Diff = relDiff(y.toFloatArray(), outputs.get(DType.BF16)[0]);
+                    outputs.put(t, new float[][] {y.toFloatArray(), dqkv.toFloatArray()});
                     String key = t == DType.BF16 ? "bf16" : "f32";
                     double bwdMs = bothMs - fwdMs;
                     StringBuilder sb = new StringBuilder();
                     sb.append("{\"dtype\": \"").append(t).append("\", \"kernels\": \"")
-                            .append(att.tensorCores() ? "mma.sync m16n8k16 bf16, fp32 accumulation" + (v2 ? ", forward v2 (opt-in)" : "")
-                                    : "SIMT fp32").append("\", ")
+                            .append(att.tensorCores() ? "mma.sync m16n8k16 bf16, fp32 accumulation" : "SIMT fp32").append("\", ")
                             .append("\"iters\": ").append(n).append(", ")
                             .append(num("fwd_ms", fwdMs)).append(num("fwd_tflops", fwdFlops / fwdMs / 1e9))
                             .append(num("bwd_ms", bwdMs)).append(num("bwd_tflops", bwdFlops / bwdMs / 1e9))
@@ -163,8 +157,7 @@ public final class AttentionBench {
                 }
             }
             float[][] bf = outputs.get(DType.BF16), f32 = outputs.get(DType.F32);
-            consistency = "{\"y\": " + fmt(relDiff(bf[0], f32[0])) + ", \"dqkv\": " + fmt(relDiff(bf[1], f32[1]))
-                    + ", \"y_forward_v2_vs_v1\": " + fmt(v2Diff) + "}";
+            consistency = "{\"y\": " + fmt(relDiff(bf[0], f32[0])) + ", \"dqkv\": " + fmt(relDiff(bf[1], f32[1])) + "}";
         }
         StringBuilder json = new StringBuilder("{\n");
         json.append("  \"bench\": \"attention\",\n");
