@@ -2,6 +2,8 @@
 // -log softmax(logits)[target] and overwrites the logits with their gradient (softmax - onehot) * scale,
 // so the [N, V] probabilities never exist as a separate buffer.
 
+#define NEG_INF __int_as_float(0xff800000)   // NVRTC has no <cmath>, so no INFINITY
+
 __device__ __forceinline__ float block_reduce(float v, bool isMax, float* sh) {
     for (int o = 16; o > 0; o >>= 1) {
         float w = __shfl_xor_sync(0xffffffffu, v, o);
@@ -10,7 +12,7 @@ __device__ __forceinline__ float block_reduce(float v, bool isMax, float* sh) {
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
     if (lane == 0) sh[warp] = v;
     __syncthreads();
-    v = lane < warps ? sh[lane] : (isMax ? -INFINITY : 0.f);
+    v = lane < warps ? sh[lane] : (isMax ? NEG_INF : 0.f);
     for (int o = 16; o > 0; o >>= 1) {
         float w = __shfl_xor_sync(0xffffffffu, v, o);
         v = isMax ? fmaxf(v, w) : v + w;
@@ -23,7 +25,7 @@ extern "C" __global__ void crossentropy_forward_backward(float* logits, float* l
                                                          int V, float scale) {
     __shared__ float sh[32];
     float* row = logits + (long)blockIdx.x * V;
-    float m = -INFINITY;
+    float m = NEG_INF;
     for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, row[j]);
     m = block_reduce(m, true, sh);
     float s = 0.f;
@@ -43,7 +45,7 @@ extern "C" __global__ void crossentropy_forward_backward(float* logits, float* l
 extern "C" __global__ void crossentropy_forward(const float* logits, float* losses, const int* targets, int V) {
     __shared__ float sh[32];
     const float* row = logits + (long)blockIdx.x * V;
-    float m = -INFINITY;
+    float m = NEG_INF;
     for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, row[j]);
     m = block_reduce(m, true, sh);
     float s = 0.f;

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GoldenWriterTest {
     @Test
     void goldenFileRoundTripsAndIsSelfConsistent(@TempDir Path dir) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestDevices.cpuEngineAvailable(), "skipped: needs DJL's CPU engine");
         GptConfig cfg = GptConfig.preset("tiny").paradigm(Paradigm.MHC).streams(3).layers(1);
         Golden g = GoldenWriter.make(cfg, 2, 16);
         Path f = dir.resolve(GoldenWriter.fileName(cfg));

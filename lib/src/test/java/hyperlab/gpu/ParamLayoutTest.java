@@ -20,6 +20,7 @@ class ParamLayoutTest {
     @ParameterizedTest
     @EnumSource(Paradigm.class)
     void matchesTheCpuModel(Paradigm p) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestDevices.cpuEngineAvailable(), "skipped: needs DJL's CPU engine");
         GptConfig cfg = GptConfig.preset("tiny").paradigm(p).layers(3);
         ParamLayout layout = ParamLayout.of(cfg);
         try (NDManager m = NDManager.newBaseManager()) {

@@ -228,7 +228,7 @@ extern "C" int hyperlab_emu_launch(void* kernel, unsigned gx, unsigned gy, unsig
         for (size_t t = old; t < threads; t++) emu::fibers[t].started = false;
     }
     emu::blockThreads = (int)threads;
-    emu::dynamicShared.assign(sharedBytes + 16, 0);
+    emu::dynamicShared.assign(sharedBytes + 16, 0xff);   // NaN-filled, as real shared memory starts undefined
     emu::entry = reinterpret_cast<emu::Kernel*>(kernel)->run;
     emu::entryArgs = args;
     gridDim = {gx, gy, gz};
