@@ -76,6 +76,24 @@ public final class Gains {
         return t;
     }
 
+    /** Per block b, every token's composite product H_b ⋯ H_1 in float64: [block][token][n][n]. */
+    public static List<double[][][]> composites(Gpt model, NDArray ids) {
+        if (model.config().paradigm() == Paradigm.RC)
+            throw new IllegalArgumentException("paradigm rc has no H_res; diagnose an hc/mhc/mhc-lite/shc model");
+        int n = model.config().streams();
+        ParameterStore ps = new ParameterStore(ids.getManager(), false);
+        List<NDArray> streams = model.streams(ps, ids);
+        List<double[][][]> out = new java.util.ArrayList<>();
+        double[][][] composite = null;
+        for (int b = 0; b < model.blocks().size(); b++) {
+            double[][][] h = perToken(model.blocks().get(b).maps(ps, streams.get(b), false).res(), n);
+            if (composite != null) for (int k = 0; k < h.length; k++) h[k] = Matrices.multiply(h[k], composite[k]);
+            composite = h;
+            out.add(h);
+        }
+        return out;
+    }
+
     /**
      * Composite gains of L random residual matrices per paradigm, as in the papers' motivation:
      * HC's unconstrained H = I + noise compounds, the manifolds keep the product bounded. One row per
