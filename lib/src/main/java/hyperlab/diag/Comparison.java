@@ -177,40 +177,48 @@ public final class Comparison {
         return tps;
     }
 
-    /** The bench as JSON: machine facts, the model, and per paradigm tokens/s, step ms and the step time relative to rc. */
+    /**
+     * The bench as JSON: machine facts, the model, and per paradigm the median tokens/s and step time, and
+     * the step time relative to rc as the median over rounds of the ratio within each round (robust to load drift).
+     */
     public String benchJson(Map<Paradigm, double[]> tps, int steps, List<Result> trained, double[] load) {
         long tokensPerStep = (long) base.batch() * base.model().context();
-        double rcMs = Double.NaN;
+        double[] rc = tps.get(Paradigm.RC);
         StringBuilder p = new StringBuilder();
         for (var e : tps.entrySet()) {
-            double ms = tokensPerStep / median(e.getValue()) * 1000;
-            if (e.getKey() == Paradigm.RC) rcMs = ms;
-        }
-        for (var e : tps.entrySet()) {
-            double med = median(e.getValue()), ms = tokensPerStep / med * 1000;
-            StringBuilder rounds = new StringBuilder();
-            for (double v : e.getValue()) rounds.append(rounds.isEmpty() ? "" : ", ").append(Math.round(v));
+            double[] v = e.getValue(), ratio = new double[v.length];
+            for (int i = 0; i < v.length; i++) ratio[i] = rc == null ? Double.NaN : rc[i] / v[i];
+            double med = median(v);
             Result tr = trained.stream().filter(r -> r.paradigm().equals(e.getKey().key())).findFirst().orElse(null);
             p.append(p.isEmpty() ? "" : ",\n").append(String.format(Locale.ROOT,
-                    "    \"%s\": {\"streams\": %d, \"tokens_per_s\": %.0f, \"step_ms\": %.2f, \"step_time_vs_rc\": %.3f, \"rounds_tokens_per_s\": [%s]%s}",
-                    e.getKey().key(), e.getKey() == Paradigm.RC ? 1 : configFor(e.getKey(), "").model().streams(), med, ms, ms / rcMs, rounds,
+                    "    \"%s\": {\"streams\": %d, \"tokens_per_s\": %.0f, \"step_ms\": %.2f, \"step_time_vs_rc\": %.3f, "
+                            + "\"rounds_tokens_per_s\": [%s], \"rounds_step_time_vs_rc\": [%s]%s}",
+                    e.getKey().key(), configFor(e.getKey(), "").model().streams(), med, tokensPerStep / med * 1000, median(ratio),
+                    join(v, "%.0f"), join(ratio, "%.3f"),
                     tr == null ? "" : String.format(Locale.ROOT, ", \"training_run_tokens_per_s\": %.0f", tr.tokensPerS())));
         }
         return String.format(Locale.ROOT, """
                 {
-                  "what": "CPU training throughput per paradigm (DJL/PyTorch, float32): %d rounds of %d-step runs interleaved over the paradigms; median round; step time relative to rc from the same run",
-                  "command": "bin/hyperlab compare",
-                  "machine": {"cores": %d, "os": "%s %s", "jdk": "%s", "djl": "%s", "pytorch": "%s", "omp_num_threads": "%s", "load_average_before": %.2f, "load_average_after": %.2f},
+                  "what": "CPU training throughput per paradigm (DJL/PyTorch, float32): %d rounds of %d-step runs interleaved over the paradigms; tokens/s: median round; step_time_vs_rc: median over rounds of the step-time ratio to rc in the same round",
+                  "command": "OMP_NUM_THREADS=%s bin/hyperlab compare --bench data/bench/cpu.json",
+                  "machine": {"cores": %d, "os": "%s %s", "jdk": "%s", "djl": "%s", "pytorch": "%s", "omp_num_threads": "%s", "load_average_before": %.2f, "load_average_after": %.2f, "note": "a shared 2-core machine: other jobs ran too (see the load averages), so absolute tokens/s are low and vary by round"},
                   "model": "%s",
                   "tokens_per_step": %d,
                   "paradigms": {
                 %s
                   }
                 }
-                """, tps.values().iterator().next().length, steps, Runtime.getRuntime().availableProcessors(),
+                """, tps.values().iterator().next().length, steps, System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"),
+                Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name"), System.getProperty("os.arch"), Runtime.version(), Engine.getDjlVersion(),
                 Engine.getInstance().getVersion(), System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"), load[0], load[1],
                 base.model().toString().replace("paradigm=RC, streams=1, ", ""), tokensPerStep, p);
+    }
+
+    private static String join(double[] v, String fmt) {
+        StringBuilder sb = new StringBuilder();
+        for (double x : v) sb.append(sb.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, fmt, x));
+        return sb.toString();
     }
 
     /** The 1-minute system load average, to show how busy the (shared) machine was. */
