@@ -39,7 +39,7 @@ public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--bench", paramLabel = "FILE", description = "also run the throughput benchmark and write its JSON here (e.g. data/bench/cpu.json)")
     Path bench;
 
-    @Option(names = "--bench-rounds", defaultValue = "3", description = "interleaved rounds of the benchmark (default ${DEFAULT-VALUE})")
+    @Option(names = "--bench-rounds", defaultValue = "5", description = "interleaved rounds of the benchmark (default ${DEFAULT-VALUE})")
     int benchRounds;
 
     @Option(names = "--bench-steps", defaultValue = "80", description = "steps per benchmark run (default ${DEFAULT-VALUE})")

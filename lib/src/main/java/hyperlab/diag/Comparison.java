@@ -165,14 +165,16 @@ public final class Comparison {
     public Map<Paradigm, double[]> bench(List<Paradigm> paradigms, int rounds, int steps) {
         Map<Paradigm, double[]> tps = new LinkedHashMap<>();
         for (Paradigm p : paradigms) tps.put(p, new double[rounds]);
-        for (int round = 0; round < rounds; round++)
+        for (int round = -1; round < rounds; round++)   // round -1 warms up the JIT and PyTorch and is not recorded
             for (Paradigm p : paradigms) {
                 TrainConfig cfg = configFor(p, "bench-").with(List.of("steps=" + steps, "eval_every=0", "log_every=10", "checkpoint_every=0",
                         "eval_batches=1"));
+                double v;
                 try (Trainer tr = new Trainer(cfg, TokenFile.open(bin))) {
-                    tps.get(p)[round] = tr.run().tokensPerSecond();
+                    v = tr.run().tokensPerSecond();
                 }
-                log.accept(String.format(Locale.ROOT, "bench round %d %s: %.0f tokens/s", round + 1, p.key(), tps.get(p)[round]));
+                if (round >= 0) tps.get(p)[round] = v;
+                log.accept(String.format(Locale.ROOT, "bench %s %s: %.0f tokens/s", round < 0 ? "warm-up" : "round " + (round + 1), p.key(), v));
             }
         return tps;
     }
@@ -199,7 +201,7 @@ public final class Comparison {
         }
         return String.format(Locale.ROOT, """
                 {
-                  "what": "CPU training throughput per paradigm (DJL/PyTorch, float32): %d rounds of %d-step runs interleaved over the paradigms; tokens/s: median round; step_time_vs_rc: median over rounds of the step-time ratio to rc in the same round",
+                  "what": "CPU training throughput per paradigm (DJL/PyTorch, float32): after a warm-up round, %d rounds of %d-step runs interleaved over the paradigms; tokens/s: median round; step_time_vs_rc: median over rounds of the step-time ratio to rc in the same round",
                   "command": "OMP_NUM_THREADS=%s bin/hyperlab compare --bench data/bench/cpu.json",
                   "machine": {"cores": %d, "os": "%s %s", "jdk": "%s", "djl": "%s", "pytorch": "%s", "omp_num_threads": "%s", "load_average_before": %.2f, "load_average_after": %.2f, "note": "a shared 2-core machine: other jobs ran too (see the load averages), so absolute tokens/s are low and vary by round"},
                   "model": "%s",
