@@ -22,7 +22,7 @@ import tech.tablesaw.api.Table;
         description = {"Train each paradigm with the same data, seed and recipe on the CPU; write the comparison table",
                 "(losses, unigram baseline, composite gains of the trained models, params, time) and a throughput benchmark.",
                 "Defaults (override with key=value as for train): " + CompareCommand.DEFAULTS,
-                "Reproduces the committed results: bin/hyperlab compare --csv data/results/cpu-tiny.csv --bench data/bench/cpu.json"})
+                "The committed results (data/results/cpu-*.csv, data/bench/cpu.json) come from lib/bin/cpu-results.sh (OMP_NUM_THREADS=1)."})
 public final class CompareCommand implements Callable<Integer> {
     /** The CPU recipe for the tiny model: lr 3e-3 (the paper's 6e-4 is tuned for 0.1B+ models and long runs). */
     static final String DEFAULTS = "preset=tiny steps=1000 lr=3e-3 warmup=100 eval_every=250 eval_batches=20 log_every=25 checkpoint_every=0";
