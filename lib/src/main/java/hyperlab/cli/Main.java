@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** The command line face of the library: the same objects notebooks use. */
 @Command(name = "hyperlab", mixinStandardHelpOptions = true, version = "HyperLab 0.1.0",
         description = "Hyper-connected residual streams: RC, HC, mHC, mHC-lite, sHC.",
-        subcommands = {Main.Params.class, TrainCommand.class})
+        subcommands = {Main.Params.class, TrainCommand.class, CompareCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(new CommandLine(new Main()).execute(args));

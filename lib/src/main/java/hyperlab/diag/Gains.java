@@ -24,7 +24,9 @@ import tech.tablesaw.columns.numbers.NumberColumnFormatter;
 /**
  * The papers' stability measures of H_res (seed 001 §3, Fig. 3/7; seed 003 §4): the Amax gain
  * magnitude forward (max absolute row sum) and backward (max absolute column sum), for one layer and
- * for the composite product over layers, plus spectral norms and the distance to the identity.
+ * for the composite product over layers, plus spectral norms, the distance to the identity, and how far
+ * the composite's row and column sums are from 1 ("composite Σ err": 0 for mHC and sHC, whose maps all
+ * have unit row and column sums, even where sHC's negative entries make the Amax gain exceed 1).
  */
 public final class Gains {
     private Gains() {}
@@ -72,6 +74,24 @@ public final class Gains {
             addRow(t, b, b % 2 == 0 ? "attn" : "mlp", h, composite);
         }
         return t;
+    }
+
+    /** Per block b, every token's composite product H_b ⋯ H_1 in float64: [block][token][n][n]. */
+    public static List<double[][][]> composites(Gpt model, NDArray ids) {
+        if (model.config().paradigm() == Paradigm.RC)
+            throw new IllegalArgumentException("paradigm rc has no H_res; diagnose an hc/mhc/mhc-lite/shc model");
+        int n = model.config().streams();
+        ParameterStore ps = new ParameterStore(ids.getManager(), false);
+        List<NDArray> streams = model.streams(ps, ids);
+        List<double[][][]> out = new java.util.ArrayList<>();
+        double[][][] composite = null;
+        for (int b = 0; b < model.blocks().size(); b++) {
+            double[][][] h = perToken(model.blocks().get(b).maps(ps, streams.get(b), false).res(), n);
+            if (composite != null) for (int k = 0; k < h.length; k++) h[k] = Matrices.multiply(h[k], composite[k]);
+            composite = h;
+            out.add(h);
+        }
+        return out;
     }
 
     /**
@@ -135,7 +155,8 @@ public final class Gains {
         Table t = Table.create(name, IntColumn.create("block"), StringColumn.create("kind"),
                 DoubleColumn.create("gain fwd"), DoubleColumn.create("gain bwd"),
                 DoubleColumn.create("composite fwd"), DoubleColumn.create("composite bwd"),
-                DoubleColumn.create("‖H‖₂"), DoubleColumn.create("‖H−J‖₂"), DoubleColumn.create("‖H−I‖_F"));
+                DoubleColumn.create("‖H‖₂"), DoubleColumn.create("‖H−J‖₂"), DoubleColumn.create("‖H−I‖_F"),
+                DoubleColumn.create("composite Σ err"));
         // 7 decimals show Sinkhorn's 1e-7 column error without float64's noise digits
         NumberColumnFormatter seven = new NumberColumnFormatter(new DecimalFormat("0.0######", DecimalFormatSymbols.getInstance(Locale.ROOT)));
         for (int c = 2; c < t.columnCount(); c++) t.doubleColumn(c).setPrintFormatter(seven);
@@ -144,7 +165,7 @@ public final class Gains {
 
     /** Appends the worst token's measures of h and of the composite product. */
     private static void addRow(Table t, int block, String kind, double[][][] h, double[][][] composite) {
-        double f = 0, bw = 0, cf = 0, cb = 0, s = 0, d = 0, id = 0;
+        double f = 0, bw = 0, cf = 0, cb = 0, s = 0, d = 0, id = 0, sums = 0;
         int n = h[0].length;
         for (int k = 0; k < h.length; k++) {
             f = Math.max(f, forward(h[k]));
@@ -154,10 +175,11 @@ public final class Gains {
             s = Math.max(s, Matrices.spectralNorm(h[k]));
             d = Math.max(d, Matrices.spectralNorm(Matrices.add(h[k], Matrices.uniform(n), -1)));
             id = Math.max(id, identityDistance(h[k]));
+            sums = Math.max(sums, Matrices.marginalError(composite[k]));
         }
         t.intColumn("block").append(block);
         t.stringColumn("kind").append(kind);
-        double[] vals = {f, bw, cf, cb, s, d, id};
+        double[] vals = {f, bw, cf, cb, s, d, id, sums};
         for (int i = 0; i < vals.length; i++) t.doubleColumn(i + 2).append(vals[i]);
     }
 }

@@ -2,6 +2,7 @@ package hyperlab.train;
 
 import hyperlab.data.Tokenizer;
 import hyperlab.nn.GptConfig;
+import hyperlab.nn.MapInit;
 import hyperlab.nn.Paradigm;
 import java.io.IOException;
 import java.io.Reader;
@@ -25,7 +26,8 @@ public record TrainConfig(
         String preset, int layers, int width, int heads, int context, Paradigm paradigm, int streams,
         int batch, int steps, double lr, double minLr, int warmup, double weightDecay, double beta1, double beta2,
         double gradClip, int evalEvery, int evalBatches, int logEvery, int checkpointEvery, long seed,
-        String data, String tokenizer, String engine, Path out, boolean resume, int maxBadSteps) {
+        String data, String tokenizer, String engine, Path out, boolean resume, int maxBadSteps,
+        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init) {
 
     /** The valid keys with their defaults and what each accepts, in the order they print. */
     static final Map<String, String[]> KEYS = keys(
@@ -55,7 +57,11 @@ public record TrainConfig(
             "engine", "cpu", "cpu (DJL), gpu (the CUDA engine) or emulator (the CUDA engine's kernels on the CPU: slow, for checks)",
             "out", "runs/train", "a folder for metrics.jsonl and checkpoints/",
             "resume", "false", "true or false",
-            "max_bad_steps", "5", "a positive integer: NaN/Inf steps in a row before the run stops");
+            "max_bad_steps", "5", "a positive integer: NaN/Inf steps in a row before the run stops",
+            "dynamic", "true", "true or false: hc only; false keeps just the static (bias) maps",
+            "sinkhorn_iters", "20", "a positive integer: mhc's Sinkhorn-Knopp iterations",
+            "sinkhorn_log", "false", "true or false: mhc's Sinkhorn-Knopp in the log domain",
+            "init", "paper", "paper (sHC App. G) or rc_exact (step 0 computes exactly what rc does)");
 
     public TrainConfig {
         if (!List.of("cpu", "gpu", "emulator").contains(engine))
@@ -152,7 +158,8 @@ public record TrainConfig(
                 dbl(v, "beta1", 0, Math.nextDown(1.0)), dbl(v, "beta2", 0, Math.nextDown(1.0)), dbl(v, "grad_clip", 0, Double.MAX_VALUE),
                 integer(v, "eval_every", 0), integer(v, "eval_batches", 1), integer(v, "log_every", 1),
                 integer(v, "checkpoint_every", 0), longValue(v, "seed"), v.get("data"), tok, engine, Path.of(v.get("out")),
-                Boolean.parseBoolean(resume), integer(v, "max_bad_steps", 1));
+                Boolean.parseBoolean(resume), integer(v, "max_bad_steps", 1),
+                bool(v, "dynamic"), integer(v, "sinkhorn_iters", 1), bool(v, "sinkhorn_log"), mapInit(v));
         c.model();   // validates the model keys against the preset now (e.g. heads dividing width)
         return c;
     }
@@ -168,7 +175,7 @@ public record TrainConfig(
         if (g.vocab() < vocab) g = g.vocab(vocab);
         g = g.paradigm(paradigm);
         if (streams > 0) g = g.streams(streams);
-        return g.seed(seed);
+        return g.dynamic(dynamic).sinkhorn(sinkhornIters, sinkhornLog).init(init).seed(seed);
     }
 
     /** Warm-up steps actually used: min(warmup, steps / 10). */
@@ -206,6 +213,10 @@ public record TrainConfig(
         m.put("out", out.toString());
         m.put("resume", "" + resume);
         m.put("max_bad_steps", "" + maxBadSteps);
+        m.put("dynamic", "" + dynamic);
+        m.put("sinkhorn_iters", "" + sinkhornIters);
+        m.put("sinkhorn_log", "" + sinkhornLog);
+        m.put("init", init.name().toLowerCase(Locale.ROOT));
         return m;
     }
 
@@ -218,6 +229,19 @@ public record TrainConfig(
             // reported below with the allowed values
         }
         throw bad(key, s, KEYS.get(key)[1]);
+    }
+
+    private static boolean bool(Map<String, String> v, String key) {
+        String s = v.get(key).toLowerCase(Locale.ROOT);
+        if (!s.equals("true") && !s.equals("false")) throw bad(key, v.get(key), KEYS.get(key)[1]);
+        return Boolean.parseBoolean(s);
+    }
+
+    /** paper or rc_exact (case-insensitive, '-' accepted for '_'), the names of {@link MapInit}. */
+    private static MapInit mapInit(Map<String, String> v) {
+        String s = v.get("init").trim().toUpperCase(Locale.ROOT).replace('-', '_');
+        for (MapInit i : MapInit.values()) if (i.name().equals(s)) return i;
+        throw bad("init", v.get("init"), KEYS.get("init")[1]);
     }
 
     private static long longValue(Map<String, String> v, String key) {

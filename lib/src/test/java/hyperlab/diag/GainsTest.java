@@ -34,6 +34,7 @@ class GainsTest {
         System.out.println(t.printAll());
         double hc = t.doubleColumn("composite fwd").get(0);
         assertTrue(hc > 10, "60 random HC layers should compound far beyond 1, got " + hc);
+        assertTrue(t.doubleColumn("composite Σ err").get(0) > 1, "HC's product drifts off unit sums");
         for (int row = 1; row < t.rowCount(); row++) {
             String kind = t.stringColumn("kind").get(row);
             double fwd = t.doubleColumn("composite fwd").get(row), bwd = t.doubleColumn("composite bwd").get(row);
@@ -42,6 +43,7 @@ class GainsTest {
                 assertTrue(bwd < 1.01, kind + " composite backward gain " + bwd);
             } else {
                 assertTrue(t.doubleColumn("‖H−J‖₂").get(row) <= 1 + 1e-9, "sHC displacement bounded by 1");
+                assertEquals(0, t.doubleColumn("composite Σ err").get(row), 1e-9, "sHC's product keeps unit row and column sums");
             }
         }
     }

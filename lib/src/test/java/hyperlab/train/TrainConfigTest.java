@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
+import hyperlab.nn.Gpt;
+import hyperlab.nn.GptConfig;
+import hyperlab.nn.MapInit;
 import hyperlab.nn.Paradigm;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,5 +77,48 @@ class TrainConfigTest {
         Path f = Files.writeString(dir.resolve("bad.properties"), "lr=fast\n");
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.fromFile(f));
         assertTrue(e.getMessage().contains("bad.properties") && e.getMessage().contains("lr = 'fast'"), e.getMessage());
+    }
+
+    @Test
+    void mapKeysReachTheModel() {
+        GptConfig d = TrainConfig.defaults().model();
+        assertTrue(d.dynamic() && d.sinkhornIterations() == 20 && !d.sinkhornLogDomain() && d.init() == MapInit.PAPER, d.toString());
+        TrainConfig c = TrainConfig.of("paradigm=mhc", "dynamic=false", "sinkhorn_iters=7", "sinkhorn_log=TRUE", "init=RC-exact");
+        GptConfig g = c.model();
+        assertEquals(false, g.dynamic());
+        assertEquals(7, g.sinkhornIterations());
+        assertEquals(true, g.sinkhornLogDomain());
+        assertEquals(MapInit.RC_EXACT, g.init());
+        assertEquals(c, TrainConfig.parse(c.toMap()), "toMap round-trips the map keys");
+        assertEquals("rc_exact", c.toMap().get("init"));
+        String keys = TrainConfig.describeKeys();
+        for (String k : List.of("dynamic", "sinkhorn_iters", "sinkhorn_log", "init")) assertTrue(keys.contains("  " + k + " "), k);
+    }
+
+    @Test
+    void staticHcBuildsAModelWithoutTheDynamicProjections() {
+        // independent of the config code: the built model's parameter names say whether φ exists
+        try (NDManager m = NDManager.newBaseManager()) {
+            long dyn = phiCount(Gpt.create(TrainConfig.of("paradigm=hc", "context=8").model()).init(m));
+            long stat = phiCount(Gpt.create(TrainConfig.of("paradigm=hc", "context=8", "dynamic=false").model()).init(m));
+            assertTrue(dyn > 0, "dynamic HC has φ projections");
+            assertEquals(0, stat, "dynamic=false leaves only the static maps");
+        }
+    }
+
+    private static long phiCount(Gpt g) {
+        return g.getParameters().keys().stream().filter(k -> k.contains("phi")).count();
+    }
+
+    @Test
+    void badMapValuesAreRefusedByName() {
+        var e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("dynamic=maybe"));
+        assertTrue(e.getMessage().startsWith("dynamic = 'maybe'") && e.getMessage().contains("true or false"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("sinkhorn_iters=0"));
+        assertTrue(e.getMessage().startsWith("sinkhorn_iters = '0'") && e.getMessage().contains("positive integer"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("sinkhorn_log=1"));
+        assertTrue(e.getMessage().startsWith("sinkhorn_log = '1'"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("init=xavier"));
+        assertTrue(e.getMessage().startsWith("init = 'xavier'") && e.getMessage().contains("paper") && e.getMessage().contains("rc_exact"), e.getMessage());
     }
 }
