@@ -43,7 +43,7 @@ make_bundle() {
   # the runtime dependencies minus DJL's PyTorch natives (111 MB, unusable there) and the table/chart/PDF stack the GPU code
   # does not load, so bundle + tree stay under the device's 64 MiB transfer limit
   (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:copy-dependencies -DincludeScope=runtime \
-      -DoutputDirectory="$dir/deps" -DexcludeArtifactIds=pytorch-native-cpu,pytorch-jni,pytorch-engine,fastutil,icu4j,pdfbox,pdfbox-io,fontbox,graphics2d,VectorGraphics2D,RoaringBitmap,univocity-parsers,animated-gif-lib,commons-math3,guava) >&2
+      -DoutputDirectory="$dir/deps" -DexcludeArtifactIds=pytorch-native-cpu,pytorch-jni,pytorch-engine,fastutil,icu4j,pdfbox,pdfbox-io,fontbox,graphics2d,VectorGraphics2D,RoaringBitmap,univocity-parsers,animated-gif-lib,guava) >&2
   # first-step golden files from the DJL CPU engine, which the GPU machine cannot run (GoldenGpuTest reads them)
   (cd "$root" && mvn -B -ntp -q -o -pl lib dependency:build-classpath -Dmdep.outputFile="$root/lib/target/cp.txt") >&2
   rm -rf "$dir/golden" && mkdir -p "$dir/golden"

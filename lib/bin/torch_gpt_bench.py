@@ -2,7 +2,8 @@
 
 nanoGPT-style GPT (pre-norm, SDPA flash attention, tied head, bf16 autocast, fused AdamW) with the plain residual
 (rc) or mHC (n streams, dynamic maps, 20 Sinkhorn iterations) as the straightforward tensor-op implementation;
-eager and torch.compile. Prints one JSON object: ms/step and tokens/s per paradigm and mode.
+eager and torch.compile. Prints one JSON object per measurement as soon as it is done (so a time limit keeps
+the finished ones): ms/step, tokens/s and peak memory per paradigm and mode.
 Usage: python3 torch_gpt_bench.py [--layers 12 --width 768 --heads 12 --vocab 50304 --batch 16 --time 1024 --steps 10]
 """
 import argparse
@@ -129,16 +130,15 @@ def main():
     p.add_argument("--no-compile", action="store_true")
     a = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
-    rows = []
+    head = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "config": vars(a)}
     for compiled in ([False] if a.no_compile else [False, True]):
         for mhc in (False, True):
             try:
-                rows.append(measure(a, mhc, compiled))
+                row = measure(a, mhc, compiled)
             except Exception as e:              # one failure must not lose the other measurements
-                rows.append({"paradigm": "mhc" if mhc else "rc", "compiled": compiled, "error": repr(e)})
+                row = {"paradigm": "mhc" if mhc else "rc", "compiled": compiled, "error": repr(e)}
+            print(json.dumps({**head, **row}), flush=True)
             torch.cuda.empty_cache()
-    print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(), "config": vars(a),
-                      "runs": rows}))
 
 
 if __name__ == "__main__":

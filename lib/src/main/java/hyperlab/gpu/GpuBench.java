@@ -1,7 +1,6 @@
 package hyperlab.gpu;
 
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import hyperlab.cuda.Cuda;
@@ -73,8 +72,9 @@ public final class GpuBench {
             arr.add(r);
         }
         out.add("paradigms", arr);
-        if (torch != null && Files.exists(torch)) {
-            JsonElement t = JsonParser.parseString(Files.readString(torch));
+        if (torch != null && Files.exists(torch)) {       // one JSON object per line, as torch_gpt_bench.py prints them
+            var t = new com.google.gson.JsonArray();
+            for (String line : Files.readAllLines(torch)) if (line.startsWith("{")) t.add(JsonParser.parseString(line));
             out.add("torch_same_run", t);
         }
         System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(out));
