@@ -7,6 +7,8 @@
 #   DIR/device-test.sh --bundle DIR --engine-bench [GpuBench args]
 #                                             instead: the GPU engine's step benchmark with a PyTorch reference
 #                                             measured in the same run (JSON for data/bench/gpu-engine-h100.json)
+#   DIR/device-test.sh --bundle DIR --compare [key=value ...]
+#                                             instead: every paradigm trained with the GPU engine (CSV for data/results/)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 junit_ver=1.11.4
@@ -97,7 +99,8 @@ case "${1:-}" in
   --make-bundle) make_bundle "${2:?--make-bundle DIR}"; exit 0 ;;
   --bundle)
     use_bundle "${2:?--bundle DIR}"
-    if [[ "${3:-}" == --engine-bench ]]; then shift 3; engine_bench "$@"; exit 0; fi ;;
+    if [[ "${3:-}" == --engine-bench ]]; then shift 3; engine_bench "$@"; exit 0; fi
+    if [[ "${3:-}" == --compare ]]; then shift 3; "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuCompare "$@"; exit 0; fi ;;
   "") build_checkout ;;
   *) echo "usage: $0 [--bundle DIR | --make-bundle DIR]" >&2; exit 2 ;;
 esac

@@ -157,6 +157,13 @@ public final class GpuGpt implements AutoCloseable {
         return view(grads, layout.get(name)).toFloatArray();
     }
 
+    /** Each block's per-token maps from the last forward, in block order (empty for RC): for stability diagnostics. */
+    public List<StreamMaps.Maps> lastMaps() {
+        List<StreamMaps.Maps> out = new ArrayList<>();
+        for (Block b : blocks) if (b.maps != null) out.add(b.maps.lastMaps());
+        return out;
+    }
+
     /** The logits of the last forward, [batch·time, vocab] (before a backward overwrites them with their gradient). */
     public float[] logits() {
         return logits.toFloatArray();
