@@ -127,7 +127,7 @@ final class Emulator {
             String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0)
                 throw new CompileException(programName, "emulator: " + String.join(" ", cmd.subList(0, 4)), source,
-                        log.replace("source.cu:", programName + "(").replaceAll("\\(" + "(\\d+):(\\d+): ", "($1): "));
+                        log.replaceAll("source\\.cu:(\\d+):\\d+: ", programName + "($1): ").replace("source.cu:", programName + ":"));
             Files.move(tmp, so, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot build the emulated module in " + cacheDir + ": " + e, e);
