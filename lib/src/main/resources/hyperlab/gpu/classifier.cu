@@ -21,18 +21,22 @@ __device__ __forceinline__ float block_reduce(float v, bool isMax, float* sh) {
     return v;
 }
 
-extern "C" __global__ void crossentropy_forward_backward(float* logits, float* losses, const int* targets,
-                                                         int V, float scale) {
-    __shared__ float sh[32];
-    float* row = logits + (long)blockIdx.x * V;
+// log Σ_j exp(row[j]) for one block's row, with the max subtracted first so exp never overflows.
+__device__ float row_logsumexp(const float* row, int V, float* sh) {
     float m = NEG_INF;
     for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, row[j]);
     m = block_reduce(m, true, sh);
     float s = 0.f;
     for (int j = threadIdx.x; j < V; j += blockDim.x) s += expf(row[j] - m);
-    s = block_reduce(s, false, sh);
+    return m + logf(block_reduce(s, false, sh));
+}
+
+extern "C" __global__ void crossentropy_forward_backward(float* logits, float* losses, const int* targets,
+                                                         int V, float scale) {
+    __shared__ float sh[32];
+    float* row = logits + (long)blockIdx.x * V;
     int target = targets[blockIdx.x];
-    float lse = m + logf(s);
+    float lse = row_logsumexp(row, V, sh);
     if (threadIdx.x == 0) losses[blockIdx.x] = lse - row[target];
     __syncthreads();
     for (int j = threadIdx.x; j < V; j += blockDim.x) {
@@ -45,11 +49,6 @@ extern "C" __global__ void crossentropy_forward_backward(float* logits, float* l
 extern "C" __global__ void crossentropy_forward(const float* logits, float* losses, const int* targets, int V) {
     __shared__ float sh[32];
     const float* row = logits + (long)blockIdx.x * V;
-    float m = NEG_INF;
-    for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, row[j]);
-    m = block_reduce(m, true, sh);
-    float s = 0.f;
-    for (int j = threadIdx.x; j < V; j += blockDim.x) s += expf(row[j] - m);
-    s = block_reduce(s, false, sh);
-    if (threadIdx.x == 0) losses[blockIdx.x] = m + logf(s) - row[targets[blockIdx.x]];
+    float lse = row_logsumexp(row, V, sh);
+    if (threadIdx.x == 0) losses[blockIdx.x] = lse - row[targets[blockIdx.x]];
 }
