@@ -33,7 +33,7 @@ public final class Trainer implements AutoCloseable {
 
     private final TrainConfig cfg;
     private final Tokenizer tokenizer;
-    private final hyperlab.train.Engine engine;
+    private final Engine engine;
     private final TokenFile tokens;
     private final BatchSampler train;
     private final Split val;
@@ -42,6 +42,7 @@ public final class Trainer implements AutoCloseable {
     private final String dataId;
     private final List<Consumer<Metrics>> listeners = new ArrayList<>();
     private boolean progressBar;
+
     /** Trains on what the config's data key names: default, a text file, or a ready nanoGPT {@code .bin} token file. */
     public Trainer(TrainConfig cfg) {
         this(cfg, cfg.data().endsWith(".bin") ? TokenFile.open(Path.of(cfg.data())) : tokenize(cfg, Corpus.of(cfg.data())));
@@ -75,7 +76,7 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    private static hyperlab.train.Engine engineFor(TrainConfig cfg) {
+    private static Engine engineFor(TrainConfig cfg) {
         return switch (cfg.engine()) {
             case "cpu" -> new CpuEngine(cfg);
             case "gpu" -> new hyperlab.gpu.GpuEngine(cfg, hyperlab.gpu.GpuEngine.gpu());
@@ -114,7 +115,7 @@ public final class Trainer implements AutoCloseable {
     public Gpt model() { return engine.model(); }
 
     /** The engine this trainer drives. */
-    public hyperlab.train.Engine engine() { return engine; }
+    public Engine engine() { return engine; }
 
     public Tokenizer tokenizer() { return tokenizer; }
 
@@ -144,7 +145,7 @@ public final class Trainer implements AutoCloseable {
         try (ProgressBar bar = progressBar ? bar(start) : null) {
             for (int s = start; s < cfg.steps(); s++) {
                 double lr = schedule.at(s);
-                hyperlab.train.Engine.Step st = engine.step(train.next(), lr);
+                Engine.Step st = engine.step(train.next(), lr);
                 double loss = st.loss(), norm = st.norm();
                 boolean skipped = st.skipped();
                 losses.add(loss);
