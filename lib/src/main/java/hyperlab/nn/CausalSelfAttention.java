@@ -36,7 +36,7 @@ public final class CausalSelfAttention extends ShapePreservingBlock {
         NDArray all = qkv.forward(ps, new NDList(h), training).singletonOrThrow();   // (B, T, 3C)
         NDList parts = all.split(3, 2);
         NDArray q = heads(parts.get(0), b, t, d), k = heads(parts.get(1), b, t, d), v = heads(parts.get(2), b, t, d);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(d)).add(causalMask(x.getManager(), t, q.getDataType()));
+        NDArray scores = Scalars.div(q.matMul(k.transpose(0, 1, 3, 2)), Math.sqrt(d)).add(causalMask(x.getManager(), t, q.getDataType()));
         NDArray y = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
         return proj.forward(ps, new NDList(y), training);
     }

@@ -28,7 +28,7 @@ public final class Mlp extends ShapePreservingBlock {
 
     /** GELU(x) = x Φ(x) = x (1 + erf(x / √2)) / 2, the exact form nanoGPT uses. */
     public static NDArray gelu(NDArray x) {
-        return x.mul(x.div(Math.sqrt(2)).erf().add(1)).mul(0.5);
+        return Scalars.mul(x.mul(Scalars.div(x, Math.sqrt(2)).erf().add(1)), 0.5);
     }
 
     @Override

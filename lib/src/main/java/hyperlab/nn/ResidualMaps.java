@@ -40,7 +40,7 @@ public final class ResidualMaps {
         NDArray post = gate(p, dyn, xn, w, "post", batch);
         if (p.sigmoidGates()) {
             pre = Activation.sigmoid(pre);
-            post = Activation.sigmoid(post).mul(2);
+            post = Scalars.mul(Activation.sigmoid(post), 2);
         }
         NDArray res = switch (p) {
             case HC -> {
