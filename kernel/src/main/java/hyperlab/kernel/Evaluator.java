@@ -73,23 +73,52 @@ public final class Evaluator implements AutoCloseable {
             throw new CellError("Interrupted", msg, List.of("Interrupted: " + msg));
         }
         CellValue value = CellValue.NONE;
+        try {
+            for (SnippetEvent e : events) {
+                if (e.causeSnippet() != null) {
+                    continue;
+                }
+                Snippet s = e.snippet();
+                origins.put(s.id(), new SnippetOrigin(cellNo, CellPosition.of(cell, codeStart, firstLine).line()));
+                if (e.status() == Snippet.Status.REJECTED) {
+                    throw CompileErrors.of(shell.diagnostics(s).toList(), cell, sourceStart, firstLine);
+                }
+                if (e.exception() != null) {
+                    throw Tracebacks.of(e.exception(), origins);
+                }
+                if (showsValue(s) && SnippetHooks.hasValue()) {
+                    value = CellValue.of(SnippetHooks.value());
+                }
+            }
+            return value;
+        } finally {
+            dropTransient(events);
+        }
+    }
+
+    /**
+     * Drops what declares nothing once it has run: statements, expressions and their {@code $N} temporaries.
+     * JShell re-checks every live snippet on each eval, so keeping them made each cell slower than the last
+     * (a trivial cell went from 19 to 47 ms over 350 cells); declarations (variables, methods, classes,
+     * imports) stay. The cost: a cell's value is not kept as {@code $N}; assign it to keep it.
+     */
+    private void dropTransient(List<SnippetEvent> events) {
         for (SnippetEvent e : events) {
-            if (e.causeSnippet() != null) {
-                continue;
-            }
             Snippet s = e.snippet();
-            origins.put(s.id(), new SnippetOrigin(cellNo, CellPosition.of(cell, codeStart, firstLine).line()));
-            if (e.status() == Snippet.Status.REJECTED) {
-                throw CompileErrors.of(shell.diagnostics(s).toList(), cell, sourceStart, firstLine);
-            }
-            if (e.exception() != null) {
-                throw Tracebacks.of(e.exception(), origins);
-            }
-            if (showsValue(s) && SnippetHooks.hasValue()) {
-                value = CellValue.of(SnippetHooks.value());
+            if (e.causeSnippet() == null && shell.status(s).isActive() && isTransient(s)) {
+                shell.drop(s);
             }
         }
-        return value;
+    }
+
+    private static boolean isTransient(Snippet s) {
+        return s.kind() == Snippet.Kind.STATEMENT || s.kind() == Snippet.Kind.EXPRESSION
+                || s instanceof VarSnippet v && v.subKind() == Snippet.SubKind.TEMP_VAR_EXPRESSION_SUBKIND;
+    }
+
+    /** Snippets JShell keeps active (declarations, and whatever a failed cell left behind). */
+    long liveSnippets() {
+        return shell.snippets().filter(s -> shell.status(s).isActive()).count();
     }
 
     private static boolean showsValue(Snippet s) {

@@ -45,6 +45,21 @@ class EvaluatorTest {
     }
 
     @Test
+    void cellsThatDeclareNothingLeaveNoSnippetBehind() throws CellError {
+        ev.eval("int kept = 3;", 1);
+        long live = ev.liveSnippets();
+        for (int i = 0; i < 20; i++) {
+            assertEquals(2, ev.eval("1 + 1", 1).value());
+            ev.eval("System.out.print(\"\");\nkept", 1);
+            ev.eval("for (int j = 0; j < 2; j++) { kept += 0; }", 1);
+        }
+        assertEquals(live, ev.liveSnippets(), "statements, expressions and $N temporaries are dropped after they run");
+        assertEquals(6, ev.eval("kept * 2", 1).value(), "declarations stay");
+        ev.eval("int kept2 = kept + 1;", 1);
+        assertEquals(live + 1, ev.liveSnippets());
+    }
+
+    @Test
     void nullIsAValue() throws CellError {
         CellValue v = ev.eval("(String) null", 1);
         assertTrue(v.present());
