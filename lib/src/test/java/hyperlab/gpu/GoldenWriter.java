@@ -59,6 +59,47 @@ public final class GoldenWriter {
             System.err.printf("golden: %s loss %.6f%n", fileName(cfg), g.loss());
         }
         writeCurve(out.resolve("curve"), CURVE_STEPS);
+        writeScale(out.resolve("scale"));
+    }
+
+    /** GpuCompare's model and batch (6 layers, width 384, T = 256, batch 32) for 3 steps: SameStartGpuTest checks the GPU against it. */
+    static final List<String> SCALE = List.of("paradigm=rc", "layers=6", "width=384", "heads=6", "context=256", "batch=32",
+            "steps=3", "log_every=1", "eval_every=3", "eval_batches=2", "checkpoint_every=0");
+
+    /** The CPU engine's losses, gradient norms and validation loss at {@link #SCALE}, from the GPU engine's own init. */
+    static void writeScale(Path dir) throws Exception {
+        Files.createDirectories(dir);
+        Path data = dir.resolve("text.txt");
+        Files.writeString(data, sampleText());
+        hyperlab.train.TrainConfig cfg = hyperlab.train.TrainConfig.of(SCALE.toArray(String[]::new))
+                .with("data", data).with("out", dir.resolve("cpu"));
+        SameStart cpu = SameStart.train(cfg);
+        try (var files = Files.walk(dir.resolve("cpu"))) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+        }
+        java.util.Properties p = new java.util.Properties(), r = new java.util.Properties();
+        cfg.toMap().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
+        try (var w = Files.newBufferedWriter(dir.resolve("config.properties"))) {
+            p.store(w, "GpuCompare's size; data and out are rewritten by SameStartGpuTest");
+        }
+        cpu.store(r);
+        try (var w = Files.newBufferedWriter(dir.resolve("cpu.properties"))) {
+            r.store(w, "the CPU engine from the GPU engine's init");
+        }
+        System.err.println("golden: scale " + cpu);
+    }
+
+    /** The first 400,000 characters of the KJV, or a seeded pseudo-text where the corpus is not fetched. */
+    static String sampleText() {
+        try {
+            String text = hyperlab.data.Corpus.defaultText().text();
+            return text.substring(0, Math.min(text.length(), 400_000));
+        } catch (RuntimeException noCorpus) {
+            StringBuilder sb = new StringBuilder();
+            Random r = new Random(3);
+            while (sb.length() < 200_000) sb.append("the ").append(Integer.toString(r.nextInt(5000), 36)).append(r.nextInt(7) == 0 ? ".\n" : " ");
+            return sb.toString();
+        }
     }
 
     static final int CURVE_STEPS = 200;
@@ -69,18 +110,8 @@ public final class GoldenWriter {
      */
     static void writeCurve(Path dir, int steps) throws Exception {
         Files.createDirectories(dir);
-        String text;
-        try {
-            text = hyperlab.data.Corpus.defaultText().text();
-            text = text.substring(0, Math.min(text.length(), 400_000));
-        } catch (RuntimeException noCorpus) {
-            StringBuilder sb = new StringBuilder();
-            Random r = new Random(3);
-            while (sb.length() < 200_000) sb.append("the ").append(Integer.toString(r.nextInt(5000), 36)).append(r.nextInt(7) == 0 ? ".\n" : " ");
-            text = sb.toString();
-        }
         Path data = dir.resolve("text.txt");
-        Files.writeString(data, text);
+        Files.writeString(data, sampleText());
         hyperlab.train.TrainConfig cfg = hyperlab.train.TrainConfig.of("paradigm=mhc", "streams=4", "batch=8", "log_every=1",
                 "eval_every=0", "eval_batches=1", "checkpoint_every=0", "data=" + data, "out=" + dir.resolve("seed"));
         try (var t = new hyperlab.train.Trainer(cfg.steps(1).with("min_lr", "0").with("lr", "1e-12"))) {
