@@ -50,6 +50,13 @@ public final class GoldenWriter {
 
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args.length > 0 ? args[0] : "target/golden");
+        writeFirstSteps(out);
+        writeCurve(out.resolve("curve"), CURVE_STEPS);
+        writeScale(out.resolve("scale"));
+    }
+
+    /** The golden-*.bin first-step files of {@link #CASES} (all GoldenGpuTest needs). */
+    static void writeFirstSteps(Path out) throws Exception {
         Files.createDirectories(out);
         for (Object[] k : CASES) {
             GptConfig cfg = GptConfig.preset("tiny").paradigm((Paradigm) k[0]).streams((int) k[1]).dynamic((boolean) k[2])
@@ -58,8 +65,6 @@ public final class GoldenWriter {
             g.write(out.resolve(fileName(cfg)));
             System.err.printf("golden: %s loss %.6f%n", fileName(cfg), g.loss());
         }
-        writeCurve(out.resolve("curve"), CURVE_STEPS);
-        writeScale(out.resolve("scale"));
     }
 
     /** GpuCompare's model and batch (6 layers, width 384, T = 256, batch 32) for 3 steps: SameStartGpuTest checks the GPU against it. */
