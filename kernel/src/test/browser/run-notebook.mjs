@@ -2,21 +2,11 @@
 // the page, checks the rendered outputs in the DOM and saves a screenshot.
 // Usage: node run-notebook.mjs URL SCREENSHOT.png USER_DATA_DIR ; prints PASS/FAIL lines.
 import { statSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { checker, launch } from "./chromium.mjs";
 
 const [url, screenshot, userDataDir] = process.argv.slice(2);
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1200, height: 900 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-let failed = 0;
-const check = (name, ok, detail = "") => {
-  console.log(`${ok ? "PASS" : "FAIL"} browser: ${name}${ok || !detail ? "" : " (" + detail + ")"}`);
-  if (!ok) failed++;
-};
+const context = await launch(userDataDir);
+const { check, failures } = checker("browser");
 try {
   const page = context.pages()[0] ?? await context.newPage();
   await page.goto(url, { waitUntil: "load", timeout: 60000 });
@@ -51,4 +41,4 @@ try {
 } finally {
   await context.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failures() ? 1 : 0);
