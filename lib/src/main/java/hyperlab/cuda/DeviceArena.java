@@ -41,6 +41,13 @@ public final class DeviceArena implements AutoCloseable {
         return gpu;
     }
 
+    /** Bytes of the tensors this arena holds now (what a model's memory plan costs, exactly, on GPU or emulator). */
+    public long bytes() {
+        long sum = 0;
+        for (DeviceTensor t : live) sum += t.bytes();
+        return sum;
+    }
+
     void forget(DeviceTensor t) {
         live.remove(t);
     }

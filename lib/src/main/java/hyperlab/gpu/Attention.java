@@ -129,6 +129,11 @@ public final class Attention implements AutoCloseable {
         return 2.0 * batch * heads * (double) time * time * headDim;
     }
 
+    /** Device bytes of the backward's scratch buffer (0 before the first backward). */
+    public long bytes() {
+        return scratch == null ? 0 : scratch.bytes();
+    }
+
     /** Frees the scratch buffer of the backward. */
     @Override
     public void close() {

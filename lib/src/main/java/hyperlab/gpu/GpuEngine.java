@@ -18,7 +18,8 @@ public final class GpuEngine implements Engine {
 
     public GpuEngine(TrainConfig cfg, Gpu gpu) {
         this.cfg = cfg;
-        this.model = new GpuGpt(gpu, cfg.model(), cfg.batch(), cfg.model().context());
+        this.model = new GpuGpt(gpu, cfg.model(), cfg.batch(), cfg.model().context(),
+                cfg.recomputeGroup(2 * cfg.model().layers(), GpuGpt::optimalGroup));
         this.opt = new GpuAdamW(model, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay(), cfg.gradClip());
     }
 
@@ -59,7 +60,9 @@ public final class GpuEngine implements Engine {
     }
 
     @Override
-    public String describe() { return "gpu (" + model.gpu().info().name() + ")"; }
+    public String describe() {
+        return "gpu (" + model.gpu().info().name() + (model.recomputeGroup() > 1 ? ", recompute group " + model.recomputeGroup() : "") + ")";
+    }
 
     @Override
     public void close() {

@@ -17,14 +17,15 @@ import java.util.Map;
 /**
  * The nanoGPT of {@link hyperlab.nn.Gpt} on the GPU, forward and backward, for a fixed batch and sequence length:
  * embedding into n streams, 2L hyper-connected sublayers (LN → attention → proj, LN → fc → GELU → proj), stream
- * mean, ln_f, tied head, fused cross-entropy. Weights and gradients live in one buffer each ({@link ParamLayout});
- * every activation the backward needs is kept (recomputation is a later option).
+ * mean, ln_f, tied head, fused cross-entropy. Weights and gradients live in one buffer each ({@link ParamLayout}).
+ * Every activation the backward needs is kept, except that with a recompute group g &gt; 1 the n·C streams entering
+ * a block are kept only at every g-th block and rebuilt, group by group, in the backward (mHC §4.3.2).
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
     private final GptConfig cfg;
     private final ParamLayout layout;
-    private final int batch, time, tokens, c, n;
+    private final int batch, time, tokens, c, n, group;
     private final DeviceArena arena;
     private final Kernels k;
     private final Matmul mm;
@@ -43,8 +44,9 @@ public final class GpuGpt implements AutoCloseable {
         final DeviceTensor lnG, lnB, fcW, fcB, projW, projB, dlnG, dlnB, dfcW, dfcB, dprojW, dprojB;
         final DeviceTensor x, h, ln, mean, rstd, hidden, act, lse, f;   // x: the streams entering this block
 
-        Block(int index) {
+        Block(int index, DeviceTensor x) {
             this.index = index;
+            this.x = x;
             attn = index % 2 == 0;
             int hiddenWidth = attn ? 3 * c : 4 * c;
             maps = cfg.paradigm() == Paradigm.RC ? null : new StreamMaps(gpu, cfg.paradigm(), n, c, cfg.dynamic(),
@@ -66,7 +68,6 @@ public final class GpuGpt implements AutoCloseable {
             dfcB = view(grads, layout.sublayer(index, fc + "_bias"));
             dprojW = view(grads, layout.sublayer(index, "03c_proj_weight"));
             dprojB = view(grads, layout.sublayer(index, "03c_proj_bias"));
-            x = arena.alloc(DType.F32, tokens, n, c);
             h = maps == null ? x.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
             ln = arena.alloc(DType.F32, tokens, c);
             mean = arena.alloc(DType.F32, tokens);
@@ -78,8 +79,20 @@ public final class GpuGpt implements AutoCloseable {
         }
     }
 
-    /** Allocates the model for batches of {@code batch} sequences of {@code time} tokens (time ≤ context). */
+    /** Allocates the model for batches of {@code batch} sequences of {@code time} tokens (time ≤ context), keeping every activation. */
     public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time) {
+        this(gpu, cfg, batch, time, 1);
+    }
+
+    /**
+     * As above, keeping the streams that enter a block only for every {@code group}-th block (1: all of them); the
+     * backward rebuilds the others from the kept one and the blocks' stored outputs, x_{l+1} = H_res·x_l + H_postᵀ f_l
+     * (for RC x_l + f_l), with the maps of the forward, so the gradients are bit for bit those of group 1.
+     */
+    public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time, int group) {
+        if (group < 1 || group > 2 * cfg.layers())
+            throw new IllegalArgumentException("recompute group = " + group + " must be in [1, " + 2 * cfg.layers()
+                    + "] (the model has 2 x layers = " + 2 * cfg.layers() + " blocks; 1 keeps every block's streams)");
         if (time > cfg.context())
             throw new IllegalArgumentException("time = " + time + " exceeds context = " + cfg.context() + ": lower time or raise context");
         if (batch < 1 || time < 1) throw new IllegalArgumentException("batch and time must be positive: " + batch + ", " + time);
@@ -91,6 +104,7 @@ public final class GpuGpt implements AutoCloseable {
         this.tokens = batch * time;
         this.c = cfg.width();
         this.n = cfg.streams();
+        this.group = group;
         this.arena = gpu.arena();
         this.k = new Kernels(gpu);
         this.mm = gpu.matmul();
@@ -99,7 +113,10 @@ public final class GpuGpt implements AutoCloseable {
         grads = arena.zeros(DType.F32, layout.total());
         ids = arena.alloc(DType.I32, tokens);
         targets = arena.alloc(DType.I32, tokens);
-        for (int i = 0; i < 2 * cfg.layers(); i++) blocks.add(new Block(i));
+        List<DeviceTensor> shared = new ArrayList<>();          // slot j of every group (j ≥ 1) shares one buffer
+        for (int j = 1; j < group; j++) shared.add(arena.alloc(DType.F32, tokens, n, c));
+        for (int i = 0; i < 2 * cfg.layers(); i++)
+            blocks.add(new Block(i, i % group == 0 ? arena.alloc(DType.F32, tokens, n, c) : shared.get(i % group - 1)));
         xFinal = arena.alloc(DType.F32, tokens, n, c);
         xMean = n == 1 ? xFinal.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
         lnf = arena.alloc(DType.F32, tokens, c);
@@ -134,6 +151,31 @@ public final class GpuGpt implements AutoCloseable {
     public int batch() { return batch; }
 
     public int time() { return time; }
+
+    /** Blocks per recompute group (1: no recomputation). */
+    public int recomputeGroup() { return group; }
+
+    /** Device bytes the model holds now: weights, gradients, activations, the maps' state and attention scratch. */
+    public long deviceBytes() {
+        long sum = arena.bytes() + attention.bytes();
+        for (Block b : blocks) if (b.maps != null) sum += b.maps.bytes();
+        return sum;
+    }
+
+    /**
+     * The group with the fewest stream buffers for {@code blocks} blocks: ⌈blocks/g⌉ kept plus g − 1 shared ones,
+     * smallest near g = √blocks (the mHC paper's L_r* = √(nL/(n+2)) also counts the (n+2)C it recomputes per layer;
+     * here only the n·C streams are rebuilt). Ties go to the smaller g, which recomputes less.
+     */
+    public static int optimalGroup(int blocks) {
+        int best = 1;
+        for (int g = 2; g <= blocks; g++) if (buffers(blocks, g) < buffers(blocks, best)) best = g;
+        return best;
+    }
+
+    private static int buffers(int blocks, int g) {
+        return (blocks + g - 1) / g + g - 1;
+    }
 
     /** All weights in one buffer, in {@link ParamLayout} order (for the optimiser and checkpoints). */
     public DeviceTensor params() { return params; }
@@ -231,6 +273,7 @@ public final class GpuGpt implements AutoCloseable {
         DeviceTensor dx = dxA, dPrev = dxB;
         if (n > 1) k.streamMeanBackward(dx, dMean, tokens, c, n);
         for (int i = blocks.size() - 1; i >= 0; i--) {
+            if (i % group == group - 1 || i == blocks.size() - 1) rebuildStreams(i - i % group, i);
             Block b = blocks.get(i);
             DeviceTensor df;
             if (b.maps != null) {
@@ -265,6 +308,16 @@ public final class GpuGpt implements AutoCloseable {
             }
         }
         k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
+    }
+
+    /** Recomputes the streams entering blocks first+1..last from the kept x of block first (no-op when group is 1). */
+    private void rebuildStreams(int first, int last) {
+        for (int j = first; j < last; j++) {
+            Block b = blocks.get(j);
+            DeviceTensor next = blocks.get(j + 1).x;
+            if (b.maps != null) b.maps.merge(b.x, b.f, next, tokens);
+            else k.residual(next, b.x, b.f, (long) tokens * c);
+        }
     }
 
     @Override

@@ -291,6 +291,11 @@ public final class StreamMaps implements AutoCloseable {
         return paradigm;
     }
 
+    /** Device bytes this block's maps hold (weights packed for the kernels and per-token state). */
+    public long bytes() {
+        return arena.bytes();
+    }
+
     @Override
     public void close() {
         arena.close();

@@ -27,7 +27,7 @@ public record TrainConfig(
         int batch, int steps, double lr, double minLr, int warmup, double weightDecay, double beta1, double beta2,
         double gradClip, int evalEvery, int evalBatches, int logEvery, int checkpointEvery, long seed,
         String data, String tokenizer, String engine, Path out, boolean resume, int maxBadSteps,
-        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init) {
+        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init, String recompute) {
 
     /** The valid keys with their defaults and what each accepts, in the order they print. */
     static final Map<String, String[]> KEYS = keys(
@@ -61,12 +61,29 @@ public record TrainConfig(
             "dynamic", "true", "true or false: hc only; false keeps just the static (bias) maps",
             "sinkhorn_iters", "20", "a positive integer: mhc's Sinkhorn-Knopp iterations",
             "sinkhorn_log", "false", "true or false: mhc's Sinkhorn-Knopp in the log domain",
-            "init", "paper", "paper (sHC App. G) or rc_exact (step 0 computes exactly what rc does)");
+            "init", "paper", "paper (sHC App. G) or rc_exact (step 0 computes exactly what rc does)",
+            "recompute", "off", "off, auto, or g ≥ 1: engine=gpu keeps the streams entering every g-th block only and"
+                    + " rebuilds the rest in the backward (less memory, same gradients); auto picks the g that needs least");
 
     public TrainConfig {
         if (!List.of("cpu", "gpu", "emulator").contains(engine))
             throw new IllegalArgumentException("engine = '" + engine + "': use cpu, gpu or emulator");
         if (minLr > lr) throw bad("min_lr", minLr, "a number in [0, lr = " + lr + "]");
+        if (!recompute.equals("off") && !recompute.equals("auto") && !recompute.matches("[1-9][0-9]*"))
+            throw bad("recompute", recompute, KEYS.get("recompute")[1]);
+        if (engine.equals("cpu") && !recompute.equals("off"))
+            throw bad("recompute", recompute, "off with engine=cpu (DJL keeps its own autograd graph); recompute is an option of engine=gpu or emulator");
+    }
+
+    /** Blocks per recompute group for a model of {@code blocks} blocks: 1 for off, the least-memory g for auto. */
+    public int recomputeGroup(int blocks, java.util.function.IntUnaryOperator auto) {
+        int g = switch (recompute) {
+            case "off" -> 1;
+            case "auto" -> auto.applyAsInt(blocks);
+            default -> Integer.parseInt(recompute);
+        };
+        if (g > blocks) throw bad("recompute", recompute, "at most the model's " + blocks + " blocks (2 x layers)");
+        return g;
     }
 
     /** One line per key: name, default, and what it accepts (the CLI's --keys). */
@@ -159,7 +176,8 @@ public record TrainConfig(
                 integer(v, "eval_every", 0), integer(v, "eval_batches", 1), integer(v, "log_every", 1),
                 integer(v, "checkpoint_every", 0), longValue(v, "seed"), v.get("data"), tok, engine, Path.of(v.get("out")),
                 Boolean.parseBoolean(resume), integer(v, "max_bad_steps", 1),
-                bool(v, "dynamic"), integer(v, "sinkhorn_iters", 1), bool(v, "sinkhorn_log"), mapInit(v));
+                bool(v, "dynamic"), integer(v, "sinkhorn_iters", 1), bool(v, "sinkhorn_log"), mapInit(v),
+                v.get("recompute").toLowerCase(Locale.ROOT));
         c.model();   // validates the model keys against the preset now (e.g. heads dividing width)
         return c;
     }
@@ -217,6 +235,7 @@ public record TrainConfig(
         m.put("sinkhorn_iters", "" + sinkhornIters);
         m.put("sinkhorn_log", "" + sinkhornLog);
         m.put("init", init.name().toLowerCase(Locale.ROOT));
+        m.put("recompute", recompute);
         return m;
     }
 

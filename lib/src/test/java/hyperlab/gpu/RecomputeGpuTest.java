@@ -1,0 +1,81 @@
+package hyperlab.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import hyperlab.cuda.Gpu;
+import hyperlab.nn.GptConfig;
+import hyperlab.nn.Paradigm;
+import hyperlab.train.TrainConfig;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/** Recomputing the streams in the backward changes memory, not numbers. */
+class RecomputeGpuTest {
+    private static final Gpu DEVICE = TestDevices.gpuOrEmulator().orElse(null);
+
+    /** Two training steps with every block's streams kept, and with groups of g: the same bits, and the memory saved. */
+    @ParameterizedTest(name = "{0} n={1}, {2} layers, group {3}")
+    @CsvSource({"rc,1,2,2", "mhc,2,3,4", "hc,2,3,0", "shc,2,2,3"})
+    void sameBitsLessMemory(String paradigm, int n, int layers, int group) {
+        assumeTrue(DEVICE != null, TestDevices::why);
+        GptConfig cfg = GptConfig.preset("tiny").layers(layers).context(32).paradigm(Paradigm.parse(paradigm)).streams(n);
+        int blocks = 2 * layers, g = group == 0 ? GpuGpt.optimalGroup(blocks) : group, batch = 2, time = 32;
+        Random r = new Random(5);
+        int[][] ids = new int[2][batch * time], targets = new int[2][batch * time];
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < batch * time; i++) {
+                ids[s][i] = r.nextInt(cfg.vocab());
+                targets[s][i] = r.nextInt(cfg.vocab());
+            }
+        try (GpuGpt all = new GpuGpt(DEVICE, cfg, batch, time); GpuGpt some = new GpuGpt(DEVICE, cfg, batch, time, g)) {
+            for (int s = 0; s < 2; s++) {
+                assertEquals(all.step(ids[s], targets[s], true), some.step(ids[s], targets[s], true), "loss of step " + s);
+                assertArrayEquals(all.grads().toFloatArray(), some.grads().toFloatArray(), "gradients of step " + s);
+                all.params().copyFrom(perturbed(all.params().toFloatArray(), s));   // a new point for the next step
+                some.params().copyFrom(perturbed(some.params().toFloatArray(), s));
+            }
+            long streamBytes = 4L * batch * time * n * cfg.width();
+            long kept = (blocks + g - 1) / g + g - 1;
+            assertEquals((blocks - kept) * streamBytes, all.deviceBytes() - some.deviceBytes(),
+                    "saved: the stream buffers of " + blocks + " blocks minus " + kept + " (kept and shared)");
+            System.out.printf("recompute %s n=%d, %d blocks, group %d: %d -> %d device bytes%n", paradigm, n, blocks, g,
+                    all.deviceBytes(), some.deviceBytes());
+        }
+    }
+
+    private static float[] perturbed(float[] p, int seed) {
+        Random r = new Random(seed);
+        for (int i = 0; i < p.length; i++) p[i] += 0.01f * (float) r.nextGaussian();
+        return p;
+    }
+
+    @Test
+    void optimalGroupHasTheFewestBuffersAndMatchesThePapersLrStar() {
+        for (int blocks = 1; blocks <= 96; blocks++) {
+            int best = GpuGpt.optimalGroup(blocks);
+            int have = (blocks + best - 1) / best + best - 1;
+            for (int g = 1; g <= blocks; g++) assertTrue(have <= (blocks + g - 1) / g + g - 1, blocks + " blocks: group " + g + " beats " + best);
+        }
+        // mHC §4.3.2: L_r* = sqrt(nL/(n+2)); for n = 4 and L = 24 that is 4, the same group here.
+        assertEquals(4, GpuGpt.optimalGroup(24));
+        assertEquals((int) Math.round(Math.sqrt(4 * 24 / 6.0)), GpuGpt.optimalGroup(24));
+    }
+
+    @Test
+    void badRecomputeValuesSayWhatIsAllowed() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=emulator", "recompute=yes"));
+        assertTrue(e.getMessage().contains("off, auto, or g"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("recompute=auto"));
+        assertTrue(e.getMessage().contains("engine=cpu"), e.getMessage());
+        TrainConfig tiny = TrainConfig.of("engine=emulator", "recompute=9");
+        e = assertThrows(IllegalArgumentException.class, () -> tiny.recomputeGroup(4, GpuGpt::optimalGroup));
+        assertTrue(e.getMessage().contains("at most the model's 4 blocks"), e.getMessage());
+        assertEquals(2, TrainConfig.of("engine=emulator", "recompute=auto").recomputeGroup(4, GpuGpt::optimalGroup));
+    }
+}
