@@ -11,15 +11,19 @@ import hyperlab.nn.Paradigm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
  * The GPU engine's training-step benchmark: per paradigm, ms per step (forward, backward, norm, AdamW), tokens/s,
  * MFU and device memory in use, with each paradigm's step time relative to RC measured in the same run, and a
  * PyTorch reference (from a JSON file made in the same device command) folded in. Prints one JSON document.
+ * With {@code --recompute off,auto} every paradigm is measured with each setting in the same run, so the time that
+ * recomputation costs and the memory it saves come as ratios against the same paradigm without it.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
- *                 [--torch FILE] [--emulator]
+ *                 [--recompute off|auto|g[,...]] [--torch FILE] [--emulator]
  */
 public final class GpuBench {
     static final double H100_BF16_DENSE_TFLOPS = 989.4, H100_FP32_TFLOPS = 66.9;
@@ -28,7 +32,7 @@ public final class GpuBench {
     }
 
     public static void main(String[] args) throws Exception {
-        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc";
+        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off";
         int batch = 16, time = 1024, steps = 10, streams = 4;
         Path torch = null;
         boolean emulator = false;
@@ -40,11 +44,12 @@ public final class GpuBench {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--streams" -> streams = Integer.parseInt(args[++i]);
                 case "--paradigms" -> paradigms = args[++i];
+                case "--recompute" -> recompute = args[++i];
                 case "--torch" -> torch = Path.of(args[++i]);
                 case "--emulator" -> emulator = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
                         + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
-                        + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--torch FILE] [--emulator]");
+                        + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--torch FILE] [--emulator]");
             }
         }
         Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
@@ -56,19 +61,45 @@ public final class GpuBench {
         out.addProperty("time", time);
         out.addProperty("timed_steps", steps);
         List<JsonObject> rows = new ArrayList<>();
-        Double rcMs = null;
+        Map<String, Double> rcMs = new HashMap<>(), plainMs = new HashMap<>();
+        Map<String, Long> plainBytes = new HashMap<>();
         for (String p : paradigms.split(",")) {
             Paradigm par = Paradigm.parse(p.trim());
             GptConfig cfg = GptConfig.preset(preset).paradigm(par);
             if (par != Paradigm.RC) cfg = cfg.streams(streams);
-            JsonObject row = measure(gpu, cfg, batch, time, steps);
-            if (par == Paradigm.RC && row.has("ms_per_step")) rcMs = row.get("ms_per_step").getAsDouble();
-            rows.add(row);
-            System.err.println("gpu-bench: " + row);
+            for (String rec : recompute.split(",")) {
+                int blocks = 2 * cfg.layers();
+                int group = switch (rec.trim()) {
+                    case "off" -> 1;
+                    case "auto" -> GpuGpt.optimalGroup(blocks);
+                    default -> Integer.parseInt(rec.trim());
+                };
+                JsonObject row = measure(gpu, cfg, batch, time, steps, group);
+                row.addProperty("recompute", rec.trim());
+                if (row.has("ms_per_step")) {
+                    double ms = row.get("ms_per_step").getAsDouble();
+                    if (par == Paradigm.RC) rcMs.put(rec.trim(), ms);
+                    if (group == 1) {
+                        plainMs.put(par.key(), ms);
+                        plainBytes.put(par.key(), row.get("model_bytes").getAsLong());
+                    }
+                }
+                rows.add(row);
+                System.err.println("gpu-bench: " + row);
+            }
         }
         var arr = new com.google.gson.JsonArray();
         for (JsonObject r : rows) {
-            if (rcMs != null && r.has("ms_per_step")) r.addProperty("step_time_vs_rc", r.get("ms_per_step").getAsDouble() / rcMs);
+            if (r.has("ms_per_step")) {
+                double ms = r.get("ms_per_step").getAsDouble();
+                Double rc = rcMs.get(r.get("recompute").getAsString()), plain = plainMs.get(r.get("paradigm").getAsString());
+                if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
+                if (plain != null && r.get("recompute_group").getAsInt() > 1) {
+                    r.addProperty("step_time_vs_no_recompute", ms / plain);
+                    r.addProperty("model_bytes_vs_no_recompute",
+                            r.get("model_bytes").getAsDouble() / plainBytes.get(r.get("paradigm").getAsString()));
+                }
+            }
             arr.add(r);
         }
         out.add("paradigms", arr);
@@ -81,12 +112,13 @@ public final class GpuBench {
     }
 
     /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */
-    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps) {
+    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
         row.addProperty("streams", cfg.streams());
+        row.addProperty("recompute_group", group);
         long before = gpu.memoryInfo()[0];
-        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time);
+        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time, group);
              GpuAdamW opt = new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
             long used = before - gpu.memoryInfo()[0];
             Random r = new Random(1);
@@ -114,7 +146,8 @@ public final class GpuBench {
             row.addProperty("tflops", flops / (ms / 1e3) / 1e12);
             row.addProperty("mfu_vs_fp32_peak", flops / (ms / 1e3) / 1e12 / H100_FP32_TFLOPS);
             row.addProperty("mfu_vs_bf16_peak", flops / (ms / 1e3) / 1e12 / H100_BF16_DENSE_TFLOPS);
-            row.addProperty("device_memory_bytes", used);
+            if (!gpu.emulated()) row.addProperty("device_memory_bytes", used);   // the emulator's "device" is the JVM's heap
+            row.addProperty("model_bytes", model.deviceBytes());
         } catch (RuntimeException e) {
             row.addProperty("error", e.toString());
         }

@@ -1,0 +1,33 @@
+package hyperlab.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.google.gson.JsonObject;
+import hyperlab.cuda.Gpu;
+import hyperlab.nn.GptConfig;
+import hyperlab.nn.Paradigm;
+import org.junit.jupiter.api.Test;
+
+class GpuBenchTest {
+    /** A bench row reports the model's own bytes for the recompute group it ran with; on the emulator no "device" memory. */
+    @Test
+    void rowCarriesTheGroupAndTheModelsBytes() {
+        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
+        assumeTrue(dev != null, TestDevices::why);
+        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2);
+        assertFalse(row.has("error"), row.toString());
+        assertEquals(2, row.get("recompute_group").getAsInt());
+        assertTrue(row.get("ms_per_step").getAsDouble() > 0, row.toString());
+        long bytes;
+        try (GpuGpt m = new GpuGpt(dev, cfg, 2, 16, 2)) {
+            m.step(new int[32], new int[32], true);          // the attention scratch exists after a backward
+            bytes = m.deviceBytes();
+        }
+        assertEquals(bytes, row.get("model_bytes").getAsLong());
+        assertEquals(!dev.emulated(), row.has("device_memory_bytes"), "the emulator's heap is not device memory");
+    }
+}
