@@ -16,6 +16,9 @@ final class CublasLt {
     static final int DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
     static final int LAYOUT_BATCH_COUNT = 5, LAYOUT_STRIDED_BATCH_OFFSET = 6;
     static final int PREF_MAX_WORKSPACE_BYTES = 1;
+    /** cublasLtMatmulPreferenceAttributes_t: the least alignment (bytes) of A, B, C, D an algorithm may assume; 256 if unset. */
+    static final int PREF_MIN_ALIGNMENT_A_BYTES = 5, PREF_MIN_ALIGNMENT_B_BYTES = 6, PREF_MIN_ALIGNMENT_C_BYTES = 7,
+            PREF_MIN_ALIGNMENT_D_BYTES = 8;
     /** sizeof(cublasLtMatmulHeuristicResult_t): algo (64 bytes), workspaceSize, state, wavesCount, reserved[4]. */
     static final long HEURISTIC_RESULT_BYTES = 96;
 

@@ -28,8 +28,9 @@ public final class Matmul {
     private static final int OP_N = 0, OP_T = 1;
     private final Map<Key, Plan> plans = new HashMap<>();
 
+    /** alignA/B/C: the operands' address alignment in bytes (up to 256), which the chosen algorithm may rely on. */
     private record Key(DType dtype, long m, long n, long k, long batch, boolean transA, boolean transB, boolean accumulate,
-                       Epilogue epilogue) {
+                       Epilogue epilogue, int alignA, int alignB, int alignC) {
     }
 
     private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo) {
@@ -117,7 +118,16 @@ public final class Matmul {
         if (a.dtype() != DType.F32 && a.dtype() != DType.BF16 && a.dtype() != DType.F16) {
             throw new IllegalArgumentException("matmul supports F32, BF16 and F16, not " + a.dtype());
         }
-        return new Key(a.dtype(), m, n, k, batch, transA, transB, accumulate, e);
+        return new Key(a.dtype(), m, n, k, batch, transA, transB, accumulate, e, alignment(a), alignment(b), alignment(c));
+    }
+
+    /**
+     * Address alignment in bytes, capped at 256. cuBLASLt's heuristics assume 256 unless told, and views into one
+     * parameter buffer (ParamLayout) start wherever the previous tensor ended, e.g. 4 bytes after a scalar.
+     */
+    static int alignment(DeviceTensor t) {
+        long a = t.address();
+        return a == 0 ? 256 : (int) Math.min(256, Long.lowestOneBit(a));
     }
 
     private Plan plan(Key key) {
@@ -142,6 +152,12 @@ public final class Matmul {
         lt.call("cublasLtMatmulPreferenceCreate", lt.prefCreate, pref);
         lt.call("cublasLtMatmulPreferenceSetAttribute", lt.prefSet, pref.get(ADDRESS, 0), CublasLt.PREF_MAX_WORKSPACE_BYTES,
                 arena.allocateFrom(JAVA_LONG, WORKSPACE_BYTES), 8L);
+        // cuBLASLt's A is our b and its B our a (column-major view); C and D are both our c
+        int[][] aligns = {{CublasLt.PREF_MIN_ALIGNMENT_A_BYTES, key.alignB()}, {CublasLt.PREF_MIN_ALIGNMENT_B_BYTES, key.alignA()},
+                {CublasLt.PREF_MIN_ALIGNMENT_C_BYTES, key.alignC()}, {CublasLt.PREF_MIN_ALIGNMENT_D_BYTES, key.alignC()}};
+        for (int[] al : aligns)
+            lt.call("cublasLtMatmulPreferenceSetAttribute", lt.prefSet, pref.get(ADDRESS, 0), al[0],
+                    arena.allocateFrom(JAVA_INT, al[1]), 4L);
         MemorySegment results = arena.allocate(CublasLt.HEURISTIC_RESULT_BYTES, 8);
         MemorySegment count = arena.allocate(JAVA_INT);
         lt.call("cublasLtMatmulAlgoGetHeuristic", lt.heuristic, handle, desc, la, lb, lc, lc, pref.get(ADDRESS, 0), 1,

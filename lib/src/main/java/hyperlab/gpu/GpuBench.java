@@ -136,7 +136,7 @@ public final class GpuBench {
             float ms = gpu.time(() -> {
                 for (int i = 0; i < steps; i++) step.run();
             }) / steps;
-            long params = model.layout().total();
+            long params = model.layout().count();
             double tokens = (double) batch * time;
             // nanoGPT's estimate: 6 FLOPs per parameter per token, plus attention 12·L·C·T per token
             double flops = 6.0 * params * tokens + 12.0 * cfg.layers() * cfg.width() * time * tokens;

@@ -39,7 +39,7 @@ public final class GpuCompare {
                 var m = cfg.model();
                 System.out.println(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f,%.0f",
                         p.key(), m.streams(), m.layers(), m.width(), m.context(), cfg.batch(), cfg.steps(), l.getFirst(), tail, val,
-                        gains[0], gains[1], ParamLayout.of(m).total(), r.seconds(), r.tokensPerSecond()));
+                        gains[0], gains[1], ParamLayout.of(m).count(), r.seconds(), r.tokensPerSecond()));
             }
         }
     }

@@ -15,9 +15,13 @@ import java.util.Random;
 /**
  * The GPT's parameters with the CPU model's names, shapes and order (so checkpoints and golden files move between
  * engines), placed in one contiguous buffer: decayed tensors first, so AdamW runs as two launches, and gradients
- * sit in one buffer ready for an all-reduce.
+ * sit in one buffer ready for an all-reduce. Every tensor starts on a 256-byte boundary (the zero padding between
+ * them is never read as a parameter): cuBLASLt and vector loads get aligned weights and biases.
  */
 public final class ParamLayout {
+    /** Elements between tensor starts are a multiple of this: 64 floats = 256 bytes. */
+    static final int ALIGN = 64;
+
     /** One tensor: {@code offset} is its first element in the buffer. */
     public record Entry(String name, long[] shape, boolean decay, long offset, long size, Init init) {
         @Override
@@ -39,7 +43,7 @@ public final class ParamLayout {
 
     private final List<Entry> entries;
     private final Map<String, Entry> byName = new LinkedHashMap<>();
-    private final long total, decayed;
+    private final long total, decayed, count;
 
     private ParamLayout(List<Entry> ordered) {
         long off = 0;
@@ -49,10 +53,13 @@ public final class ParamLayout {
                 if (e.decay() == pass) {
                     Entry p = new Entry(e.name(), e.shape(), e.decay(), off, e.size(), e.init());
                     byName.put(p.name(), p);
-                    off += p.size();
+                    off = aligned(off + p.size());
                 }
-        decayed = ordered.stream().filter(Entry::decay).mapToLong(Entry::size).sum();
+        long end = 0;
+        for (Entry e : byName.values()) if (e.decay()) end = Math.max(end, aligned(e.offset() + e.size()));
+        decayed = end;
         total = off;
+        count = ordered.stream().mapToLong(Entry::size).sum();
         for (Entry e : ordered) placed.add(byName.get(e.name()));
         entries = Collections.unmodifiableList(placed);
     }
@@ -101,11 +108,18 @@ public final class ParamLayout {
         return e;
     }
 
-    /** Elements in the whole buffer. */
+    private static long aligned(long offset) {
+        return (offset + ALIGN - 1) / ALIGN * ALIGN;
+    }
+
+    /** Elements in the whole buffer, padding included. */
     public long total() { return total; }
 
-    /** Elements of the decayed tensors, which come first in the buffer. */
+    /** Where the tensors that are not decayed start: the decayed ones (and their padding) come first. */
     public long decayed() { return decayed; }
+
+    /** Parameters in the model (no padding): what a parameter count reports. */
+    public long count() { return count; }
 
     /** Fresh weights in buffer order: N(0, std²) from {@code seed} for weights, the given values otherwise. */
     public float[] initialValues(long seed) {

@@ -34,7 +34,7 @@ class ParamLayoutTest {
                 assertEquals(djl.get(i).getValue().getType() == Parameter.Type.WEIGHT, e.decay(), e.name() + " decay");
             }
             long params = djl.values().stream().mapToLong(x -> x.getArray().size()).sum();
-            assertEquals(params, layout.total());
+            assertEquals(params, layout.count());
         }
     }
 
@@ -46,12 +46,18 @@ class ParamLayoutTest {
                 .sorted((a, b) -> Long.compare(a.offset(), b.offset())).toList();
         long next = 0;
         for (ParamLayout.Entry e : byOffset) {
-            assertEquals(next, e.offset(), "gap or overlap before " + e);
+            assertEquals(0, e.offset() * 4 % 256, e + " starts off a 256-byte boundary");
+            assertEquals((next + 63) / 64 * 64, e.offset(), "more than the alignment's padding, or an overlap, before " + e);
             assertEquals(e.offset() < layout.decayed(), e.decay(), e + " on the wrong side of the decay boundary");
-            next += e.size();
+            next = e.offset() + e.size();
         }
-        assertEquals(layout.total(), next);
+        assertEquals((next + 63) / 64 * 64, layout.total());
         float[] init = layout.initialValues(1);
+        for (int i = 0; i < init.length; i++) {
+            final int at = i;
+            if (byOffset.stream().noneMatch(e -> at >= e.offset() && at < e.offset() + e.size()))
+                assertEquals(0f, init[i], "padding at " + i + " starts at zero (and AdamW keeps it there: zero gradient)");
+        }
         ParamLayout.Entry gamma = layout.finalNorm("gamma", 2);
         for (int i = 0; i < gamma.size(); i++) assertEquals(1f, init[(int) gamma.offset() + i]);
         ParamLayout.Entry wte = layout.get("wte");
