@@ -68,12 +68,7 @@ public final class GpuBench {
             GptConfig cfg = GptConfig.preset(preset).paradigm(par);
             if (par != Paradigm.RC) cfg = cfg.streams(streams);
             for (String rec : recompute.split(",")) {
-                int blocks = 2 * cfg.layers();
-                int group = switch (rec.trim()) {
-                    case "off" -> 1;
-                    case "auto" -> GpuGpt.optimalGroup(blocks);
-                    default -> Integer.parseInt(rec.trim());
-                };
+                int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
                 JsonObject row = measure(gpu, cfg, batch, time, steps, group);
                 row.addProperty("recompute", rec.trim());
                 if (row.has("ms_per_step")) {

@@ -19,7 +19,7 @@ public final class GpuEngine implements Engine {
     public GpuEngine(TrainConfig cfg, Gpu gpu) {
         this.cfg = cfg;
         this.model = new GpuGpt(gpu, cfg.model(), cfg.batch(), cfg.model().context(),
-                cfg.recomputeGroup(2 * cfg.model().layers(), GpuGpt::optimalGroup));
+                GpuGpt.recomputeGroup(cfg.recompute(), 2 * cfg.model().layers()));
         this.opt = new GpuAdamW(model, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay(), cfg.gradClip());
     }
 

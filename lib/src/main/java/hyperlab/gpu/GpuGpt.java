@@ -173,6 +173,25 @@ public final class GpuGpt implements AutoCloseable {
         return best;
     }
 
+    /** The group a recompute setting means for {@code blocks} blocks: off → 1, auto → {@link #optimalGroup}, or g itself. */
+    public static int recomputeGroup(String setting, int blocks) {
+        int g = switch (setting.trim()) {
+            case "off" -> 1;
+            case "auto" -> optimalGroup(blocks);
+            default -> {
+                try {
+                    yield Integer.parseInt(setting.trim());
+                } catch (NumberFormatException e) {
+                    yield 0;
+                }
+            }
+        };
+        if (g < 1 || g > blocks)
+            throw new IllegalArgumentException("recompute = '" + setting + "' is not allowed: use off, auto, or a group g in [1, "
+                    + blocks + "] (the model's 2 x layers blocks)");
+        return g;
+    }
+
     private static int buffers(int blocks, int g) {
         return (blocks + g - 1) / g + g - 1;
     }

@@ -75,16 +75,6 @@ public record TrainConfig(
             throw bad("recompute", recompute, "off with engine=cpu (DJL keeps its own autograd graph); recompute is an option of engine=gpu or emulator");
     }
 
-    /** Blocks per recompute group for a model of {@code blocks} blocks: 1 for off, the least-memory g for auto. */
-    public int recomputeGroup(int blocks, java.util.function.IntUnaryOperator auto) {
-        int g = switch (recompute) {
-            case "off" -> 1;
-            case "auto" -> auto.applyAsInt(blocks);
-            default -> Integer.parseInt(recompute);
-        };
-        if (g > blocks) throw bad("recompute", recompute, "at most the model's " + blocks + " blocks (2 x layers)");
-        return g;
-    }
 
     /** One line per key: name, default, and what it accepts (the CLI's --keys). */
     public static String describeKeys() {

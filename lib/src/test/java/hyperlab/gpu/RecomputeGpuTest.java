@@ -73,9 +73,10 @@ class RecomputeGpuTest {
         assertTrue(e.getMessage().contains("off, auto, or g"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("recompute=auto"));
         assertTrue(e.getMessage().contains("engine=cpu"), e.getMessage());
-        TrainConfig tiny = TrainConfig.of("engine=emulator", "recompute=9");
-        e = assertThrows(IllegalArgumentException.class, () -> tiny.recomputeGroup(4, GpuGpt::optimalGroup));
-        assertTrue(e.getMessage().contains("at most the model's 4 blocks"), e.getMessage());
-        assertEquals(2, TrainConfig.of("engine=emulator", "recompute=auto").recomputeGroup(4, GpuGpt::optimalGroup));
+        e = assertThrows(IllegalArgumentException.class, () -> GpuGpt.recomputeGroup(TrainConfig.of("engine=emulator", "recompute=9").recompute(), 4));
+        assertTrue(e.getMessage().contains("g in [1, 4]"), e.getMessage());
+        assertEquals(2, GpuGpt.recomputeGroup(TrainConfig.of("engine=emulator", "recompute=auto").recompute(), 4));
+        assertEquals(1, GpuGpt.recomputeGroup("off", 4));
+        assertEquals(3, GpuGpt.recomputeGroup("3", 4));
     }
 }
