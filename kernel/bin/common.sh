@@ -10,7 +10,7 @@ KERNEL_CP="$KERNEL_JAR:$KROOT/kernel/target/deps/*:$LIB_JAR:$KROOT/lib/target/de
 # -Xlog:cds*=off,aot*=off keeps both out of the Jupyter log.
 # JIT: the JVM's default tiered C1+C2. HYPERLAB_KERNEL_JIT=c1 (at setup time) stops at C1: every cell is a
 # javac compile, which C1-only code runs sooner at full speed, so trivial cells answer faster on 2 cores
-# (data/bench/kernel-c1.json against kernel.json), but notebook 05's training cell ran 1.4x slower, so it is opt-in.
+# (data/bench/kernel-c1.json against kernel.json), but notebook 05 ran 1.3-1.4x slower (kernel/README.md), so it is opt-in.
 case "${HYPERLAB_KERNEL_JIT:-tiered}" in
   tiered) KERNEL_JIT_FLAGS=() ;;
   c1) KERNEL_JIT_FLAGS=(-XX:TieredStopAtLevel=1) ;;
