@@ -272,8 +272,7 @@ public final class GpuGpt implements AutoCloseable {
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
             else k.gelu(b.act, b.hidden, b.act.elements());
             mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);
-            if (b.maps != null) b.maps.merge(b.x, b.f, next, tokens);
-            else k.residual(next, b.x, b.f, (long) tokens * c);
+            advance(b, next);
         }
         if (n > 1) k.streamMean(xMean, xFinal, tokens, c, n);
         k.layerNorm(lnf, lnfMean, lnfRstd, xMean, view(params, layout.finalNorm("gamma", cfg.layers())),
@@ -329,13 +328,18 @@ public final class GpuGpt implements AutoCloseable {
         k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
     }
 
+    /** next = the streams leaving block b: H_res·x + H_postᵀ f, or x + f for RC (forward, and the backward's rebuild). */
+    private void advance(Block b, DeviceTensor next) {
+        if (b.maps != null) b.maps.merge(b.x, b.f, next, tokens);
+        else k.residual(next, b.x, b.f, (long) tokens * c);
+    }
+
     /** Recomputes the streams entering blocks first+1..last from the kept x of block first (no-op when group is 1). */
     private void rebuildStreams(int first, int last) {
         for (int j = first; j < last; j++) {
             Block b = blocks.get(j);
             DeviceTensor next = blocks.get(j + 1).x;
-            if (b.maps != null) b.maps.merge(b.x, b.f, next, tokens);
-            else k.residual(next, b.x, b.f, (long) tokens * c);
+            advance(b, next);
         }
     }
 

@@ -46,18 +46,18 @@ public final class ParamLayout {
     private final long total, decayed, count;
 
     private ParamLayout(List<Entry> ordered) {
-        long off = 0;
+        long off = 0, decayedEnd = 0;
         List<Entry> placed = new ArrayList<>();
-        for (boolean pass : new boolean[] {true, false})
+        for (boolean pass : new boolean[] {true, false}) {
             for (Entry e : ordered)
                 if (e.decay() == pass) {
                     Entry p = new Entry(e.name(), e.shape(), e.decay(), off, e.size(), e.init());
                     byName.put(p.name(), p);
                     off = aligned(off + p.size());
                 }
-        long end = 0;
-        for (Entry e : byName.values()) if (e.decay()) end = Math.max(end, aligned(e.offset() + e.size()));
-        decayed = end;
+            if (pass) decayedEnd = off;        // the decayed pass ends (padded) where the rest begins
+        }
+        decayed = decayedEnd;
         total = off;
         count = ordered.stream().mapToLong(Entry::size).sum();
         for (Entry e : ordered) placed.add(byName.get(e.name()));

@@ -79,9 +79,7 @@ public final class GoldenWriter {
         hyperlab.train.TrainConfig cfg = hyperlab.train.TrainConfig.of(SCALE.toArray(String[]::new))
                 .with("data", data).with("out", dir.resolve("cpu"));
         SameStart cpu = SameStart.train(cfg);
-        try (var files = Files.walk(dir.resolve("cpu"))) {
-            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
-        }
+        deleteTree(dir.resolve("cpu"));
         java.util.Properties p = new java.util.Properties(), r = new java.util.Properties();
         cfg.toMap().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
         try (var w = Files.newBufferedWriter(dir.resolve("config.properties"))) {
@@ -92,6 +90,12 @@ public final class GoldenWriter {
             r.store(w, "the CPU engine from the GPU engine's init");
         }
         System.err.println("golden: scale " + cpu);
+    }
+
+    private static void deleteTree(Path dir) throws java.io.IOException {
+        try (var files = Files.walk(dir)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+        }
     }
 
     /** The first 400,000 characters of the KJV, or a seeded pseudo-text where the corpus is not fetched. */
@@ -132,9 +136,7 @@ public final class GoldenWriter {
             losses = t.run().losses();
         }
         Files.write(dir.resolve("cpu-losses.txt"), losses.stream().map(String::valueOf).toList());
-        try (var files = Files.walk(cpu)) {     // only the losses travel: keep the bundle small
-            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
-        }
+        deleteTree(cpu);     // only the losses travel: keep the bundle small
         java.util.Properties p = new java.util.Properties();
         run.toMap().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
         try (var w = Files.newBufferedWriter(dir.resolve("config.properties"))) {
