@@ -1,7 +1,6 @@
 package hyperlab.cuda;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /** The emulator's GEMM: row-major c = epilogue(op(a)·op(b) [+ c] [+ bias]) in plain loops, float64 accumulation. */
 final class EmulatedGemm {
@@ -10,30 +9,31 @@ final class EmulatedGemm {
 
     static void run(long m, long n, long k, long batch, DeviceTensor a, boolean transA, DeviceTensor b, boolean transB,
                     DeviceTensor c, boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
-        if (a.dtype() != DType.F32) throw new CudaException("the emulator's matmul supports F32 only, not " + a.dtype());
+        if (a.dtype() != DType.F32 && a.dtype() != DType.BF16)
+            throw new CudaException("the emulator's matmul supports F32 and BF16, not " + a.dtype());
+        DType ta = a.dtype(), tc = c.dtype();
         MemorySegment sa = Emulator.segment(a.address(), a.bytes()), sb = Emulator.segment(b.address(), b.bytes());
         MemorySegment sc = Emulator.segment(c.address(), c.bytes());
         float[] bv = bias == null ? null : bias.toFloatArray();
-        ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT;
         for (long p = 0; p < batch; p++) {
             long oa = p * m * k, ob = p * k * n, oc = p * m * n;
             for (long i = 0; i < m; i++)
                 for (long j = 0; j < n; j++) {
                     double acc = 0;
                     for (long l = 0; l < k; l++) {
-                        float x = sa.getAtIndex(f, oa + (transA ? l * m + i : i * k + l));
-                        float y = sb.getAtIndex(f, ob + (transB ? j * k + l : l * n + j));
-                        acc += (double) x * y;
+                        double x = ta.get(sa, oa + (transA ? l * m + i : i * k + l));
+                        double y = ta.get(sb, ob + (transB ? j * k + l : l * n + j));
+                        acc += x * y;
                     }
                     long at = oc + i * n + j;
-                    if (accumulate) acc += sc.getAtIndex(f, at);          // cuBLASLt: epilogue(A·B + C + bias)
+                    if (accumulate) acc += tc.get(sc, at);          // cuBLASLt: epilogue(A·B + C + bias)
                     if (bv != null) acc += bv[(int) j];
                     acc = switch (epilogue) {
                         case RELU, RELU_BIAS -> Math.max(0, acc);
                         case GELU, GELU_BIAS -> 0.5 * acc * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (acc + 0.044715 * acc * acc * acc)));
                         default -> acc;
                     };
-                    sc.setAtIndex(f, at, (float) acc);
+                    tc.put(sc, at, (float) acc);          // an fp32 result first, as cuBLASLt rounds it
                 }
         }
     }

@@ -29,7 +29,7 @@ public final class Matmul {
     private final Map<Key, Plan> plans = new HashMap<>();
 
     /** alignA/B/C: the operands' address alignment in bytes (up to 256), which the chosen algorithm may rely on. */
-    private record Key(DType dtype, long m, long n, long k, long batch, boolean transA, boolean transB, boolean accumulate,
+    private record Key(DType dtype, DType out, long m, long n, long k, long batch, boolean transA, boolean transB, boolean accumulate,
                        Epilogue epilogue, int alignA, int alignB, int alignC) {
     }
 
@@ -57,7 +57,10 @@ public final class Matmul {
         biasSlot = arena.allocate(JAVA_LONG);
     }
 
-    /** c = a·b for a [..., m, k], b [..., k, n], c [..., m, n], all F32, BF16 or F16; leading dims are the batch. */
+    /**
+     * c = a·b for a [..., m, k], b [..., k, n], c [..., m, n]; leading dims are the batch. a and b are F32, BF16 or
+     * F16, c has their dtype or, for BF16/F16 inputs, F32 (mixed precision: 16-bit operands, fp32 accumulation and result).
+     */
     public void run(DeviceTensor a, DeviceTensor b, DeviceTensor c) {
         run(a, b, c, Epilogue.NONE, null);
     }
@@ -114,11 +117,14 @@ public final class Matmul {
                 && a.elements() == batch * m * k && b.elements() == batch * k * n;
         if (!ok) throw new IllegalArgumentException("shapes do not multiply: " + Arrays.toString(sa) + (transA ? "ᵀ" : "")
                 + " · " + Arrays.toString(sb) + (transB ? "ᵀ" : "") + " -> " + Arrays.toString(sc));
-        if (a.dtype() != b.dtype() || b.dtype() != c.dtype()) throw new IllegalArgumentException("dtypes differ");
+        if (a.dtype() != b.dtype())
+            throw new IllegalArgumentException("a and b must share a dtype, got " + a.dtype() + " and " + b.dtype());
         if (a.dtype() != DType.F32 && a.dtype() != DType.BF16 && a.dtype() != DType.F16) {
             throw new IllegalArgumentException("matmul supports F32, BF16 and F16, not " + a.dtype());
         }
-        return new Key(a.dtype(), m, n, k, batch, transA, transB, accumulate, e, alignment(a), alignment(b), alignment(c));
+        if (c.dtype() != a.dtype() && c.dtype() != DType.F32)
+            throw new IllegalArgumentException("c must be " + a.dtype() + " like a and b, or F32, got " + c.dtype());
+        return new Key(a.dtype(), c.dtype(), m, n, k, batch, transA, transB, accumulate, e, alignment(a), alignment(b), alignment(c));
     }
 
     /**
@@ -131,7 +137,7 @@ public final class Matmul {
     }
 
     private Plan plan(Key key) {
-        int type = key.dtype().cudaDataType();
+        int type = key.dtype().cudaDataType(), outType = key.out().cudaDataType();
         MemorySegment out = arena.allocate(ADDRESS);
         lt.call("cublasLtMatmulDescCreate", lt.descCreate, out, CublasLt.COMPUTE_32F, DType.F32.cudaDataType());
         MemorySegment desc = out.get(ADDRESS, 0);
@@ -147,7 +153,7 @@ public final class Matmul {
         // stored matrices as column-major: b is n×k (k×n when transposed), a is k×m (m×k when transposed)
         MemorySegment la = key.transB() ? layout(type, key.k(), key.n(), key.batch()) : layout(type, key.n(), key.k(), key.batch());
         MemorySegment lb = key.transA() ? layout(type, key.m(), key.k(), key.batch()) : layout(type, key.k(), key.m(), key.batch());
-        MemorySegment lc = layout(type, key.n(), key.m(), key.batch()); // C as column-major n×m
+        MemorySegment lc = layout(outType, key.n(), key.m(), key.batch()); // C as column-major n×m
         MemorySegment pref = arena.allocate(ADDRESS);
         lt.call("cublasLtMatmulPreferenceCreate", lt.prefCreate, pref);
         lt.call("cublasLtMatmulPreferenceSetAttribute", lt.prefSet, pref.get(ADDRESS, 0), CublasLt.PREF_MAX_WORKSPACE_BYTES,

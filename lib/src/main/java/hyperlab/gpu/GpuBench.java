@@ -4,6 +4,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import hyperlab.cuda.Cuda;
+import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.nn.GptConfig;
 import hyperlab.nn.Paradigm;
@@ -21,9 +22,11 @@ import java.util.Random;
  * MFU and device memory in use, with each paradigm's step time relative to RC measured in the same run, and a
  * PyTorch reference (from a JSON file made in the same device command) folded in. Prints one JSON document.
  * With {@code --recompute off,auto} every paradigm is measured with each setting in the same run, so the time that
- * recomputation costs and the memory it saves come as ratios against the same paradigm without it.
+ * recomputation costs and the memory it saves come as ratios against the same paradigm without it; likewise
+ * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
+ * ratio to RC taken at its own precision.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
- *                 [--recompute off|auto|g[,...]] [--torch FILE] [--emulator]
+ *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--torch FILE] [--emulator]
  */
 public final class GpuBench {
     static final double H100_BF16_DENSE_TFLOPS = 989.4, H100_FP32_TFLOPS = 66.9;
@@ -32,7 +35,7 @@ public final class GpuBench {
     }
 
     public static void main(String[] args) throws Exception {
-        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off";
+        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16";
         int batch = 16, time = 1024, steps = 10, streams = 4;
         Path torch = null;
         boolean emulator = false;
@@ -45,17 +48,20 @@ public final class GpuBench {
                 case "--streams" -> streams = Integer.parseInt(args[++i]);
                 case "--paradigms" -> paradigms = args[++i];
                 case "--recompute" -> recompute = args[++i];
+                case "--precision" -> precision = args[++i];
                 case "--torch" -> torch = Path.of(args[++i]);
                 case "--emulator" -> emulator = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
                         + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
-                        + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--torch FILE] [--emulator]");
+                        + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]]"
+                        + " [--torch FILE] [--emulator]");
             }
         }
         Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
         JsonObject out = new JsonObject();
         out.addProperty("device", gpu.info().name());
-        out.addProperty("precision", "fp32 (cuBLASLt COMPUTE_32F GEMMs, fp32 activations)");
+        out.addProperty("precision_note", "fp32: cuBLASLt COMPUTE_32F GEMMs and SIMT attention on fp32 activations; bf16: bf16"
+                + " GEMM and attention operands (tensor cores) with fp32 accumulation, fp32 master weights, streams and AdamW");
         out.addProperty("preset", preset);
         out.addProperty("batch", batch);
         out.addProperty("time", time);
@@ -63,36 +69,41 @@ public final class GpuBench {
         List<JsonObject> rows = new ArrayList<>();
         Map<String, Double> rcMs = new HashMap<>(), plainMs = new HashMap<>();
         Map<String, Long> plainBytes = new HashMap<>();
-        for (String p : paradigms.split(",")) {
-            Paradigm par = Paradigm.parse(p.trim());
-            GptConfig cfg = GptConfig.preset(preset).paradigm(par);
-            if (par != Paradigm.RC) cfg = cfg.streams(streams);
-            for (String rec : recompute.split(",")) {
-                int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
-                JsonObject row = measure(gpu, cfg, batch, time, steps, group);
-                row.addProperty("recompute", rec.trim());
-                if (row.has("ms_per_step")) {
-                    double ms = row.get("ms_per_step").getAsDouble();
-                    if (par == Paradigm.RC) rcMs.put(rec.trim(), ms);
-                    if (group == 1) {
-                        plainMs.put(par.key(), ms);
-                        plainBytes.put(par.key(), row.get("model_bytes").getAsLong());
+        for (String prec : precision.split(","))
+            for (String p : paradigms.split(",")) {
+                DType dtype = dtype(prec);
+                Paradigm par = Paradigm.parse(p.trim());
+                GptConfig cfg = GptConfig.preset(preset).paradigm(par);
+                if (par != Paradigm.RC) cfg = cfg.streams(streams);
+                for (String rec : recompute.split(",")) {
+                    int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
+                    JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype);
+                    row.addProperty("recompute", rec.trim());
+                    String same = prec.trim() + "/" + rec.trim(), plain = prec.trim() + "/" + par.key();
+                    if (row.has("ms_per_step")) {
+                        double ms = row.get("ms_per_step").getAsDouble();
+                        if (par == Paradigm.RC) rcMs.put(same, ms);
+                        if (group == 1) {
+                            plainMs.put(plain, ms);
+                            plainBytes.put(plain, row.get("model_bytes").getAsLong());
+                        }
                     }
+                    rows.add(row);
+                    System.err.println("gpu-bench: " + row);
                 }
-                rows.add(row);
-                System.err.println("gpu-bench: " + row);
             }
-        }
         var arr = new com.google.gson.JsonArray();
         for (JsonObject r : rows) {
             if (r.has("ms_per_step")) {
                 double ms = r.get("ms_per_step").getAsDouble();
-                Double rc = rcMs.get(r.get("recompute").getAsString()), plain = plainMs.get(r.get("paradigm").getAsString());
+                String prec = r.get("precision").getAsString();
+                Double rc = rcMs.get(prec + "/" + r.get("recompute").getAsString());
+                String plainKey = prec + "/" + r.get("paradigm").getAsString();
+                Double plain = plainMs.get(plainKey);
                 if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
                 if (plain != null && r.get("recompute_group").getAsInt() > 1) {
                     r.addProperty("step_time_vs_no_recompute", ms / plain);
-                    r.addProperty("model_bytes_vs_no_recompute",
-                            r.get("model_bytes").getAsDouble() / plainBytes.get(r.get("paradigm").getAsString()));
+                    r.addProperty("model_bytes_vs_no_recompute", r.get("model_bytes").getAsDouble() / plainBytes.get(plainKey));
                 }
             }
             arr.add(r);
@@ -106,16 +117,24 @@ public final class GpuBench {
         System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(out));
     }
 
+    private static DType dtype(String precision) {
+        return switch (precision.trim()) {
+            case "bf16" -> DType.BF16;
+            case "fp32" -> DType.F32;
+            default -> throw new IllegalArgumentException("--precision " + precision + ": use bf16, fp32 or both (bf16,fp32)");
+        };
+    }
+
     /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */
-    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group) {
+    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
+        row.addProperty("precision", precision == DType.BF16 ? "bf16" : "fp32");
         row.addProperty("streams", cfg.streams());
         row.addProperty("recompute_group", group);
         long before = gpu.memoryInfo()[0];
-        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time, group);
+        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time, group, precision);
              GpuAdamW opt = new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
-            long used = before - gpu.memoryInfo()[0];
             Random r = new Random(1);
             int[] ids = new int[batch * time], targets = new int[batch * time];
             for (int i = 0; i < ids.length; i++) {
@@ -131,6 +150,7 @@ public final class GpuBench {
             float ms = gpu.time(() -> {
                 for (int i = 0; i < steps; i++) step.run();
             }) / steps;
+            long used = before - gpu.memoryInfo()[0];          // after the steps: attention and optimiser state included
             long params = model.layout().count();
             double tokens = (double) batch * time;
             // nanoGPT's estimate: 6 FLOPs per parameter per token, plus attention 12·L·C·T per token

@@ -3,6 +3,7 @@ package hyperlab.gpu;
 import ai.djl.ndarray.NDManager;
 import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaException;
+import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.data.BatchSampler;
 import hyperlab.nn.Gpt;
@@ -19,7 +20,8 @@ public final class GpuEngine implements Engine {
     public GpuEngine(TrainConfig cfg, Gpu gpu) {
         this.cfg = cfg;
         this.model = new GpuGpt(gpu, cfg.model(), cfg.batch(), cfg.model().context(),
-                GpuGpt.recomputeGroup(cfg.recompute(), 2 * cfg.model().layers()));
+                GpuGpt.recomputeGroup(cfg.recompute(), 2 * cfg.model().layers()),
+                cfg.effectivePrecision().equals("bf16") ? DType.BF16 : DType.F32);
         this.opt = new GpuAdamW(model, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay(), cfg.gradClip());
     }
 
@@ -61,7 +63,8 @@ public final class GpuEngine implements Engine {
 
     @Override
     public String describe() {
-        return "gpu (" + model.gpu().info().name() + (model.recomputeGroup() > 1 ? ", recompute group " + model.recomputeGroup() : "") + ")";
+        return "gpu (" + model.gpu().info().name() + ", " + (model.precision() == DType.BF16 ? "bf16" : "fp32")
+                + (model.recomputeGroup() > 1 ? ", recompute group " + model.recomputeGroup() : "") + ")";
     }
 
     @Override

@@ -20,20 +20,27 @@ import java.util.Map;
  * mean, ln_f, tied head, fused cross-entropy. Weights and gradients live in one buffer each ({@link ParamLayout}).
  * Every activation the backward needs is kept, except that with a recompute group g &gt; 1 the n·C streams entering
  * a block are kept only at every g-th block and rebuilt, group by group, in the backward (mHC §4.3.2).
+ * <p>
+ * Precision F32 computes everything in fp32. BF16 is mixed precision as in PyTorch's autocast: the GEMMs and the
+ * attention take bf16 operands (a bf16 copy of the fp32 master weights, made each step, and bf16 copies of the
+ * activations that feed them) and accumulate in fp32; the streams, norms, maps, losses, gradients and the optimiser
+ * stay fp32.
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
     private final GptConfig cfg;
     private final ParamLayout layout;
     private final int batch, time, tokens, c, n, group;
+    private final DType compute;                  // F32, or BF16 for the GEMM and attention operands
     private final DeviceArena arena;
     private final Kernels k;
     private final Matmul mm;
     private final Attention attention;
-    private final DeviceTensor params, grads;
+    private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
     private final List<Block> blocks = new ArrayList<>();
-    private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfMean, lnfRstd, logits, losses;
-    private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dY, dQkv, dU;
+    private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfLo, lnfMean, lnfRstd, logits, logitsLo, losses;
+    private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dFLo, dY, dQkv, dU, dULo;
+    private final DeviceTensor lnScratch, geluScratch;    // BF16: fp32 outputs that only feed a cast, shared by all blocks
 
     /** One sublayer with its weights (views into the buffers) and the activations its backward reads. */
     private final class Block {
@@ -42,7 +49,9 @@ public final class GpuGpt implements AutoCloseable {
         final StreamMaps maps;                  // null for RC
         final Map<String, DeviceTensor> mapW = new LinkedHashMap<>(), mapG = new LinkedHashMap<>();
         final DeviceTensor lnG, lnB, fcW, fcB, projW, projB, dlnG, dlnB, dfcW, dfcB, dprojW, dprojB;
+        final DeviceTensor fcWLo, fcBias, projWLo;        // GEMM operands in the compute dtype; fcBias: the hidden's dtype
         final DeviceTensor x, h, ln, mean, rstd, hidden, act, lse, f;   // x: the streams entering this block
+        final DeviceTensor lnLo, actLo;                   // ln and act as the GEMMs read them (the same tensors for F32)
 
         Block(int index, DeviceTensor x) {
             this.index = index;
@@ -68,28 +77,43 @@ public final class GpuGpt implements AutoCloseable {
             dfcB = view(grads, layout.sublayer(index, fc + "_bias"));
             dprojW = view(grads, layout.sublayer(index, "03c_proj_weight"));
             dprojB = view(grads, layout.sublayer(index, "03c_proj_bias"));
+            fcWLo = view(paramsLo, layout.sublayer(index, fc + "_weight"));
+            projWLo = view(paramsLo, layout.sublayer(index, "03c_proj_weight"));
+            fcBias = attn ? view(paramsLo, layout.sublayer(index, fc + "_bias")) : fcB;
             h = maps == null ? x.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
-            ln = arena.alloc(DType.F32, tokens, c);
+            ln = lnScratch != null ? lnScratch : arena.alloc(DType.F32, tokens, c);
+            lnLo = lowpBuffer(ln, tokens, c);
             mean = arena.alloc(DType.F32, tokens);
             rstd = arena.alloc(DType.F32, tokens);
-            hidden = arena.alloc(DType.F32, tokens, hiddenWidth);          // qkv, or the fc output before GELU
-            act = arena.alloc(DType.F32, tokens, attn ? c : 4 * c);        // attention output y, or GELU(fc)
+            // qkv (the attention's dtype), or the fc output before GELU (fp32: GELU and its backward read it)
+            hidden = arena.alloc(attn ? compute : DType.F32, tokens, hiddenWidth);
+            // attention output y (the attention's dtype), or GELU(fc)
+            act = attn ? arena.alloc(compute, tokens, c) : geluScratch != null ? geluScratch : arena.alloc(DType.F32, tokens, 4 * c);
+            actLo = attn ? act : lowpBuffer(act, tokens, 4 * c);
             lse = attn ? arena.alloc(DType.F32, batch, cfg.heads(), time) : null;
             f = arena.alloc(DType.F32, tokens, c);
         }
     }
 
-    /** Allocates the model for batches of {@code batch} sequences of {@code time} tokens (time ≤ context), keeping every activation. */
+    /** Allocates the fp32 model for batches of {@code batch} sequences of {@code time} tokens (time ≤ context), keeping every activation. */
     public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time) {
         this(gpu, cfg, batch, time, 1);
+    }
+
+    /** The fp32 model with a recompute group (below). */
+    public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time, int group) {
+        this(gpu, cfg, batch, time, group, DType.F32);
     }
 
     /**
      * As above, keeping the streams that enter a block only for every {@code group}-th block (1: all of them); the
      * backward rebuilds the others from the kept one and the blocks' stored outputs, x_{l+1} = H_res·x_l + H_postᵀ f_l
      * (for RC x_l + f_l), with the maps of the forward, so the gradients are bit for bit those of group 1.
+     * {@code compute} is F32 or BF16 (mixed precision, see the class comment).
      */
-    public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time, int group) {
+    public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time, int group, DType compute) {
+        if (compute != DType.F32 && compute != DType.BF16)
+            throw new IllegalArgumentException("precision must be F32 or BF16, got " + compute);
         if (group < 1 || group > 2 * cfg.layers())
             throw new IllegalArgumentException("recompute group = " + group + " must be in [1, " + 2 * cfg.layers()
                     + "] (the model has 2 x layers = " + 2 * cfg.layers() + " blocks; 1 keeps every block's streams)");
@@ -105,12 +129,16 @@ public final class GpuGpt implements AutoCloseable {
         this.c = cfg.width();
         this.n = cfg.streams();
         this.group = group;
+        this.compute = compute;
         this.arena = gpu.arena();
         this.k = new Kernels(gpu);
         this.mm = gpu.matmul();
-        this.attention = new Attention(gpu, cfg.heads(), c / cfg.heads(), DType.F32);
+        this.attention = new Attention(gpu, cfg.heads(), c / cfg.heads(), compute);
         params = arena.alloc(DType.F32, layout.total());
         grads = arena.zeros(DType.F32, layout.total());
+        paramsLo = compute == DType.F32 ? params : arena.alloc(compute, layout.total());
+        lnScratch = compute == DType.F32 ? null : arena.alloc(DType.F32, tokens, c);
+        geluScratch = compute == DType.F32 ? null : arena.alloc(DType.F32, tokens, 4 * c);
         ids = arena.alloc(DType.I32, tokens);
         targets = arena.alloc(DType.I32, tokens);
         List<DeviceTensor> shared = new ArrayList<>();          // slot j of every group (j ≥ 1) shares one buffer
@@ -120,9 +148,11 @@ public final class GpuGpt implements AutoCloseable {
         xFinal = arena.alloc(DType.F32, tokens, n, c);
         xMean = n == 1 ? xFinal.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
         lnf = arena.alloc(DType.F32, tokens, c);
+        lnfLo = lowpBuffer(lnf, tokens, c);
         lnfMean = arena.alloc(DType.F32, tokens);
         lnfRstd = arena.alloc(DType.F32, tokens);
         logits = arena.alloc(DType.F32, tokens, cfg.vocab());
+        logitsLo = lowpBuffer(logits, tokens, cfg.vocab());
         losses = arena.alloc(DType.F32, tokens);
         dxA = arena.alloc(DType.F32, tokens, n, c);
         dxB = arena.alloc(DType.F32, tokens, n, c);
@@ -130,10 +160,23 @@ public final class GpuGpt implements AutoCloseable {
         dLn = arena.alloc(DType.F32, tokens, c);
         dH = arena.alloc(DType.F32, tokens, c);
         dF = arena.alloc(DType.F32, tokens, c);
-        dY = arena.alloc(DType.F32, tokens, c);
-        dQkv = arena.alloc(DType.F32, tokens, 3 * c);
+        dFLo = compute == DType.F32 ? null : arena.alloc(compute, tokens, c);   // the stream gradient into F, rounded
+        dY = arena.alloc(compute, tokens, c);
+        dQkv = arena.alloc(compute, tokens, 3 * c);
         dU = arena.alloc(DType.F32, tokens, 4 * c);
+        dULo = lowpBuffer(dU, tokens, 4 * c);
         params.copyFrom(layout.initialValues(cfg.seed()));
+    }
+
+    /** A compute-dtype twin of an fp32 buffer: the buffer itself for F32. */
+    private DeviceTensor lowpBuffer(DeviceTensor f32, long... shape) {
+        return compute == DType.F32 ? f32 : arena.alloc(compute, shape);
+    }
+
+    /** lo = x in the compute dtype (a cast for BF16; for F32 lo is x and nothing runs); returns lo. */
+    private DeviceTensor lowp(DeviceTensor x, DeviceTensor lo) {
+        if (lo != x) k.toBf16(lo, x, x.elements());
+        return lo;
     }
 
     private static DeviceTensor view(DeviceTensor buffer, ParamLayout.Entry e) {
@@ -151,6 +194,9 @@ public final class GpuGpt implements AutoCloseable {
     public int batch() { return batch; }
 
     public int time() { return time; }
+
+    /** F32, or BF16 for mixed precision. */
+    public DType precision() { return compute; }
 
     /** Blocks per recompute group (1: no recomputation). */
     public int recomputeGroup() { return group; }
@@ -262,29 +308,31 @@ public final class GpuGpt implements AutoCloseable {
 
     private void forward() {
         ParamLayout.Entry wte = layout.get("wte");
+        lowp(params, paramsLo);                       // BF16: this step's weights, rounded once
         k.encoderForward(blocks.getFirst().x, ids, view(params, wte), view(params, layout.get("wpe")), tokens, time, c, n);
         for (int i = 0; i < blocks.size(); i++) {
             Block b = blocks.get(i);
             DeviceTensor next = i + 1 < blocks.size() ? blocks.get(i + 1).x : xFinal;
             if (b.maps != null) b.maps.aggregate(b.x, b.mapW, b.h, tokens);
             k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
-            mm.run(b.ln, false, b.fcW, true, b.hidden, false, Epilogue.BIAS, b.fcB);
+            mm.run(lowp(b.ln, b.lnLo), false, b.fcWLo, true, b.hidden, false, Epilogue.BIAS, b.fcBias);
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
             else k.gelu(b.act, b.hidden, b.act.elements());
-            mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);
+            mm.run(lowp(b.act, b.actLo), false, b.projWLo, true, b.f, false, Epilogue.BIAS, b.projB);
             advance(b, next);
         }
         if (n > 1) k.streamMean(xMean, xFinal, tokens, c, n);
         k.layerNorm(lnf, lnfMean, lnfRstd, xMean, view(params, layout.finalNorm("gamma", cfg.layers())),
                 view(params, layout.finalNorm("beta", cfg.layers())), tokens, c);
-        mm.run(lnf, false, view(params, wte), true, logits, false);
+        mm.run(lowp(lnf, lnfLo), false, view(paramsLo, wte), true, logits, false);
     }
 
     /** Expects the logits' gradient in {@code logits}. */
     private void backward() {
         ParamLayout.Entry wte = layout.get("wte");
-        mm.run(logits, false, view(params, wte), false, dLn, false);          // d lnf = dlogits · wte
-        mm.run(logits, true, lnf, false, view(grads, wte), true);             // d wte += dlogitsᵀ · lnf
+        DeviceTensor dLogits = lowp(logits, logitsLo);
+        mm.run(dLogits, false, view(paramsLo, wte), false, dLn, false);      // d lnf = dlogits · wte
+        mm.run(dLogits, true, lnfLo, false, view(grads, wte), true);         // d wte += dlogitsᵀ · lnf
         k.layerNormBackward(dMean, view(grads, layout.finalNorm("gamma", cfg.layers())),
                 view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
                 view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c);
@@ -300,10 +348,11 @@ public final class GpuGpt implements AutoCloseable {
             } else {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
             }
-            mm.run(df, true, b.act, false, b.dprojW, true);                   // d proj_w += dfᵀ · act
             k.biasBackward(b.dprojB, df, tokens, c);
+            DeviceTensor dfLo = lowp(df, dFLo == null ? df : dFLo);
+            mm.run(dfLo, true, b.actLo, false, b.dprojW, true);               // d proj_w += dfᵀ · act
             DeviceTensor dAct = b.attn ? dY : dU;
-            mm.run(df, false, b.projW, false, dAct, false);                   // d act = df · proj_w
+            mm.run(dfLo, false, b.projWLo, false, dAct, false);               // d act = df · proj_w
             DeviceTensor dHidden;
             if (b.attn) {
                 attention.backward(dY, b.hidden, b.act, b.lse, dQkv, batch, time);
@@ -312,9 +361,10 @@ public final class GpuGpt implements AutoCloseable {
                 k.geluBackward(dU, dU, b.hidden, dU.elements());
                 dHidden = dU;
             }
-            mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
             k.biasBackward(b.dfcB, dHidden, tokens, (int) dHidden.shape()[1]);
-            mm.run(dHidden, false, b.fcW, false, dLn, false);                 // d ln = dhidden · fc_w
+            if (!b.attn) dHidden = lowp(dU, dULo);
+            mm.run(dHidden, true, b.lnLo, false, b.dfcW, true);               // d fc_w += dhiddenᵀ · ln
+            mm.run(dHidden, false, b.fcWLo, false, dLn, false);               // d ln = dhidden · fc_w
             k.layerNormBackward(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c);
             if (b.maps != null) {
                 b.maps.backwardAggregate(dH, b.x, b.mapW, b.mapG, dPrev, tokens);

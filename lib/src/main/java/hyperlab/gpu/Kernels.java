@@ -3,6 +3,7 @@ package hyperlab.gpu;
 import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaFunction;
 import hyperlab.cuda.CudaModule;
+import hyperlab.cuda.DType;
 import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
@@ -13,7 +14,7 @@ final class Kernels {
     static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
 
     private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd, residual, accumulate;
-    private final CudaFunction lnFwd, lnBwd, geluFwd, geluBwd, biasBwd, ceFwdBwd, ceFwd, sumsqPartial, sumsqFinish, adamw;
+    private final CudaFunction lnFwd, lnBwd, geluFwd, geluBwd, biasBwd, biasBwdBf16, toBf16, ceFwdBwd, ceFwd, sumsqPartial, sumsqFinish, adamw;
 
     Kernels(Gpu gpu) {
         CudaModule enc = Cuda.compileResource(gpu, "hyperlab/gpu/encoder.cu");
@@ -21,6 +22,7 @@ final class Kernels {
         CudaModule gelu = Cuda.compileResource(gpu, "hyperlab/gpu/gelu.cu");
         CudaModule cls = Cuda.compileResource(gpu, "hyperlab/gpu/classifier.cu");
         CudaModule opt = Cuda.compileResource(gpu, "hyperlab/gpu/adamw.cu");
+        CudaModule precision = Cuda.compileResource(gpu, "hyperlab/gpu/precision.cu");
         encFwd = enc.function("encoder_forward");
         encBwdWte = enc.function("encoder_backward_wte");
         encBwdWpe = enc.function("encoder_backward_wpe");
@@ -33,6 +35,8 @@ final class Kernels {
         geluFwd = gelu.function("gelu_forward");
         geluBwd = gelu.function("gelu_backward");
         biasBwd = gelu.function("bias_backward");
+        biasBwdBf16 = gelu.function("bias_backward_bf16");
+        toBf16 = precision.function("to_bf16");
         ceFwdBwd = cls.function("crossentropy_forward_backward");
         ceFwd = cls.function("crossentropy_forward");
         sumsqPartial = opt.function("sumsq_partial");
@@ -91,10 +95,15 @@ final class Kernels {
         geluBwd.launch(cover(count), Dim3.of(256), 0, dx, dout, x, count);
     }
 
-    /** Adds the column sums of dout [rows, cols] into dbias [cols]. */
+    /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */
     void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
         int chunks = Math.max(1, Math.min(64, rows / 256));
-        biasBwd.launch(Dim3.of((cols + 31) / 32, chunks), Dim3.of(32, 8), 0, dbias, dout, rows, cols);
+        (dout.dtype() == DType.BF16 ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 31) / 32, chunks), Dim3.of(32, 8), 0, dbias, dout, rows, cols);
+    }
+
+    /** out = x rounded to bfloat16 (out BF16, x F32, {@code count} elements of each). */
+    void toBf16(DeviceTensor out, DeviceTensor x, long count) {
+        toBf16.launch(Dim3.cover((count + 3) / 4, 256), Dim3.of(256), 0, out, x, count);
     }
 
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */

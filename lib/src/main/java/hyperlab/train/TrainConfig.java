@@ -27,7 +27,7 @@ public record TrainConfig(
         int batch, int steps, double lr, double minLr, int warmup, double weightDecay, double beta1, double beta2,
         double gradClip, int evalEvery, int evalBatches, int logEvery, int checkpointEvery, long seed,
         String data, String tokenizer, String engine, Path out, boolean resume, int maxBadSteps,
-        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init, String recompute) {
+        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init, String recompute, String precision) {
 
     /** The valid keys with their defaults and what each accepts, in the order they print. */
     static final Map<String, String[]> KEYS = keys(
@@ -63,7 +63,9 @@ public record TrainConfig(
             "sinkhorn_log", "false", "true or false: mhc's Sinkhorn-Knopp in the log domain",
             "init", "paper", "paper (sHC App. G) or rc_exact (step 0 computes exactly what rc does)",
             "recompute", "off", "off, auto, or g ≥ 1: engine=gpu keeps the streams entering every g-th block only and"
-                    + " rebuilds the rest in the backward (less memory, same gradients); auto picks the g that needs least");
+                    + " rebuilds the rest in the backward (less memory, same gradients); auto picks the g that needs least",
+            "precision", "auto", "auto (bf16 on engine=gpu, else fp32), fp32, or bf16: bf16 GEMM and attention operands"
+                    + " with fp32 accumulation, fp32 master weights, optimiser and streams (engine=gpu or emulator)");
 
     public TrainConfig {
         if (!List.of("cpu", "gpu", "emulator").contains(engine))
@@ -73,6 +75,14 @@ public record TrainConfig(
             throw bad("recompute", recompute, KEYS.get("recompute")[1]);
         if (engine.equals("cpu") && !recompute.equals("off"))
             throw bad("recompute", recompute, "off with engine=cpu (DJL keeps its own autograd graph); recompute is an option of engine=gpu or emulator");
+        if (!List.of("auto", "fp32", "bf16").contains(precision)) throw bad("precision", precision, KEYS.get("precision")[1]);
+        if (engine.equals("cpu") && precision.equals("bf16"))
+            throw bad("precision", precision, "auto or fp32 with engine=cpu (the DJL engine trains in fp32); bf16 is an option of engine=gpu or emulator");
+    }
+
+    /** fp32 or bf16: what {@code precision} means for this engine (auto: bf16 on a real GPU, where tensor cores pay off). */
+    public String effectivePrecision() {
+        return precision.equals("auto") ? (engine.equals("gpu") ? "bf16" : "fp32") : precision;
     }
 
 
@@ -167,7 +177,7 @@ public record TrainConfig(
                 integer(v, "checkpoint_every", 0), longValue(v, "seed"), v.get("data"), tok, engine, Path.of(v.get("out")),
                 Boolean.parseBoolean(resume), integer(v, "max_bad_steps", 1),
                 bool(v, "dynamic"), integer(v, "sinkhorn_iters", 1), bool(v, "sinkhorn_log"), mapInit(v),
-                v.get("recompute").toLowerCase(Locale.ROOT));
+                v.get("recompute").toLowerCase(Locale.ROOT), v.get("precision").toLowerCase(Locale.ROOT));
         c.model();   // validates the model keys against the preset now (e.g. heads dividing width)
         return c;
     }
@@ -226,6 +236,7 @@ public record TrainConfig(
         m.put("sinkhorn_log", "" + sinkhornLog);
         m.put("init", init.name().toLowerCase(Locale.ROOT));
         m.put("recompute", recompute);
+        m.put("precision", precision);
         return m;
     }
 

@@ -17,13 +17,19 @@ extern "C" __global__ void gelu_backward(float* dx, const float* dout, const flo
     dx[i] = dout[i] * (cdf + v * pdf);
 }
 
+typedef unsigned short bf16_t;   // bfloat16 bits (the bf16 engine's gradients)
+
+__device__ __forceinline__ float load(const float* p) { return *p; }
+__device__ __forceinline__ float load(const bf16_t* p) { return __int_as_float((int)((unsigned)*p << 16)); }
+
 // dbias[j] += sum_i dout[i, j]: a 32-column tile per block x, row chunks per block y, shared partials then atomics.
-extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int M) {
+template <typename T>
+__device__ void bias_backward_rows(float* dbias, const T* dout, int N, int M) {
     __shared__ float part[8][33];
     int j = blockIdx.x * 32 + threadIdx.x;
     float acc = 0.f;
     if (j < M)
-        for (int i = blockIdx.y * blockDim.y + threadIdx.y; i < N; i += gridDim.y * blockDim.y) acc += dout[(long)i * M + j];
+        for (int i = blockIdx.y * blockDim.y + threadIdx.y; i < N; i += gridDim.y * blockDim.y) acc += load(&dout[(long)i * M + j]);
     part[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
     if (threadIdx.y == 0 && j < M) {
@@ -32,3 +38,7 @@ extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N,
         atomicAdd(&dbias[j], s);
     }
 }
+
+extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int M) { bias_backward_rows(dbias, dout, N, M); }
+
+extern "C" __global__ void bias_backward_bf16(float* dbias, const bf16_t* dout, int N, int M) { bias_backward_rows(dbias, dout, N, M); }

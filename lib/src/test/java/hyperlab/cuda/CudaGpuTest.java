@@ -36,7 +36,7 @@ class CudaGpuTest {
         assumeTrue(Cuda.isAvailable(), () -> "skipped, no usable GPU: " + Cuda.unavailableReason().orElse(""));
     }
 
-    private static float[] random(Random r, int n) {
+    static float[] random(Random r, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
         return x;
@@ -82,7 +82,7 @@ class CudaGpuTest {
     }
 
     /** Row-major float64 reference of (batched) A·B from the values as stored on the device. */
-    private static double[] reference(float[] a, float[] b, int batch, int m, int n, int k) {
+    static double[] reference(float[] a, float[] b, int batch, int m, int n, int k) {
         double[] c = new double[batch * m * n];
         for (int p = 0; p < batch; p++)
             for (int i = 0; i < m; i++)
@@ -128,7 +128,7 @@ class CudaGpuTest {
     }
 
     /** Row-major [rows, cols] transpose, to build the reference of op(A)·op(B). */
-    private static float[] transpose(float[] x, int rows, int cols) {
+    static float[] transpose(float[] x, int rows, int cols) {
         float[] t = new float[x.length];
         for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) t[j * rows + i] = x[i * cols + j];
         return t;
@@ -157,6 +157,44 @@ class CudaGpuTest {
             }
         }
         TestMetrics.record("gemm_f32_transposed_accumulate_rel_error", worst);
+    }
+
+    @Test
+    void mixedBf16InFp32OutGemmsMatchFloat64() {
+        double err = mixedPrecisionError(gpu);
+        TestMetrics.record("gemm_bf16_in_f32_out_rel_error", err);
+        assertTrue(err < 1e-5, "relative error " + err);    // fp32 result of bf16 operands: only the accumulation rounds
+    }
+
+    /**
+     * The engine's bf16 GEMMs: bf16 operands, fp32 c, in every transpose mode, accumulating into c and with a bias
+     * epilogue; the worst relative error against float64 maths on the bf16-rounded inputs.
+     */
+    static double mixedPrecisionError(Gpu gpu) {
+        int m = 64, n = 48, k = 80;
+        Random r = new Random(8);
+        float[] a = random(r, m * k), b = random(r, k * n), c0 = random(r, m * n), bias = random(r, n);
+        double worst = 0;
+        try (DeviceArena arena = gpu.arena()) {
+            float[] a16 = arena.of(DType.BF16, a, m, k).toFloatArray(), b16 = arena.of(DType.BF16, b, k, n).toFloatArray();
+            double[] ab = reference(a16, b16, 1, m, n, k);
+            for (int mode = 0; mode < 5; mode++) {
+                boolean ta = (mode & 1) != 0, tb = (mode & 2) != 0, withBias = mode == 4;
+                DeviceTensor da = ta ? arena.of(DType.BF16, transpose(a16, m, k), k, m) : arena.of(DType.BF16, a16, m, k);
+                DeviceTensor db = tb ? arena.of(DType.BF16, transpose(b16, k, n), n, k) : arena.of(DType.BF16, b16, k, n);
+                DeviceTensor dc = arena.of(DType.F32, c0, m, n);
+                double[] want = ab.clone();
+                if (withBias) {
+                    gpu.matmul().run(da, false, db, false, dc, false, Epilogue.BIAS, arena.of(DType.F32, bias));
+                    for (int i = 0; i < want.length; i++) want[i] += bias[i % n];
+                } else {
+                    gpu.matmul().run(da, ta, db, tb, dc, true);          // c = c0 + op(a)·op(b)
+                    for (int i = 0; i < want.length; i++) want[i] += c0[i];
+                }
+                worst = Math.max(worst, TestMetrics.relError(dc.toFloatArray(), want));
+            }
+        }
+        return worst;
     }
 
     @Test

@@ -18,6 +18,12 @@ class EmulatorTest {
     }
 
     @Test
+    void emulatedMixedPrecisionGemmMatchesFloat64() {
+        double err = CudaGpuTest.mixedPrecisionError(Cuda.emulator());
+        assertTrue(err < 1e-6, "relative error " + err);    // float64 accumulation, rounded once to fp32
+    }
+
+    @Test
     void projectKernelsRunOnTheEmulator() {
         Gpu emu = Cuda.emulator();
         CudaModule m = Cuda.compileResource(emu, "hyperlab/cuda/kernels.cu");

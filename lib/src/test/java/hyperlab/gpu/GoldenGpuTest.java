@@ -1,5 +1,6 @@
 package hyperlab.gpu;
 
+import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.cuda.TestMetrics;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,6 +25,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class GoldenGpuTest {
     /** Against DJL in float64 from the same float32 weights; the fp32 bar. */
     static final double LOSS_TOL = 1e-5, LOGITS_TOL = 1e-4, GRAD_TOL = 1e-4;
+    /**
+     * The issue's bf16 bar for the mixed-precision engine (bf16 operands keep 8 significant bits), on the loss, the
+     * logits and all gradients together (norm-wise). Single small tensors, such as a map's 4 post gains, sum F·dx over
+     * every token with cancellation and so carry more of the rounding of F: each must be within BF16_TENSOR_TOL.
+     */
+    static final double BF16_TOL = 2e-2, BF16_TENSOR_TOL = 1e-1;
 
     private static final Gpu DEVICE = TestDevices.gpuOrEmulator().orElse(null);
 
@@ -53,13 +60,23 @@ class GoldenGpuTest {
     Stream<DynamicTest> firstStepMatchesTheCpuEngine() throws IOException {
         if (DEVICE == null) return Stream.of(DynamicTest.dynamicTest("no device", this::needsDevice));
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path f : goldenFiles()) tests.add(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f)));
+        for (Path f : goldenFiles()) tests.add(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f, DType.F32)));
         assertTrue(!tests.isEmpty(), "no golden files found");
         return tests.stream();
     }
 
-    private static void check(Golden g, Path f) {
-        try (GpuGpt model = new GpuGpt(DEVICE, g.config(), g.batch(), g.time())) {
+    /** The same first steps with the mixed-precision engine (bf16 GEMM and attention operands), to the bf16 bar. */
+    @TestFactory
+    Stream<DynamicTest> bf16FirstStepMatchesTheCpuEngine() throws IOException {
+        if (DEVICE == null) return Stream.of(DynamicTest.dynamicTest("no device", this::needsDevice));
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Path f : goldenFiles()) tests.add(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f, DType.BF16)));
+        return tests.stream();
+    }
+
+    private static void check(Golden g, Path f, DType precision) {
+        boolean bf16 = precision == DType.BF16;
+        try (GpuGpt model = new GpuGpt(DEVICE, g.config(), g.batch(), g.time(), 1, precision)) {
             g.params().forEach(model::setParam);
             model.step(g.ids(), g.targets(), false);
             double logitsErr = TestMetrics.relError(model.logits(), toDouble(g.logits()));
@@ -69,10 +86,11 @@ class GoldenGpuTest {
             double globalSq = 0;
             for (double[] x : g.grads64().values()) for (double v : x) globalSq += v * v;
             double floor = 1e-4 * Math.sqrt(globalSq);
-            double worst = 0, worstDjl32 = 0, worstVsDjl32 = 0;
+            double worst = 0, worstDjl32 = 0, worstVsDjl32 = 0, sqErr = 0;
             String worstName = "", worstDjlName = "";
             for (var e : g.grads64().entrySet()) {
                 float[] got = model.grad(e.getKey());
+                for (int i = 0; i < got.length; i++) sqErr += (got[i] - e.getValue()[i]) * (got[i] - e.getValue()[i]);
                 double err = gradError(got, e.getValue(), floor), djl = gradError(g.grads().get(e.getKey()), e.getValue(), floor);
                 worstVsDjl32 = Math.max(worstVsDjl32, gradError(got, toDouble(g.grads().get(e.getKey())), floor));
                 if (err > worst) {
@@ -84,18 +102,21 @@ class GoldenGpuTest {
                     worstDjlName = e.getKey();
                 }
             }
-            String tag = (DEVICE.emulated() ? "emulator_" : "") + f.getFileName().toString().replace("golden-", "").replace(".bin", "");
+            String tag = (DEVICE.emulated() ? "emulator_" : "") + (bf16 ? "bf16_" : "") + f.getFileName().toString().replace("golden-", "").replace(".bin", "");
             TestMetrics.record("golden_" + tag + "_loss_rel_error", lossErr);
             TestMetrics.record("golden_" + tag + "_logits_rel_error", logitsErr);
+            double globalErr = Math.sqrt(sqErr / globalSq);
+            TestMetrics.record("golden_" + tag + "_all_grads_rel_error_vs_float64", globalErr);
             TestMetrics.record("golden_" + tag + "_worst_grad_rel_error_vs_float64", worst);
             TestMetrics.record("golden_" + tag + "_djl_float32_worst_grad_rel_error_vs_float64", worstDjl32);
             TestMetrics.record("golden_" + tag + "_worst_grad_rel_error_vs_djl_float32", worstVsDjl32);
-            System.out.printf("%s: loss %.6f vs %.6f (rel %.2e), logits rel %.2e; worst gradient vs float64 %.2e (%s),"
+            System.out.printf("%s: loss %.6f vs %.6f (rel %.2e), logits rel %.2e; all gradients %.2e, worst gradient vs float64 %.2e (%s),"
                             + " DJL float32's own %.2e (%s), engine vs DJL float32 %.2e%n",
-                    tag, loss, g.loss(), lossErr, logitsErr, worst, worstName, worstDjl32, worstDjlName, worstVsDjl32);
-            assertTrue(lossErr <= LOSS_TOL, "loss relative error " + lossErr);
-            assertTrue(logitsErr <= LOGITS_TOL, "logits relative error " + logitsErr);
-            assertTrue(worst <= GRAD_TOL, "gradient of " + worstName + ": relative error " + worst + " against float64");
+                    tag, loss, g.loss(), lossErr, logitsErr, globalErr, worst, worstName, worstDjl32, worstDjlName, worstVsDjl32);
+            assertTrue(lossErr <= (bf16 ? BF16_TOL : LOSS_TOL), "loss relative error " + lossErr);
+            assertTrue(logitsErr <= (bf16 ? BF16_TOL : LOGITS_TOL), "logits relative error " + logitsErr);
+            assertTrue(globalErr <= (bf16 ? BF16_TOL : GRAD_TOL), "all gradients: relative error " + globalErr + " against float64");
+            assertTrue(worst <= (bf16 ? BF16_TENSOR_TOL : GRAD_TOL), "gradient of " + worstName + ": relative error " + worst + " against float64");
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.gson.JsonObject;
+import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.nn.GptConfig;
 import hyperlab.nn.Paradigm;
@@ -18,7 +19,7 @@ class GpuBenchTest {
         Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
         assumeTrue(dev != null, TestDevices::why);
         GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32);
         assertFalse(row.has("error"), row.toString());
         assertEquals(2, row.get("recompute_group").getAsInt());
         assertTrue(row.get("ms_per_step").getAsDouble() > 0, row.toString());

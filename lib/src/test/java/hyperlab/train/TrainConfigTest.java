@@ -70,6 +70,13 @@ class TrainConfigTest {
         assertTrue(e.getMessage().contains("true or false"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=tpu"));
         assertTrue(e.getMessage().contains("cpu, gpu or emulator"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=gpu", "precision=fp16"));
+        assertTrue(e.getMessage().contains("precision = 'fp16'") && e.getMessage().contains("bf16"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("precision=bf16"));
+        assertTrue(e.getMessage().contains("engine=cpu"), e.getMessage());
+        assertEquals("bf16", TrainConfig.of("engine=gpu").effectivePrecision());
+        assertEquals("fp32", TrainConfig.of("engine=emulator").effectivePrecision());
+        assertEquals("bf16", TrainConfig.of("engine=emulator", "precision=bf16").effectivePrecision());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("width=30", "heads=4"));
         assertTrue(e.getMessage().contains("divisible"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("steps"));
