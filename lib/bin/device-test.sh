@@ -6,7 +6,8 @@
 #   DIR/device-test.sh --bundle DIR           on that machine: runs from the bundle (no Maven, no JDK needed)
 #   DIR/device-test.sh --bundle DIR --engine-bench [GpuBench args]
 #                                             instead: the GPU engine's step benchmark with a PyTorch reference
-#                                             measured in the same run (JSON for data/bench/gpu-engine-h100.json)
+#                                             measured in the same run (JSON for data/bench/gpu-engine-h100.json);
+#                                             $HYPERLAB_TORCH_TIMEOUT (s, default 900) bounds the PyTorch part
 #   DIR/device-test.sh --bundle DIR --compare [key=value ...]
 #                                             instead: every paradigm trained with the GPU engine (CSV for data/results/)
 set -euo pipefail
@@ -90,7 +91,7 @@ PY
 engine_bench() {  # $@: GpuBench arguments; torch first, in the same run, so the ratios compare like with like
   local torch_json="${TMPDIR:-/tmp}/torch-gpt-bench.json"
   log "torch reference (nanoGPT rc/mhc, eager and compile)..."
-  timeout 900 python3 "$here/torch_gpt_bench.py" > "$torch_json" 2> >(tail -5 >&2) || echo '{"error": "torch reference failed"}' > "$torch_json"
+  timeout "${HYPERLAB_TORCH_TIMEOUT:-900}" python3 "$here/torch_gpt_bench.py" > "$torch_json" 2> >(tail -5 >&2) || echo '{"error": "torch reference failed"}' > "$torch_json"
   log "GPU engine..."
   "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuBench --torch "$torch_json" "$@"
 }

@@ -12,12 +12,13 @@ import java.util.Locale;
 /**
  * Trains every paradigm with the GPU engine on the same data, seed and recipe and prints one CSV row each: final
  * train/val loss, the worst token's composite Amax gain over all blocks (forward: max absolute row sum of
- * H_res^(L)⋯H_res^(1), backward: column sum) on the last validation batch, parameters, time and throughput.
+ * H_res^(L)⋯H_res^(1), backward: column sum) on the last validation batch, parameters, time, throughput, the loss on
+ * fixed training-split windows measured like the validation loss (train_eval_loss), and the precision.
  * Needs no DJL, so it runs on the GPU machine. Usage: GpuCompare [key=value ...] (TrainConfig keys; engine=gpu is set)
  */
 public final class GpuCompare {
     static final String HEADER = "paradigm,streams,layers,width,context,batch,steps,first_loss,train_loss,val_loss,"
-            + "composite_gain_fwd,composite_gain_bwd,params,wall_s,tokens_per_s";
+            + "composite_gain_fwd,composite_gain_bwd,params,wall_s,tokens_per_s,train_eval_loss,precision";
 
     private GpuCompare() {
     }
@@ -34,12 +35,14 @@ public final class GpuCompare {
                 Run r = t.progressBar(true).run();
                 double val = t.evaluate();                  // its last batch leaves the maps the gains are read from
                 double[] gains = compositeGains(((GpuEngine) t.engine()).gpt().lastMaps());
+                double trainEval = t.evaluateTrain();
                 List<Double> l = r.losses();
                 double tail = l.subList(Math.max(0, l.size() - 50), l.size()).stream().mapToDouble(d -> d).average().orElse(Double.NaN);
                 var m = cfg.model();
-                System.out.println(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f,%.0f",
+                System.out.println(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f,%.0f,%.6f,%s",
                         p.key(), m.streams(), m.layers(), m.width(), m.context(), cfg.batch(), cfg.steps(), l.getFirst(), tail, val,
-                        gains[0], gains[1], ParamLayout.of(m).count(), r.seconds(), r.tokensPerSecond()));
+                        gains[0], gains[1], ParamLayout.of(m).count(), r.seconds(), r.tokensPerSecond(), trainEval,
+                        cfg.effectivePrecision()));
             }
         }
     }

@@ -21,10 +21,11 @@ import java.util.Map;
  * Every activation the backward needs is kept, except that with a recompute group g &gt; 1 the n·C streams entering
  * a block are kept only at every g-th block and rebuilt, group by group, in the backward (mHC §4.3.2).
  * <p>
- * Precision F32 computes everything in fp32. BF16 is mixed precision as in PyTorch's autocast: the GEMMs and the
- * attention take bf16 operands (a bf16 copy of the fp32 master weights, made each step, and bf16 copies of the
- * activations that feed them) and accumulate in fp32; the streams, norms, maps, losses, gradients and the optimiser
- * stay fp32.
+ * Precision F32 computes everything in fp32. BF16 is mixed precision as in PyTorch's autocast: the activations
+ * that only feed GEMMs and attention (LayerNorm outputs, qkv, fc, GELU, attention output, logits and their
+ * gradients) are bf16, the weights they meet are a bf16 copy of the fp32 master weights made each step, every
+ * product accumulates in fp32, and the residual streams, the maps, norm statistics, losses, weight gradients and the
+ * optimiser stay fp32.
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
@@ -38,9 +39,8 @@ public final class GpuGpt implements AutoCloseable {
     private final Attention attention;
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
     private final List<Block> blocks = new ArrayList<>();
-    private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfLo, lnfMean, lnfRstd, logits, logitsLo, losses;
-    private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dFLo, dY, dQkv, dU, dULo;
-    private final DeviceTensor lnScratch, geluScratch;    // BF16: fp32 outputs that only feed a cast, shared by all blocks
+    private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfMean, lnfRstd, logits, losses;
+    private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dFLo, dY, dQkv, dU;
 
     /** One sublayer with its weights (views into the buffers) and the activations its backward reads. */
     private final class Block {
@@ -49,9 +49,8 @@ public final class GpuGpt implements AutoCloseable {
         final StreamMaps maps;                  // null for RC
         final Map<String, DeviceTensor> mapW = new LinkedHashMap<>(), mapG = new LinkedHashMap<>();
         final DeviceTensor lnG, lnB, fcW, fcB, projW, projB, dlnG, dlnB, dfcW, dfcB, dprojW, dprojB;
-        final DeviceTensor fcWLo, fcBias, projWLo;        // GEMM operands in the compute dtype; fcBias: the hidden's dtype
+        final DeviceTensor fcWLo, fcBLo, projWLo;         // the weights in the compute dtype (the same views for F32)
         final DeviceTensor x, h, ln, mean, rstd, hidden, act, lse, f;   // x: the streams entering this block
-        final DeviceTensor lnLo, actLo;                   // ln and act as the GEMMs read them (the same tensors for F32)
 
         Block(int index, DeviceTensor x) {
             this.index = index;
@@ -79,17 +78,13 @@ public final class GpuGpt implements AutoCloseable {
             dprojB = view(grads, layout.sublayer(index, "03c_proj_bias"));
             fcWLo = view(paramsLo, layout.sublayer(index, fc + "_weight"));
             projWLo = view(paramsLo, layout.sublayer(index, "03c_proj_weight"));
-            fcBias = attn ? view(paramsLo, layout.sublayer(index, fc + "_bias")) : fcB;
+            fcBLo = view(paramsLo, layout.sublayer(index, fc + "_bias"));
             h = maps == null ? x.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
-            ln = lnScratch != null ? lnScratch : arena.alloc(DType.F32, tokens, c);
-            lnLo = lowpBuffer(ln, tokens, c);
+            ln = arena.alloc(compute, tokens, c);
             mean = arena.alloc(DType.F32, tokens);
             rstd = arena.alloc(DType.F32, tokens);
-            // qkv (the attention's dtype), or the fc output before GELU (fp32: GELU and its backward read it)
-            hidden = arena.alloc(attn ? compute : DType.F32, tokens, hiddenWidth);
-            // attention output y (the attention's dtype), or GELU(fc)
-            act = attn ? arena.alloc(compute, tokens, c) : geluScratch != null ? geluScratch : arena.alloc(DType.F32, tokens, 4 * c);
-            actLo = attn ? act : lowpBuffer(act, tokens, 4 * c);
+            hidden = arena.alloc(compute, tokens, hiddenWidth);          // qkv, or the fc output before GELU
+            act = arena.alloc(compute, tokens, attn ? c : 4 * c);        // attention output y, or GELU(fc)
             lse = attn ? arena.alloc(DType.F32, batch, cfg.heads(), time) : null;
             f = arena.alloc(DType.F32, tokens, c);
         }
@@ -137,8 +132,6 @@ public final class GpuGpt implements AutoCloseable {
         params = arena.alloc(DType.F32, layout.total());
         grads = arena.zeros(DType.F32, layout.total());
         paramsLo = compute == DType.F32 ? params : arena.alloc(compute, layout.total());
-        lnScratch = compute == DType.F32 ? null : arena.alloc(DType.F32, tokens, c);
-        geluScratch = compute == DType.F32 ? null : arena.alloc(DType.F32, tokens, 4 * c);
         ids = arena.alloc(DType.I32, tokens);
         targets = arena.alloc(DType.I32, tokens);
         List<DeviceTensor> shared = new ArrayList<>();          // slot j of every group (j ≥ 1) shares one buffer
@@ -147,12 +140,10 @@ public final class GpuGpt implements AutoCloseable {
             blocks.add(new Block(i, i % group == 0 ? arena.alloc(DType.F32, tokens, n, c) : shared.get(i % group - 1)));
         xFinal = arena.alloc(DType.F32, tokens, n, c);
         xMean = n == 1 ? xFinal.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
-        lnf = arena.alloc(DType.F32, tokens, c);
-        lnfLo = lowpBuffer(lnf, tokens, c);
+        lnf = arena.alloc(compute, tokens, c);
         lnfMean = arena.alloc(DType.F32, tokens);
         lnfRstd = arena.alloc(DType.F32, tokens);
-        logits = arena.alloc(DType.F32, tokens, cfg.vocab());
-        logitsLo = lowpBuffer(logits, tokens, cfg.vocab());
+        logits = arena.alloc(compute, tokens, cfg.vocab());
         losses = arena.alloc(DType.F32, tokens);
         dxA = arena.alloc(DType.F32, tokens, n, c);
         dxB = arena.alloc(DType.F32, tokens, n, c);
@@ -163,14 +154,8 @@ public final class GpuGpt implements AutoCloseable {
         dFLo = compute == DType.F32 ? null : arena.alloc(compute, tokens, c);   // the stream gradient into F, rounded
         dY = arena.alloc(compute, tokens, c);
         dQkv = arena.alloc(compute, tokens, 3 * c);
-        dU = arena.alloc(DType.F32, tokens, 4 * c);
-        dULo = lowpBuffer(dU, tokens, 4 * c);
+        dU = arena.alloc(compute, tokens, 4 * c);
         params.copyFrom(layout.initialValues(cfg.seed()));
-    }
-
-    /** A compute-dtype twin of an fp32 buffer: the buffer itself for F32. */
-    private DeviceTensor lowpBuffer(DeviceTensor f32, long... shape) {
-        return compute == DType.F32 ? f32 : arena.alloc(compute, shape);
     }
 
     /** lo = x in the compute dtype (a cast for BF16; for F32 lo is x and nothing runs); returns lo. */
@@ -315,24 +300,23 @@ public final class GpuGpt implements AutoCloseable {
             DeviceTensor next = i + 1 < blocks.size() ? blocks.get(i + 1).x : xFinal;
             if (b.maps != null) b.maps.aggregate(b.x, b.mapW, b.h, tokens);
             k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
-            mm.run(lowp(b.ln, b.lnLo), false, b.fcWLo, true, b.hidden, false, Epilogue.BIAS, b.fcBias);
+            mm.run(b.ln, false, b.fcWLo, true, b.hidden, false, Epilogue.BIAS, b.fcBLo);
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
             else k.gelu(b.act, b.hidden, b.act.elements());
-            mm.run(lowp(b.act, b.actLo), false, b.projWLo, true, b.f, false, Epilogue.BIAS, b.projB);
+            mm.run(b.act, false, b.projWLo, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
             advance(b, next);
         }
         if (n > 1) k.streamMean(xMean, xFinal, tokens, c, n);
         k.layerNorm(lnf, lnfMean, lnfRstd, xMean, view(params, layout.finalNorm("gamma", cfg.layers())),
                 view(params, layout.finalNorm("beta", cfg.layers())), tokens, c);
-        mm.run(lowp(lnf, lnfLo), false, view(paramsLo, wte), true, logits, false);
+        mm.run(lnf, false, view(paramsLo, wte), true, logits, false);
     }
 
     /** Expects the logits' gradient in {@code logits}. */
     private void backward() {
         ParamLayout.Entry wte = layout.get("wte");
-        DeviceTensor dLogits = lowp(logits, logitsLo);
-        mm.run(dLogits, false, view(paramsLo, wte), false, dLn, false);      // d lnf = dlogits · wte
-        mm.run(dLogits, true, lnfLo, false, view(grads, wte), true);         // d wte += dlogitsᵀ · lnf
+        mm.run(logits, false, view(paramsLo, wte), false, dLn, false);       // d lnf = dlogits · wte
+        mm.run(logits, true, lnf, false, view(grads, wte), true);            // d wte += dlogitsᵀ · lnf
         k.layerNormBackward(dMean, view(grads, layout.finalNorm("gamma", cfg.layers())),
                 view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
                 view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c);
@@ -350,7 +334,7 @@ public final class GpuGpt implements AutoCloseable {
             }
             k.biasBackward(b.dprojB, df, tokens, c);
             DeviceTensor dfLo = lowp(df, dFLo == null ? df : dFLo);
-            mm.run(dfLo, true, b.actLo, false, b.dprojW, true);               // d proj_w += dfᵀ · act
+            mm.run(dfLo, true, b.act, false, b.dprojW, true);                 // d proj_w += dfᵀ · act
             DeviceTensor dAct = b.attn ? dY : dU;
             mm.run(dfLo, false, b.projWLo, false, dAct, false);               // d act = df · proj_w
             DeviceTensor dHidden;
@@ -362,8 +346,7 @@ public final class GpuGpt implements AutoCloseable {
                 dHidden = dU;
             }
             k.biasBackward(b.dfcB, dHidden, tokens, (int) dHidden.shape()[1]);
-            if (!b.attn) dHidden = lowp(dU, dULo);
-            mm.run(dHidden, true, b.lnLo, false, b.dfcW, true);               // d fc_w += dhiddenᵀ · ln
+            mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
             mm.run(dHidden, false, b.fcWLo, false, dLn, false);               // d ln = dhidden · fc_w
             k.layerNormBackward(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c);
             if (b.maps != null) {

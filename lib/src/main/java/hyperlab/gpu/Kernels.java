@@ -8,21 +8,27 @@ import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
 /** Typed launchers for the engine's element-wise and row kernels (encoder, layernorm, gelu, classifier, adamw .cu). */
 final class Kernels {
     static final float LN_EPS = 1e-5f;            // DJL's LayerNorm default, which the CPU engine uses
     static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
 
     private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd, residual, accumulate;
-    private final CudaFunction lnFwd, lnBwd, geluFwd, geluBwd, biasBwd, biasBwdBf16, toBf16, ceFwdBwd, ceFwd, sumsqPartial, sumsqFinish, adamw;
+    private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
+    private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
 
     Kernels(Gpu gpu) {
         CudaModule enc = Cuda.compileResource(gpu, "hyperlab/gpu/encoder.cu");
-        CudaModule ln = Cuda.compileResource(gpu, "hyperlab/gpu/layernorm.cu");
-        CudaModule gelu = Cuda.compileResource(gpu, "hyperlab/gpu/gelu.cu");
-        CudaModule cls = Cuda.compileResource(gpu, "hyperlab/gpu/classifier.cu");
+        CudaModule ln = withBf16(gpu, "layernorm.cu");
+        CudaModule gelu = withBf16(gpu, "gelu.cu");
+        CudaModule cls = withBf16(gpu, "classifier.cu");
         CudaModule opt = Cuda.compileResource(gpu, "hyperlab/gpu/adamw.cu");
-        CudaModule precision = Cuda.compileResource(gpu, "hyperlab/gpu/precision.cu");
+        CudaModule precision = withBf16(gpu, "precision.cu");
         encFwd = enc.function("encoder_forward");
         encBwdWte = enc.function("encoder_backward_wte");
         encBwdWpe = enc.function("encoder_backward_wpe");
@@ -31,17 +37,40 @@ final class Kernels {
         residual = enc.function("residual_forward");
         accumulate = enc.function("accumulate");
         lnFwd = ln.function("layernorm_forward");
+        lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
         geluFwd = gelu.function("gelu_forward");
+        geluFwdBf16 = gelu.function("gelu_forward_bf16");
         geluBwd = gelu.function("gelu_backward");
+        geluBwdBf16 = gelu.function("gelu_backward_bf16");
         biasBwd = gelu.function("bias_backward");
         biasBwdBf16 = gelu.function("bias_backward_bf16");
         toBf16 = precision.function("to_bf16");
         ceFwdBwd = cls.function("crossentropy_forward_backward");
+        ceFwdBwdBf16 = cls.function("crossentropy_forward_backward_bf16");
         ceFwd = cls.function("crossentropy_forward");
+        ceFwdBf16 = cls.function("crossentropy_forward_bf16");
         sumsqPartial = opt.function("sumsq_partial");
         sumsqFinish = opt.function("sumsq_finish");
         adamw = opt.function("adamw_update");
+    }
+
+    /** A kernel source with the shared bf16 helpers (bf16.cuh) in front. */
+    private static CudaModule withBf16(Gpu gpu, String file) {
+        return Cuda.compile(gpu, file, resource("bf16.cuh") + "\n" + resource(file));
+    }
+
+    private static String resource(String file) {
+        try (InputStream in = Kernels.class.getClassLoader().getResourceAsStream("hyperlab/gpu/" + file)) {
+            if (in == null) throw new IllegalStateException("no CUDA source hyperlab/gpu/" + file + " on the class path");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static boolean bf16(DeviceTensor t) {
+        return t.dtype() == DType.BF16;
     }
 
     private static Dim3 cover(long count) {
@@ -77,7 +106,7 @@ final class Kernels {
 
     void layerNorm(DeviceTensor out, DeviceTensor mean, DeviceTensor rstd, DeviceTensor x, DeviceTensor gamma,
                    DeviceTensor beta, int rows, int c) {
-        lnFwd.launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS);
+        (bf16(out) ? lnFwdBf16 : lnFwd).launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS);
     }
 
     /** Overwrites dx; adds into dgamma and dbeta. */
@@ -88,17 +117,17 @@ final class Kernels {
     }
 
     void gelu(DeviceTensor out, DeviceTensor x, long count) {
-        geluFwd.launch(cover(count), Dim3.of(256), 0, out, x, count);
+        (bf16(out) ? geluFwdBf16 : geluFwd).launch(cover(count), Dim3.of(256), 0, out, x, count);
     }
 
     void geluBackward(DeviceTensor dx, DeviceTensor dout, DeviceTensor x, long count) {
-        geluBwd.launch(cover(count), Dim3.of(256), 0, dx, dout, x, count);
+        (bf16(dx) ? geluBwdBf16 : geluBwd).launch(cover(count), Dim3.of(256), 0, dx, dout, x, count);
     }
 
     /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */
     void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
         int chunks = Math.max(1, Math.min(64, rows / 256));
-        (dout.dtype() == DType.BF16 ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 31) / 32, chunks), Dim3.of(32, 8), 0, dbias, dout, rows, cols);
+        (bf16(dout) ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 31) / 32, chunks), Dim3.of(32, 8), 0, dbias, dout, rows, cols);
     }
 
     /** out = x rounded to bfloat16 (out BF16, x F32, {@code count} elements of each). */
@@ -108,11 +137,11 @@ final class Kernels {
 
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
     void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
-        ceFwdBwd.launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale);
+        (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale);
     }
 
     void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {
-        ceFwd.launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab);
+        (bf16(logits) ? ceFwdBf16 : ceFwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab);
     }
 
     /** out[0] = ‖g‖₂ over its first {@code count} elements; partial must hold NORM_PARTS floats. */

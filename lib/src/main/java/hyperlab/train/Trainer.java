@@ -36,6 +36,7 @@ public final class Trainer implements AutoCloseable {
     private final Engine engine;
     private final TokenFile tokens;
     private final BatchSampler train;
+    private final Split trainSplit;
     private final Split val;
     private final LrSchedule schedule;
     /** What a checkpoint records of the data (tokenizer, token count, CRC-32), so a resume cannot switch data silently. */
@@ -63,7 +64,8 @@ public final class Trainer implements AutoCloseable {
         this.tokens = tokens;
         this.tokenizer = Tokenizer.of(cfg.tokenizer());
         int t = cfg.model().context();
-        this.train = new BatchSampler(Split.train(tokens, VAL_FRACTION), cfg.batch(), t, cfg.seed());
+        this.trainSplit = Split.train(tokens, VAL_FRACTION);
+        this.train = new BatchSampler(trainSplit, cfg.batch(), t, cfg.seed());
         this.val = Split.val(tokens, VAL_FRACTION);
         new BatchSampler(val, cfg.batch(), t, cfg.seed() + 1);   // fails now, not at the first evaluation, when val is too short
         this.schedule = LrSchedule.of(cfg);
@@ -183,7 +185,18 @@ public final class Trainer implements AutoCloseable {
 
     /** Mean loss over eval_batches fixed validation batches (the same ones every time, for comparable numbers). */
     public double evaluate() {
-        BatchSampler s = new BatchSampler(val, cfg.batch(), cfg.model().context(), cfg.seed() + 1);
+        return evaluate(new BatchSampler(val, cfg.batch(), cfg.model().context(), cfg.seed() + 1));
+    }
+
+    /**
+     * The same measurement on fixed windows of the training split drawn with a seed no training step uses: next to
+     * {@link #evaluate()} it separates a train/val gap of the data (the split's text) from one of the training loop.
+     */
+    public double evaluateTrain() {
+        return evaluate(new BatchSampler(trainSplit, cfg.batch(), cfg.model().context(), cfg.seed() + 2));
+    }
+
+    private double evaluate(BatchSampler s) {
         double sum = 0;
         for (int i = 0; i < cfg.evalBatches(); i++) sum += engine.loss(s.next());
         return sum / cfg.evalBatches();

@@ -1,26 +1,36 @@
-// The exact GELU of nanoGPT, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2, and its derivative Phi(x) + x phi(x).
+// The exact GELU of nanoGPT, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2, and its derivative Phi(x) + x phi(x), on
+// fp32 or (the bf16 engine) bf16 tensors with fp32 maths (needs bf16.cuh).
 
-extern "C" __global__ void gelu_forward(float* out, const float* x, long count) {
+template <typename T>
+__device__ void gelu_elem(T* out, const T* x, long count) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count) return;
-    float v = x[i];
-    out[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+    float v = load(&x[i]);
+    store(&out[i], 0.5f * v * (1.f + erff(v * 0.70710678118654752f)));
 }
 
 // dx = dout * (Phi(x) + x * phi(x)), phi the standard normal density (overwrites dx; dx may alias dout)
-extern "C" __global__ void gelu_backward(float* dx, const float* dout, const float* x, long count) {
+template <typename T>
+__device__ void gelu_backward_elem(T* dx, const T* dout, const T* x, long count) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count) return;
-    float v = x[i];
+    float v = load(&x[i]);
     float cdf = 0.5f * (1.f + erff(v * 0.70710678118654752f));
     float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
-    dx[i] = dout[i] * (cdf + v * pdf);
+    store(&dx[i], load(&dout[i]) * (cdf + v * pdf));
 }
 
-typedef unsigned short bf16_t;   // bfloat16 bits (the bf16 engine's gradients)
+extern "C" __global__ void gelu_forward(float* out, const float* x, long count) { gelu_elem(out, x, count); }
 
-__device__ __forceinline__ float load(const float* p) { return *p; }
-__device__ __forceinline__ float load(const bf16_t* p) { return __int_as_float((int)((unsigned)*p << 16)); }
+extern "C" __global__ void gelu_forward_bf16(bf16_t* out, const bf16_t* x, long count) { gelu_elem(out, x, count); }
+
+extern "C" __global__ void gelu_backward(float* dx, const float* dout, const float* x, long count) {
+    gelu_backward_elem(dx, dout, x, count);
+}
+
+extern "C" __global__ void gelu_backward_bf16(bf16_t* dx, const bf16_t* dout, const bf16_t* x, long count) {
+    gelu_backward_elem(dx, dout, x, count);
+}
 
 // dbias[j] += sum_i dout[i, j]: a 32-column tile per block x, row chunks per block y, shared partials then atomics.
 template <typename T>

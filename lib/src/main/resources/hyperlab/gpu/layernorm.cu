@@ -1,13 +1,15 @@
 // LayerNorm over the last dimension (nanoGPT's pre-norm and ln_f): one warp per row.
 // out = (x - mean) * rstd * gamma + beta with rstd = 1 / sqrt(var + eps); mean and rstd are kept for the backward.
+// The forward writes fp32, or bf16 for the bf16 engine, whose GEMMs are its only readers (needs bf16.cuh).
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
-extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
-                                             const float* gamma, const float* beta, int N, int C, float eps) {
+template <typename T>
+__device__ void layernorm_rows(T* out, float* mean, float* rstd, const float* x, const float* gamma, const float* beta,
+                               int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
     const float* xr = x + (long)row * C;
@@ -17,9 +19,19 @@ extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rst
     float v = 0.f;
     for (int c = lane; c < C; c += 32) { float d = xr[c] - m; v += d * d; }
     float r = rsqrtf(warp_sum(v) / C + eps);
-    float* o = out + (long)row * C;
-    for (int c = lane; c < C; c += 32) o[c] = (xr[c] - m) * r * gamma[c] + beta[c];
+    T* o = out + (long)row * C;
+    for (int c = lane; c < C; c += 32) store(&o[c], (xr[c] - m) * r * gamma[c] + beta[c]);
     if (lane == 0) { mean[row] = m; rstd[row] = r; }
+}
+
+extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
+                                             const float* gamma, const float* beta, int N, int C, float eps) {
+    layernorm_rows(out, mean, rstd, x, gamma, beta, N, C, eps);
+}
+
+extern "C" __global__ void layernorm_forward_bf16(bf16_t* out, float* mean, float* rstd, const float* x,
+                                                  const float* gamma, const float* beta, int N, int C, float eps) {
+    layernorm_rows(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * gamma (overwrites dx);

@@ -1,14 +1,5 @@
-// The bf16 engine's casts: fp32 master weights and fp32 activations rounded to bfloat16 (bits in unsigned short)
-// for the tensor-core GEMMs and attention, round to nearest even like __float2bfloat16_rn; NaN stays NaN.
-
-typedef unsigned short bf16_t;
-
-__device__ __forceinline__ bf16_t f2bf(float f) {
-    unsigned u = (unsigned)__float_as_int(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (bf16_t)(u >> 16);
-}
+// The bf16 engine's cast (needs bf16.cuh): fp32 master weights and fp32 gradients rounded to bfloat16 for the
+// tensor-core GEMMs.
 
 // out[i] = bf16(x[i]), four per thread (count need not be a multiple of 4)
 extern "C" __global__ void to_bf16(bf16_t* out, const float* x, long count) {

@@ -1,0 +1,19 @@
+// bfloat16 helpers shared by the engine's kernels (prepended to their sources by Kernels): bf16 is stored as its
+// bits in an unsigned short; conversions round to nearest even like __float2bfloat16_rn, NaN stays NaN.
+
+typedef unsigned short bf16_t;
+
+__device__ __forceinline__ float bf2f(bf16_t v) { return __int_as_float((int)((unsigned)v << 16)); }
+
+__device__ __forceinline__ bf16_t f2bf(float f) {
+    unsigned u = (unsigned)__float_as_int(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (bf16_t)(u >> 16);
+}
+
+// element access for kernels templated on the activation type (float or bf16_t)
+__device__ __forceinline__ float load(const float* p) { return *p; }
+__device__ __forceinline__ float load(const bf16_t* p) { return bf2f(*p); }
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(bf16_t* p, float v) { *p = f2bf(v); }
