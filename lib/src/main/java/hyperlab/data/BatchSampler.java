@@ -45,7 +45,7 @@ public final class BatchSampler {
 
     /** The next batch; advances {@link #position()} by one. */
     public Batch next() {
-        SplittableRandom r = new SplittableRandom(seed + position * 0x9E3779B97F4A7C15L);
+        SplittableRandom r = new SplittableRandom(batchSeed(seed, position));
         position++;
         int[] in = new int[batch * context], out = new int[batch * context];
         long span = split.length() - context;          // valid window starts: [from, from + span)
@@ -57,6 +57,18 @@ public final class BatchSampler {
             }
         }
         return new Batch(in, out, batch, context);
+    }
+
+    /**
+     * A hash of (seed, k) as batch k's generator seed. Not seed + k·γ: SplittableRandom steps its state by that same
+     * γ (0x9E3779B97F4A7C15), so batch k + 1 would replay batch k's draws shifted by one and share batch − 1 of its
+     * windows, and training would see each window batch times in a row.
+     */
+    static long batchSeed(long seed, long k) {
+        long z = seed * 0xBF58476D1CE4E5B9L + (k + 1) * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     /** How many batches have been drawn. */
