@@ -129,6 +129,11 @@ public final class Gpu {
         }
     }
 
+    /** A timeline of phases on this GPU's stream, from now (see {@link Timeline#mark}). */
+    public Timeline timeline() {
+        return new Timeline(this);
+    }
+
     /** cuBLASLt GEMMs on this GPU's stream (loads libcublasLt on first use). */
     public synchronized Matmul matmul() {
         makeCurrent();

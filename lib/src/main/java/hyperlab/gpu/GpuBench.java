@@ -6,6 +6,7 @@ import com.google.gson.JsonParser;
 import hyperlab.cuda.Cuda;
 import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
+import hyperlab.cuda.Timeline;
 import hyperlab.nn.GptConfig;
 import hyperlab.nn.Paradigm;
 
@@ -24,9 +25,9 @@ import java.util.Random;
  * With {@code --recompute off,auto} every paradigm is measured with each setting in the same run, so the time that
  * recomputation costs and the memory it saves come as ratios against the same paradigm without it; likewise
  * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
- * ratio to RC taken at its own precision.
+ * ratio to RC taken at its own precision. {@code --profile} adds each row's time per phase of one step.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
- *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--torch FILE] [--emulator]
+ *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--torch FILE] [--emulator] [--profile]
  */
 public final class GpuBench {
     static final double H100_BF16_DENSE_TFLOPS = 989.4, H100_FP32_TFLOPS = 66.9;
@@ -38,7 +39,7 @@ public final class GpuBench {
         String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16";
         int batch = 16, time = 1024, steps = 10, streams = 4;
         Path torch = null;
-        boolean emulator = false;
+        boolean emulator = false, profile = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--preset" -> preset = args[++i];
@@ -51,10 +52,11 @@ public final class GpuBench {
                 case "--precision" -> precision = args[++i];
                 case "--torch" -> torch = Path.of(args[++i]);
                 case "--emulator" -> emulator = true;
+                case "--profile" -> profile = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
                         + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
                         + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]]"
-                        + " [--torch FILE] [--emulator]");
+                        + " [--torch FILE] [--emulator] [--profile]");
             }
         }
         Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
@@ -77,7 +79,7 @@ public final class GpuBench {
                 if (par != Paradigm.RC) cfg = cfg.streams(streams);
                 for (String rec : recompute.split(",")) {
                     int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
-                    JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype);
+                    JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype, profile);
                     row.addProperty("recompute", rec.trim());
                     String same = prec.trim() + "/" + rec.trim(), plain = prec.trim() + "/" + par.key();
                     if (row.has("ms_per_step")) {
@@ -127,6 +129,14 @@ public final class GpuBench {
 
     /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */
     static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision) {
+        return measure(gpu, cfg, batch, time, steps, group, precision, false);
+    }
+
+    /**
+     * With {@code profile}, one more step runs with GPU events between its phases and the row gets "phases_ms":
+     * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step.
+     */
+    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision, boolean profile) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
         row.addProperty("precision", precision == DType.BF16 ? "bf16" : "fp32");
@@ -151,6 +161,17 @@ public final class GpuBench {
                 for (int i = 0; i < steps; i++) step.run();
             }) / steps;
             long used = before - gpu.memoryInfo()[0];          // after the steps: attention and optimiser state included
+            if (profile) {
+                try (Timeline t = gpu.timeline()) {
+                    model.profile(t);
+                    step.run();
+                    t.mark("optimizer");
+                    model.profile(null);
+                    JsonObject phases = new JsonObject();
+                    t.totals().forEach(phases::addProperty);
+                    row.add("phases_ms", phases);
+                }
+            }
             long params = model.layout().count();
             double tokens = (double) batch * time;
             // nanoGPT's estimate: 6 FLOPs per parameter per token, plus attention 12·L·C·T per token

@@ -6,6 +6,7 @@ import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Epilogue;
 import hyperlab.cuda.Gpu;
 import hyperlab.cuda.Matmul;
+import hyperlab.cuda.Timeline;
 import hyperlab.nn.GptConfig;
 import hyperlab.nn.Paradigm;
 
@@ -39,6 +40,7 @@ public final class GpuGpt implements AutoCloseable {
     private final Attention attention;
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
     private final List<Block> blocks = new ArrayList<>();
+    private Timeline timeline;                    // non-null while a step is being profiled
     private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfMean, lnfRstd, logits, losses;
     private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dFLo, dY, dQkv, dU;
 
@@ -274,15 +276,30 @@ public final class GpuGpt implements AutoCloseable {
                     throw new IllegalArgumentException("token id " + t + " is outside [0, vocab = " + cfg.vocab() + ")");
         this.ids.copyFrom(ids);
         this.targets.copyFrom(targets);
+        tick("input copies");
         forward();
         if (!backward) {
             k.crossEntropy(logits, losses, this.targets, tokens, cfg.vocab());
             return meanLoss();
         }
         grads.zero();
+        tick("zero grads");
         k.crossEntropyForwardBackward(logits, losses, this.targets, tokens, cfg.vocab(), 1f / tokens);
+        tick("head and loss");
         backward();
         return meanLoss();
+    }
+
+    /**
+     * Charges the work of the following steps to phases on {@code t} (embedding, maps, layernorm, gemm, attention,
+     * gelu, head and loss, bias grads, casts); null stops. For benchmarks: each phase boundary records a GPU event.
+     */
+    public void profile(Timeline t) {
+        this.timeline = t;
+    }
+
+    private void tick(String phase) {
+        if (timeline != null) timeline.mark(phase);
     }
 
     private double meanLoss() {
@@ -294,22 +311,33 @@ public final class GpuGpt implements AutoCloseable {
     private void forward() {
         ParamLayout.Entry wte = layout.get("wte");
         lowp(params, paramsLo);                       // BF16: this step's weights, rounded once
+        tick("casts");
         k.encoderForward(blocks.getFirst().x, ids, view(params, wte), view(params, layout.get("wpe")), tokens, time, c, n);
+        tick("embedding");
         for (int i = 0; i < blocks.size(); i++) {
             Block b = blocks.get(i);
             DeviceTensor next = i + 1 < blocks.size() ? blocks.get(i + 1).x : xFinal;
             if (b.maps != null) b.maps.aggregate(b.x, b.mapW, b.h, tokens);
+            tick("maps");
             k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
+            tick("layernorm");
             mm.run(b.ln, false, b.fcWLo, true, b.hidden, false, Epilogue.BIAS, b.fcBLo);
+            tick("gemm");
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
             else k.gelu(b.act, b.hidden, b.act.elements());
+            tick(b.attn ? "attention" : "gelu");
             mm.run(b.act, false, b.projWLo, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
+            tick("gemm");
             advance(b, next);
+            tick("maps");
         }
         if (n > 1) k.streamMean(xMean, xFinal, tokens, c, n);
+        tick("maps");
         k.layerNorm(lnf, lnfMean, lnfRstd, xMean, view(params, layout.finalNorm("gamma", cfg.layers())),
                 view(params, layout.finalNorm("beta", cfg.layers())), tokens, c);
+        tick("layernorm");
         mm.run(lnf, false, view(paramsLo, wte), true, logits, false);
+        tick("head and loss");
     }
 
     /** Expects the logits' gradient in {@code logits}. */
@@ -317,13 +345,17 @@ public final class GpuGpt implements AutoCloseable {
         ParamLayout.Entry wte = layout.get("wte");
         mm.run(logits, false, view(paramsLo, wte), false, dLn, false);       // d lnf = dlogits · wte
         mm.run(logits, true, lnf, false, view(grads, wte), true);            // d wte += dlogitsᵀ · lnf
+        tick("head and loss");
         k.layerNormBackward(dMean, view(grads, layout.finalNorm("gamma", cfg.layers())),
                 view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
                 view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c);
         DeviceTensor dx = dxA, dPrev = dxB;
+        tick("layernorm");
         if (n > 1) k.streamMeanBackward(dx, dMean, tokens, c, n);
+        tick("maps");
         for (int i = blocks.size() - 1; i >= 0; i--) {
             if (i % group == group - 1 || i == blocks.size() - 1) rebuildStreams(i - i % group, i);
+            tick("recompute");
             Block b = blocks.get(i);
             DeviceTensor df;
             if (b.maps != null) {
@@ -332,11 +364,15 @@ public final class GpuGpt implements AutoCloseable {
             } else {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
             }
+            tick("maps");
             k.biasBackward(b.dprojB, df, tokens, c);
+            tick("bias grads");
             DeviceTensor dfLo = lowp(df, dFLo == null ? df : dFLo);
+            tick("casts");
             mm.run(dfLo, true, b.act, false, b.dprojW, true);                 // d proj_w += dfᵀ · act
             DeviceTensor dAct = b.attn ? dY : dU;
             mm.run(dfLo, false, b.projWLo, false, dAct, false);               // d act = df · proj_w
+            tick("gemm");
             DeviceTensor dHidden;
             if (b.attn) {
                 attention.backward(dY, b.hidden, b.act, b.lse, dQkv, batch, time);
@@ -345,10 +381,14 @@ public final class GpuGpt implements AutoCloseable {
                 k.geluBackward(dU, dU, b.hidden, dU.elements());
                 dHidden = dU;
             }
+            tick(b.attn ? "attention" : "gelu");
             k.biasBackward(b.dfcB, dHidden, tokens, (int) dHidden.shape()[1]);
+            tick("bias grads");
             mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
             mm.run(dHidden, false, b.fcWLo, false, dLn, false);               // d ln = dhidden · fc_w
+            tick("gemm");
             k.layerNormBackward(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c);
+            tick("layernorm");
             if (b.maps != null) {
                 b.maps.backwardAggregate(dH, b.x, b.mapW, b.mapG, dPrev, tokens);
                 DeviceTensor t = dx;
@@ -357,8 +397,10 @@ public final class GpuGpt implements AutoCloseable {
             } else {
                 k.accumulate(dx, dH, (long) tokens * c);                      // RC: d x = d out + d h
             }
+            tick("maps");
         }
         k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
+        tick("embedding");
     }
 
     /** next = the streams leaving block b: H_res·x + H_postᵀ f, or x + f for RC (forward, and the backward's rebuild). */

@@ -31,4 +31,21 @@ class GpuBenchTest {
         assertEquals(bytes, row.get("model_bytes").getAsLong());
         assertEquals(!dev.emulated(), row.has("device_memory_bytes"), "the emulator's heap is not device memory");
     }
+
+    /** --profile: one step's time split into phases, which cover the step (the optimiser included) and nothing else. */
+    @Test
+    void profileSplitsAStepIntoItsPhases() {
+        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
+        assumeTrue(dev != null, TestDevices::why);
+        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, DType.F32, true);
+        assertFalse(row.has("error"), row.toString());
+        JsonObject phases = row.getAsJsonObject("phases_ms");
+        for (String p : new String[] {"embedding", "maps", "layernorm", "gemm", "attention", "gelu", "head and loss", "bias grads", "optimizer"})
+            assertTrue(phases.has(p) && phases.get(p).getAsDouble() >= 0, p + " in " + phases);
+        double sum = phases.entrySet().stream().mapToDouble(e -> e.getValue().getAsDouble()).sum();
+        double step = row.get("ms_per_step").getAsDouble();
+        System.out.printf("profiled step %.1f ms in phases, timed steps %.1f ms: %s%n", sum, step, phases);
+        assertTrue(sum > 0.5 * step && sum < 2 * step, "the phases add up to about one step: " + sum + " vs " + step);
+    }
 }
