@@ -18,7 +18,9 @@ out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 fail=0
 for src in "${sources[@]}"; do
   rel="lib/${src#$here/}"
-  if "$nvcc" -arch="$arch" -std=c++17 -Werror all-warnings -c "$src" -o "$out/$(basename "$src").o"; then
+  pre=()   # a source that says "needs bf16.cuh" gets that header in front, as Kernels.java prepends it for NVRTC
+  grep -q 'needs bf16.cuh' "$src" && pre=(-include "$(dirname "$src")/bf16.cuh")
+  if "$nvcc" -arch="$arch" -std=c++17 -Werror all-warnings "${pre[@]}" -c "$src" -o "$out/$(basename "$src").o"; then
     echo "nvcc-check: ok   $rel ($arch)"
   else
     echo "nvcc-check: FAIL $rel ($arch)" >&2; fail=1
