@@ -134,10 +134,14 @@ public final class Cuda {
 
     /** Compiles a classpath resource for {@code gpu} (a real one or the emulator). */
     public static CudaModule compileResource(Gpu gpu, String resource, String... options) {
+        return compile(gpu, resource.substring(resource.lastIndexOf('/') + 1), source(resource), options);
+    }
+
+    /** The text of a CUDA source on the class path (e.g. "hyperlab/gpu/bf16.cuh"), to compile alone or with others. */
+    public static String source(String resource) {
         try (InputStream in = Cuda.class.getClassLoader().getResourceAsStream(resource)) {
             if (in == null) throw new CudaException("no CUDA source resource " + resource + " on the class path");
-            String name = resource.substring(resource.lastIndexOf('/') + 1);
-            return compile(gpu, name, new String(in.readAllBytes(), StandardCharsets.UTF_8), options);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

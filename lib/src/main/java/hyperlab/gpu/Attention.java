@@ -1,6 +1,5 @@
 package hyperlab.gpu;
 
-import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaFunction;
 import hyperlab.cuda.CudaModule;
 import hyperlab.cuda.DType;
@@ -25,7 +24,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * Kernels live in {@code hyperlab/gpu/attention.cu}, compiled once per GPU and head size.
  */
 public final class Attention implements AutoCloseable {
-    public static final String SOURCE = "hyperlab/gpu/attention.cu";
     public static final int MAX_HEAD_DIM = 128;
     private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
 
@@ -59,7 +57,7 @@ public final class Attention implements AutoCloseable {
         this.dtype = dtype;
         this.tensorCores = tensorCores;
         CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim,
-                k -> Cuda.compileResource(gpu, SOURCE, "-DHEAD_DIM=" + headDim));
+                k -> Kernels.withBf16(gpu, "attention.cu", "-DHEAD_DIM=" + headDim));
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);

@@ -73,7 +73,7 @@ public final class GpuBench {
         Map<String, Long> plainBytes = new HashMap<>();
         for (String prec : precision.split(","))
             for (String p : paradigms.split(",")) {
-                DType dtype = dtype(prec);
+                DType dtype = GpuGpt.dtypeOf(prec);
                 Paradigm par = Paradigm.parse(p.trim());
                 GptConfig cfg = GptConfig.preset(preset).paradigm(par);
                 if (par != Paradigm.RC) cfg = cfg.streams(streams);
@@ -119,19 +119,7 @@ public final class GpuBench {
         System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(out));
     }
 
-    private static DType dtype(String precision) {
-        return switch (precision.trim()) {
-            case "bf16" -> DType.BF16;
-            case "fp32" -> DType.F32;
-            default -> throw new IllegalArgumentException("--precision " + precision + ": use bf16, fp32 or both (bf16,fp32)");
-        };
-    }
-
     /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */
-    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision) {
-        return measure(gpu, cfg, batch, time, steps, group, precision, false);
-    }
-
     /**
      * With {@code profile}, one more step runs with GPU events between its phases and the row gets "phases_ms":
      * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step.
@@ -139,7 +127,7 @@ public final class GpuBench {
     static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision, boolean profile) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
-        row.addProperty("precision", precision == DType.BF16 ? "bf16" : "fp32");
+        row.addProperty("precision", GpuGpt.nameOf(precision));
         row.addProperty("streams", cfg.streams());
         row.addProperty("recompute_group", group);
         long before = gpu.memoryInfo()[0];

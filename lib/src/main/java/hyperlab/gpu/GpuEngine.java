@@ -3,7 +3,6 @@ package hyperlab.gpu;
 import ai.djl.ndarray.NDManager;
 import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaException;
-import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.data.BatchSampler;
 import hyperlab.nn.Gpt;
@@ -21,7 +20,7 @@ public final class GpuEngine implements Engine {
         this.cfg = cfg;
         this.model = new GpuGpt(gpu, cfg.model(), cfg.batch(), cfg.model().context(),
                 GpuGpt.recomputeGroup(cfg.recompute(), 2 * cfg.model().layers()),
-                cfg.effectivePrecision().equals("bf16") ? DType.BF16 : DType.F32);
+                GpuGpt.dtypeOf(cfg.effectivePrecision()));
         this.opt = new GpuAdamW(model, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay(), cfg.gradClip());
     }
 
@@ -63,7 +62,7 @@ public final class GpuEngine implements Engine {
 
     @Override
     public String describe() {
-        return "gpu (" + model.gpu().info().name() + ", " + (model.precision() == DType.BF16 ? "bf16" : "fp32")
+        return "gpu (" + model.gpu().info().name() + ", " + GpuGpt.nameOf(model.precision())
                 + (model.recomputeGroup() > 1 ? ", recompute group " + model.recomputeGroup() : "") + ")";
     }
 

@@ -50,8 +50,8 @@ public final class GpuGpt implements AutoCloseable {
         final boolean attn;
         final StreamMaps maps;                  // null for RC
         final Map<String, DeviceTensor> mapW = new LinkedHashMap<>(), mapG = new LinkedHashMap<>();
-        final DeviceTensor lnG, lnB, fcW, fcB, projW, projB, dlnG, dlnB, dfcW, dfcB, dprojW, dprojB;
-        final DeviceTensor fcWLo, fcBLo, projWLo;         // the weights in the compute dtype (the same views for F32)
+        final DeviceTensor lnG, lnB, projB, dlnG, dlnB, dfcW, dfcB, dprojW, dprojB;
+        final DeviceTensor fcW, fcB, projW;               // what the GEMMs read: views into paramsLo (the compute dtype)
         final DeviceTensor x, h, ln, mean, rstd, hidden, act, lse, f;   // x: the streams entering this block
 
         Block(int index, DeviceTensor x) {
@@ -68,19 +68,16 @@ public final class GpuGpt implements AutoCloseable {
             String fc = attn ? "02c_attn" : "02c_fc";
             lnG = view(params, layout.sublayer(index, "01ln_gamma"));
             lnB = view(params, layout.sublayer(index, "01ln_beta"));
-            fcW = view(params, layout.sublayer(index, fc + "_weight"));
-            fcB = view(params, layout.sublayer(index, fc + "_bias"));
-            projW = view(params, layout.sublayer(index, "03c_proj_weight"));
-            projB = view(params, layout.sublayer(index, "03c_proj_bias"));
+            projB = view(params, layout.sublayer(index, "03c_proj_bias"));    // fp32: the bias of the fp32 output f
             dlnG = view(grads, layout.sublayer(index, "01ln_gamma"));
             dlnB = view(grads, layout.sublayer(index, "01ln_beta"));
             dfcW = view(grads, layout.sublayer(index, fc + "_weight"));
             dfcB = view(grads, layout.sublayer(index, fc + "_bias"));
             dprojW = view(grads, layout.sublayer(index, "03c_proj_weight"));
             dprojB = view(grads, layout.sublayer(index, "03c_proj_bias"));
-            fcWLo = view(paramsLo, layout.sublayer(index, fc + "_weight"));
-            projWLo = view(paramsLo, layout.sublayer(index, "03c_proj_weight"));
-            fcBLo = view(paramsLo, layout.sublayer(index, fc + "_bias"));
+            fcW = view(paramsLo, layout.sublayer(index, fc + "_weight"));
+            fcB = view(paramsLo, layout.sublayer(index, fc + "_bias"));
+            projW = view(paramsLo, layout.sublayer(index, "03c_proj_weight"));
             h = maps == null ? x.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
             ln = arena.alloc(compute, tokens, c);
             mean = arena.alloc(DType.F32, tokens);
@@ -184,6 +181,20 @@ public final class GpuGpt implements AutoCloseable {
 
     /** F32, or BF16 for mixed precision. */
     public DType precision() { return compute; }
+
+    /** The dtype a precision name means: "bf16" (mixed precision) or "fp32", as TrainConfig and GpuBench spell them. */
+    public static DType dtypeOf(String precision) {
+        return switch (precision.trim()) {
+            case "bf16" -> DType.BF16;
+            case "fp32" -> DType.F32;
+            default -> throw new IllegalArgumentException("precision = '" + precision + "': use bf16 or fp32");
+        };
+    }
+
+    /** The name of a precision: "bf16" or "fp32" (the inverse of {@link #dtypeOf}). */
+    public static String nameOf(DType precision) {
+        return precision == DType.BF16 ? "bf16" : "fp32";
+    }
 
     /** Blocks per recompute group (1: no recomputation). */
     public int recomputeGroup() { return group; }
@@ -321,12 +332,12 @@ public final class GpuGpt implements AutoCloseable {
             tick("maps");
             k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
             tick("layernorm");
-            mm.run(b.ln, false, b.fcWLo, true, b.hidden, false, Epilogue.BIAS, b.fcBLo);
+            mm.run(b.ln, false, b.fcW, true, b.hidden, false, Epilogue.BIAS, b.fcB);
             tick("gemm");
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
             else k.gelu(b.act, b.hidden, b.act.elements());
             tick(b.attn ? "attention" : "gelu");
-            mm.run(b.act, false, b.projWLo, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
+            mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
             tick("gemm");
             advance(b, next);
             tick("maps");
@@ -371,7 +382,7 @@ public final class GpuGpt implements AutoCloseable {
             tick("casts");
             mm.run(dfLo, true, b.act, false, b.dprojW, true);                 // d proj_w += dfᵀ · act
             DeviceTensor dAct = b.attn ? dY : dU;
-            mm.run(dfLo, false, b.projWLo, false, dAct, false);               // d act = df · proj_w
+            mm.run(dfLo, false, b.projW, false, dAct, false);               // d act = df · proj_w
             tick("gemm");
             DeviceTensor dHidden;
             if (b.attn) {
@@ -385,7 +396,7 @@ public final class GpuGpt implements AutoCloseable {
             k.biasBackward(b.dfcB, dHidden, tokens, (int) dHidden.shape()[1]);
             tick("bias grads");
             mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
-            mm.run(dHidden, false, b.fcWLo, false, dLn, false);               // d ln = dhidden · fc_w
+            mm.run(dHidden, false, b.fcW, false, dLn, false);               // d ln = dhidden · fc_w
             tick("gemm");
             k.layerNormBackward(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c);
             tick("layernorm");

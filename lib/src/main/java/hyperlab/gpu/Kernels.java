@@ -8,11 +8,6 @@ import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-
 /** Typed launchers for the engine's element-wise and row kernels (encoder, layernorm, gelu, classifier, adamw .cu). */
 final class Kernels {
     static final float LN_EPS = 1e-5f;            // DJL's LayerNorm default, which the CPU engine uses
@@ -55,18 +50,9 @@ final class Kernels {
         adamw = opt.function("adamw_update");
     }
 
-    /** A kernel source with the shared bf16 helpers (bf16.cuh) in front. */
-    private static CudaModule withBf16(Gpu gpu, String file) {
-        return Cuda.compile(gpu, file, resource("bf16.cuh") + "\n" + resource(file));
-    }
-
-    private static String resource(String file) {
-        try (InputStream in = Kernels.class.getClassLoader().getResourceAsStream("hyperlab/gpu/" + file)) {
-            if (in == null) throw new IllegalStateException("no CUDA source hyperlab/gpu/" + file + " on the class path");
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    /** A kernel source of hyperlab/gpu with the shared bf16 helpers (bf16.cuh) in front, compiled with {@code options}. */
+    static CudaModule withBf16(Gpu gpu, String file, String... options) {
+        return Cuda.compile(gpu, file, Cuda.source("hyperlab/gpu/bf16.cuh") + "\n" + Cuda.source("hyperlab/gpu/" + file), options);
     }
 
     private static boolean bf16(DeviceTensor t) {

@@ -13,8 +13,9 @@
 //    P.V (the C layout of two n8 tiles equals the A layout of one k16 chunk), so P never leaves registers.
 //    Backward: one kernel for dK/dV (a block owns 64 keys and walks the query tiles), one for dQ (a block owns
 //    64 queries and walks the key tiles); no atomics, deterministic.
-// bf16 values travel as their raw 16-bit patterns (unsigned short), which also lets the CPU emulator run every
-// kernel here (it emulates mma.sync through shared memory, see mma_bf16).
+// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh in front, for the conversions and
+// load/store), which also lets the CPU emulator run every kernel here (it emulates mma.sync through shared memory,
+// see mma_bf16).
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
@@ -24,27 +25,12 @@
 #include <cuda_bf16.h>
 #endif
 
-typedef unsigned short bf16_t;   // bfloat16 bits
 #define NEG_INF (-__int_as_float(0x7f800000))   // NVRTC has no INFINITY
 constexpr int HD = HEAD_DIM;
 
 // Helpers have internal linkage: the emulator loads one shared library per head size into the same process, and
 // static locals (__shared__ arrays) of inline functions with external linkage would be merged across them.
 namespace {
-
-__device__ __forceinline__ float bf2f(bf16_t v) { return __int_as_float((int)((unsigned)v << 16)); }
-
-__device__ __forceinline__ bf16_t f2bf(float f) {   // round to nearest even, NaN stays NaN
-    unsigned u = (unsigned)__float_as_int(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (bf16_t)(u >> 16);
-}
-
-__device__ __forceinline__ float ld(const float* p) { return *p; }
-__device__ __forceinline__ float ld(const bf16_t* p) { return bf2f(*p); }
-__device__ __forceinline__ void st(float* p, float v) { *p = v; }
-__device__ __forceinline__ void st(bf16_t* p, float v) { *p = f2bf(v); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // SIMT kernels (fp32 math). Block: 64 threads, one row each; grid (ceil(T/64), B*H).
@@ -66,7 +52,7 @@ __device__ __forceinline__ void fwd_simt(const E* qkv, E* y, float* lse, int H, 
     float q[HD], o[HD];
 #pragma unroll
     for (int c = 0; c < HD; c++) {
-        q[c] = valid ? ld(base + i * ld3 + c) * scale : 0.f;
+        q[c] = valid ? load(base + i * ld3 + c) * scale : 0.f;
         o[c] = 0.f;
     }
     float m = NEG_INF, l = 0.f;
@@ -75,8 +61,8 @@ __device__ __forceinline__ void fwd_simt(const E* qkv, E* y, float* lse, int H, 
         __syncthreads();
         for (int e = threadIdx.x; e < SK * HD; e += SR) {
             int r = e / HD, c = e % HD, j = k0 + r;
-            Ks[r][c] = j < Tn ? ld(base + j * ld3 + C + c) : 0.f;
-            Vs[r][c] = j < Tn ? ld(base + j * ld3 + 2 * C + c) : 0.f;
+            Ks[r][c] = j < Tn ? load(base + j * ld3 + C + c) : 0.f;
+            Vs[r][c] = j < Tn ? load(base + j * ld3 + 2 * C + c) : 0.f;
         }
         __syncthreads();
         if (!valid) continue;
@@ -102,7 +88,7 @@ __device__ __forceinline__ void fwd_simt(const E* qkv, E* y, float* lse, int H, 
     float inv = 1.f / l;
     E* yr = y + ((long)b * Tn + i) * C + h * HD;
 #pragma unroll
-    for (int c = 0; c < HD; c++) st(yr + c, o[c] * inv);
+    for (int c = 0; c < HD; c++) store(yr + c, o[c] * inv);
     lse[(long)bh * Tn + i] = m + logf(l);
 }
 
@@ -116,7 +102,7 @@ __device__ __forceinline__ void delta_rows(const E* dy, const E* y, float* delta
     int t = (int)(r % Tn), b = (int)(bh / H), h = (int)(bh % H);
     long off = ((long)b * Tn + t) * C + h * HD;
     float s = 0.f;
-    for (int c = 0; c < HD; c++) s += ld(dy + off + c) * ld(y + off + c);
+    for (int c = 0; c < HD; c++) s += load(dy + off + c) * load(y + off + c);
     delta[r] = s;
 }
 
@@ -138,8 +124,8 @@ __device__ __forceinline__ void dkdv_simt(const E* qkv, const E* dy, const float
     float k[HD], v[HD], dk[HD], dv[HD];
 #pragma unroll
     for (int c = 0; c < HD; c++) {
-        k[c] = valid ? ld(base + j * ld3 + C + c) : 0.f;
-        v[c] = valid ? ld(base + j * ld3 + 2 * C + c) : 0.f;
+        k[c] = valid ? load(base + j * ld3 + C + c) : 0.f;
+        v[c] = valid ? load(base + j * ld3 + 2 * C + c) : 0.f;
         dk[c] = 0.f;
         dv[c] = 0.f;
     }
@@ -147,8 +133,8 @@ __device__ __forceinline__ void dkdv_simt(const E* qkv, const E* dy, const float
         __syncthreads();
         for (int e = threadIdx.x; e < SK * HD; e += SR) {
             int r = e / HD, c = e % HD, i = q0 + r;
-            Qs[r][c] = i < Tn ? ld(base + i * ld3 + c) : 0.f;
-            Os[r][c] = i < Tn ? ld(dyb + (long)i * C + c) : 0.f;
+            Qs[r][c] = i < Tn ? load(base + i * ld3 + c) : 0.f;
+            Os[r][c] = i < Tn ? load(dyb + (long)i * C + c) : 0.f;
         }
         if (threadIdx.x < SK) {
             int i = q0 + threadIdx.x;
@@ -178,8 +164,8 @@ __device__ __forceinline__ void dkdv_simt(const E* qkv, const E* dy, const float
     E* out = dqkv + ((long)b * Tn + j) * ld3 + h * HD;
 #pragma unroll
     for (int c = 0; c < HD; c++) {
-        st(out + C + c, dk[c] * scale);
-        st(out + 2 * C + c, dv[c]);
+        store(out + C + c, dk[c] * scale);
+        store(out + 2 * C + c, dv[c]);
     }
 }
 
@@ -199,8 +185,8 @@ __device__ __forceinline__ void dq_simt(const E* qkv, const E* dy, const float* 
     float q[HD], go[HD], dq[HD];
 #pragma unroll
     for (int c = 0; c < HD; c++) {
-        q[c] = valid ? ld(base + i * ld3 + c) : 0.f;
-        go[c] = valid ? ld(dy + ((long)b * Tn + i) * C + h * HD + c) : 0.f;
+        q[c] = valid ? load(base + i * ld3 + c) : 0.f;
+        go[c] = valid ? load(dy + ((long)b * Tn + i) * C + h * HD + c) : 0.f;
         dq[c] = 0.f;
     }
     const float L = valid ? lse[(long)bh * Tn + i] : 0.f, Dl = valid ? delta[(long)bh * Tn + i] : 0.f;
@@ -209,8 +195,8 @@ __device__ __forceinline__ void dq_simt(const E* qkv, const E* dy, const float* 
         __syncthreads();
         for (int e = threadIdx.x; e < SK * HD; e += SR) {
             int r = e / HD, c = e % HD, jj = k0 + r;
-            Ks[r][c] = jj < Tn ? ld(base + jj * ld3 + C + c) : 0.f;
-            Vs[r][c] = jj < Tn ? ld(base + jj * ld3 + 2 * C + c) : 0.f;
+            Ks[r][c] = jj < Tn ? load(base + jj * ld3 + C + c) : 0.f;
+            Vs[r][c] = jj < Tn ? load(base + jj * ld3 + 2 * C + c) : 0.f;
         }
         __syncthreads();
         if (!valid) continue;
@@ -230,7 +216,7 @@ __device__ __forceinline__ void dq_simt(const E* qkv, const E* dy, const float* 
     if (!valid) return;
     E* out = dqkv + ((long)b * Tn + i) * ld3 + h * HD;
 #pragma unroll
-    for (int c = 0; c < HD; c++) st(out + c, dq[c] * scale);
+    for (int c = 0; c < HD; c++) store(out + c, dq[c] * scale);
 }
 
 }  // namespace

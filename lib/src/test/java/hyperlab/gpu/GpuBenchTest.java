@@ -19,7 +19,7 @@ class GpuBenchTest {
         Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
         assumeTrue(dev != null, TestDevices::why);
         GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32, false);
         assertFalse(row.has("error"), row.toString());
         assertEquals(2, row.get("recompute_group").getAsInt());
         assertTrue(row.get("ms_per_step").getAsDouble() > 0, row.toString());
