@@ -10,7 +10,6 @@ import org.junit.jupiter.api.TestFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -39,7 +38,14 @@ class GoldenGpuTest {
         assumeTrue(DEVICE != null, TestDevices::why);
     }
 
-    static List<Path> goldenFiles() throws IOException {
+    private static List<Path> golden;            // made once per JVM: both precisions check the same files
+
+    static synchronized List<Path> goldenFiles() throws IOException {
+        if (golden == null) golden = findOrWriteGoldenFiles();
+        return golden;
+    }
+
+    private static List<Path> findOrWriteGoldenFiles() throws IOException {
         String dir = System.getenv("HYPERLAB_GOLDEN");
         Path d;
         if (dir != null) d = Path.of(dir);
@@ -58,20 +64,20 @@ class GoldenGpuTest {
 
     @TestFactory
     Stream<DynamicTest> firstStepMatchesTheCpuEngine() throws IOException {
-        if (DEVICE == null) return Stream.of(DynamicTest.dynamicTest("no device", this::needsDevice));
-        List<DynamicTest> tests = new ArrayList<>();
-        for (Path f : goldenFiles()) tests.add(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f, DType.F32)));
-        assertTrue(!tests.isEmpty(), "no golden files found");
-        return tests.stream();
+        return firstSteps(DType.F32);
     }
 
     /** The same first steps with the mixed-precision engine (bf16 GEMM and attention operands), to the bf16 bar. */
     @TestFactory
     Stream<DynamicTest> bf16FirstStepMatchesTheCpuEngine() throws IOException {
+        return firstSteps(DType.BF16);
+    }
+
+    private Stream<DynamicTest> firstSteps(DType precision) throws IOException {
         if (DEVICE == null) return Stream.of(DynamicTest.dynamicTest("no device", this::needsDevice));
-        List<DynamicTest> tests = new ArrayList<>();
-        for (Path f : goldenFiles()) tests.add(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f, DType.BF16)));
-        return tests.stream();
+        List<Path> files = goldenFiles();
+        assertTrue(!files.isEmpty(), "no golden files found");
+        return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f, precision)));
     }
 
     private static void check(Golden g, Path f, DType precision) {

@@ -45,8 +45,10 @@ class RecomputeGpuTest {
                 assertEquals(all.step(ids[s], targets[s], true), some.step(ids[s], targets[s], true), "loss of step " + s);
                 float[] want = all.grads().toFloatArray(), got = some.grads().toFloatArray();
                 if (DEVICE.emulated()) assertArrayEquals(want, got, "gradients of step " + s);
-                else assertTrue(KernelsGpuTest.relError(got, toDouble(want)) <= 1e-6,
-                        "gradients of step " + s + ": relative gap " + KernelsGpuTest.relError(got, toDouble(want)));
+                else {
+                    double gap = KernelsGpuTest.relError(got, KernelsGpuTest.toDouble(want));
+                    assertTrue(gap <= 1e-6, "gradients of step " + s + ": relative gap " + gap);
+                }
                 all.params().copyFrom(perturbed(all.params().toFloatArray(), s));   // a new point for the next step
                 some.params().copyFrom(perturbed(some.params().toFloatArray(), s));
             }
@@ -57,12 +59,6 @@ class RecomputeGpuTest {
             System.out.printf("recompute %s n=%d, %d blocks, group %d: %d -> %d device bytes%n", paradigm, n, blocks, g,
                     all.deviceBytes(), some.deviceBytes());
         }
-    }
-
-    private static double[] toDouble(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) d[i] = a[i];
-        return d;
     }
 
     private static float[] perturbed(float[] p, int seed) {
