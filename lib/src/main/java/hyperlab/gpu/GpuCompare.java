@@ -1,10 +1,15 @@
 package hyperlab.gpu;
 
 import hyperlab.nn.Paradigm;
+import hyperlab.train.Metrics;
 import hyperlab.train.Run;
 import hyperlab.train.TrainConfig;
 import hyperlab.train.Trainer;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -14,7 +19,8 @@ import java.util.Locale;
  * train/val loss, the worst token's composite Amax gain over all blocks (forward: max absolute row sum of
  * H_res^(L)⋯H_res^(1), backward: column sum) on the last validation batch, parameters, time, throughput, the loss on
  * fixed training-split windows measured like the validation loss (train_eval_loss), and the precision.
- * Needs no DJL, so it runs on the GPU machine. Usage: GpuCompare [key=value ...] (TrainConfig keys; engine=gpu is set)
+ * Needs no DJL, so it runs on the GPU machine. Usage: GpuCompare [--curves FILE] [key=value ...] (TrainConfig keys;
+ * engine=gpu is set); --curves also writes every logged step (paradigm,step,loss,val_loss) so the curves can be plotted.
  */
 public final class GpuCompare {
     static final String HEADER = "paradigm,streams,layers,width,context,batch,steps,first_loss,train_loss,val_loss,"
@@ -23,8 +29,18 @@ public final class GpuCompare {
     private GpuCompare() {
     }
 
-    public static void main(String[] args) {
+    static final String CURVES_HEADER = "paradigm,step,loss,val_loss";
+
+    public static void main(String[] args) throws IOException {
         List<String> overrides = new ArrayList<>(List.of(args));
+        Path curves = null;
+        int at = overrides.indexOf("--curves");
+        if (at >= 0) {
+            if (at + 1 >= overrides.size()) throw new IllegalArgumentException("--curves needs a file name, e.g. --curves gpu-M-curves.csv");
+            curves = Path.of(overrides.remove(at + 1));
+            overrides.remove(at);
+            Files.writeString(curves, CURVES_HEADER + "\n");
+        }
         System.out.println(HEADER);
         for (Paradigm p : Paradigm.values()) {
             List<String> o = new ArrayList<>(overrides);
@@ -43,8 +59,18 @@ public final class GpuCompare {
                         p.key(), m.streams(), m.layers(), m.width(), m.context(), cfg.batch(), cfg.steps(), l.getFirst(), tail, val,
                         gains[0], gains[1], ParamLayout.of(m).count(), r.seconds(), r.tokensPerSecond(), trainEval,
                         cfg.effectivePrecision()));
+                if (curves != null) Files.writeString(curves, curveRows(p.key(), r.history()), StandardOpenOption.APPEND);
             }
         }
+    }
+
+    /** One CSV row per logged step; val_loss is empty where the step was not evaluated. */
+    static String curveRows(String paradigm, List<Metrics> history) {
+        StringBuilder sb = new StringBuilder();
+        for (Metrics m : history)
+            sb.append(String.format(Locale.ROOT, "%s,%d,%.6f,%s%n", paradigm, m.step(), m.loss(),
+                    m.evaluated() ? String.format(Locale.ROOT, "%.6f", m.valLoss()) : ""));
+        return sb.toString();
     }
 
     /** {worst token's composite forward gain, backward gain}; 1, 1 for RC (no maps). */

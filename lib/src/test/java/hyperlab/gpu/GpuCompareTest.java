@@ -2,6 +2,7 @@ package hyperlab.gpu;
 
 import hyperlab.diag.Gains;
 import hyperlab.manifold.Matrices;
+import hyperlab.train.Metrics;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -36,5 +37,12 @@ class GpuCompareTest {
         }
         assertArrayEquals(new double[] {fwd, bwd}, GpuCompare.compositeGains(maps), 1e-12);
         assertEquals(1.0, GpuCompare.compositeGains(List.of())[0]);
+    }
+
+    @Test
+    void curveRowsKeepEveryLoggedStepAndLeaveUnevaluatedValEmpty() {
+        List<Metrics> h = List.of(new Metrics(1, 10.5, Double.NaN, 1e-3, 2, 100, 0.1, false),
+                new Metrics(2, 9.25, 9.5, 1e-3, 2, 100, 0.2, false));
+        assertEquals(List.of("mhc,1,10.500000,", "mhc,2,9.250000,9.500000"), GpuCompare.curveRows("mhc", h).lines().toList());
     }
 }
