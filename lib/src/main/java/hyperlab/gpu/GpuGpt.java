@@ -359,7 +359,7 @@ public final class GpuGpt implements AutoCloseable {
         tick("head and loss");
         k.layerNormBackward(dMean, view(grads, layout.finalNorm("gamma", cfg.layers())),
                 view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
-                view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c);
+                view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c, false);
         DeviceTensor dx = dxA, dPrev = dxB;
         tick("layernorm");
         if (n > 1) k.streamMeanBackward(dx, dMean, tokens, c, n);
@@ -398,17 +398,16 @@ public final class GpuGpt implements AutoCloseable {
             mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
             mm.run(dHidden, false, b.fcW, false, dLn, false);               // d ln = dhidden · fc_w
             tick("gemm");
-            k.layerNormBackward(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c);
+            // RC: d x = d out + d h, added by the LayerNorm backward in place; the maps need d h on its own
+            k.layerNormBackward(b.maps != null ? dH : dx, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
                 b.maps.backwardAggregate(dH, b.x, b.mapW, b.mapG, dPrev, tokens);
                 DeviceTensor t = dx;
                 dx = dPrev;
                 dPrev = t;
-            } else {
-                k.accumulate(dx, dH, (long) tokens * c);                      // RC: d x = d out + d h
+                tick("maps");
             }
-            tick("maps");
         }
         k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
         tick("embedding");

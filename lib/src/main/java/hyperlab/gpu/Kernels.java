@@ -12,8 +12,9 @@ import hyperlab.cuda.Gpu;
 final class Kernels {
     static final float LN_EPS = 1e-5f;            // DJL's LayerNorm default, which the CPU engine uses
     static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
+    static final int LN_SHARED_FLOATS = 12288;    // 48 KiB: the LayerNorm backward's per-warp dgamma/dbeta slices
 
-    private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd, residual, accumulate;
+    private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd, residual;
     private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
 
@@ -30,7 +31,6 @@ final class Kernels {
         meanFwd = enc.function("stream_mean_forward");
         meanBwd = enc.function("stream_mean_backward");
         residual = enc.function("residual_forward");
-        accumulate = enc.function("accumulate");
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
@@ -86,34 +86,47 @@ final class Kernels {
         residual.launch(cover(count), Dim3.of(256), 0, out, x, f, count);
     }
 
-    void accumulate(DeviceTensor acc, DeviceTensor y, long count) {
-        accumulate.launch(cover(count), Dim3.of(256), 0, acc, y, count);
-    }
-
     void layerNorm(DeviceTensor out, DeviceTensor mean, DeviceTensor rstd, DeviceTensor x, DeviceTensor gamma,
                    DeviceTensor beta, int rows, int c) {
-        (bf16(out) ? lnFwdBf16 : lnFwd).launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS);
+        int v = c % 4 == 0 ? vector(4, out, x, gamma, beta) : 1;
+        (bf16(out) ? lnFwdBf16 : lnFwd).launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS, v);
     }
 
-    /** Overwrites dx; adds into dgamma and dbeta. */
+    /** Overwrites dx, or with {@code accumulate} adds into it; adds into dgamma and dbeta. */
     void layerNormBackward(DeviceTensor dx, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout, DeviceTensor x,
-                           DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c) {
-        int blocks = Math.min(264, (rows + 7) / 8);
-        lnBwd.launch(Dim3.of(blocks), Dim3.of(256), 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c);
+                           DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c, boolean accumulate) {
+        if (c > LN_SHARED_FLOATS / 2)
+            throw new IllegalArgumentException("LayerNorm width " + c + " > " + LN_SHARED_FLOATS / 2 + ": the backward keeps 2·width floats per warp in shared memory");
+        int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
+        int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
+        int v = c % 4 == 0 ? vector(4, dx, dout, x, gamma) : 1;
+        lnBwd.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
+                rstd, rows, c, accumulate ? 1 : 0, v);
     }
 
     void gelu(DeviceTensor out, DeviceTensor x, long count) {
-        (bf16(out) ? geluFwdBf16 : geluFwd).launch(cover(count), Dim3.of(256), 0, out, x, count);
+        int v = vector(16 / out.dtype().bytes(), out, x);
+        (bf16(out) ? geluFwdBf16 : geluFwd).launch(cover((count + v - 1) / v), Dim3.of(256), 0, out, x, count, v);
     }
 
     void geluBackward(DeviceTensor dx, DeviceTensor dout, DeviceTensor x, long count) {
-        (bf16(dx) ? geluBwdBf16 : geluBwd).launch(cover(count), Dim3.of(256), 0, dx, dout, x, count);
+        int v = vector(16 / dx.dtype().bytes(), dx, dout, x);
+        (bf16(dx) ? geluBwdBf16 : geluBwd).launch(cover((count + v - 1) / v), Dim3.of(256), 0, dx, dout, x, count, v);
     }
 
     /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */
     void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
-        int chunks = Math.max(1, Math.min(64, rows / 256));
-        (bf16(dout) ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 31) / 32, chunks), Dim3.of(32, 8), 0, dbias, dout, rows, cols);
+        int w = 16 / dout.dtype().bytes();
+        int v = cols % w == 0 ? vector(w, dout) : 1;
+        int chunks = Math.max(1, Math.min(512, rows / 128));
+        (bf16(dout) ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 32 * v - 1) / (32 * v), chunks), Dim3.of(32, 8), 0, dbias, dout,
+                rows, cols, v);
+    }
+
+    /** {@code width} (elements per vector access) where every tensor starts on a width-element boundary, else 1. */
+    static int vector(int width, DeviceTensor... ts) {
+        for (DeviceTensor t : ts) if (t.address() % ((long) width * t.dtype().bytes()) != 0) return 1;
+        return width;
     }
 
     /** out = x rounded to bfloat16 (out BF16, x F32, {@code count} elements of each). */

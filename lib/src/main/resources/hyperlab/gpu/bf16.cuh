@@ -17,3 +17,26 @@ __device__ __forceinline__ float load(const float* p) { return *p; }
 __device__ __forceinline__ float load(const bf16_t* p) { return bf2f(*p); }
 __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(bf16_t* p, float v) { *p = f2bf(v); }
+
+// V consecutive elements moved as one access (16 bytes for V = 16 / sizeof(T)): memory-bound kernels reach full
+// bandwidth only with wide loads, and 2-byte bf16 accesses are the narrowest there are. V = 1 is the plain path for
+// unaligned data; the caller checks alignment (Kernels.vector).
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+    T v[V];
+};
+
+template <int V, typename T>
+__device__ __forceinline__ void loadv(const T* p, float (&out)[V]) {
+    Pack<T, V> k = *reinterpret_cast<const Pack<T, V>*>(p);
+#pragma unroll
+    for (int j = 0; j < V; j++) out[j] = load(&k.v[j]);
+}
+
+template <int V, typename T>
+__device__ __forceinline__ void storev(T* p, const float (&in)[V]) {
+    Pack<T, V> k;
+#pragma unroll
+    for (int j = 0; j < V; j++) store(&k.v[j], in[j]);
+    *reinterpret_cast<Pack<T, V>*>(p) = k;
+}

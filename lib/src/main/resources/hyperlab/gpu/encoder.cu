@@ -49,13 +49,8 @@ extern "C" __global__ void stream_mean_backward(float* dx, const float* dout, in
     for (int s = 0; s < n; s++) dx[((long)i * n + s) * C + c] = g;
 }
 
-// out = x + f (RC's residual), and acc += y (gradients meeting at a residual fork)
+// out = x + f (RC's residual)
 extern "C" __global__ void residual_forward(float* out, const float* x, const float* f, long count) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx < count) out[idx] = x[idx] + f[idx];
-}
-
-extern "C" __global__ void accumulate(float* acc, const float* y, long count) {
-    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx < count) acc[idx] += y[idx];
 }

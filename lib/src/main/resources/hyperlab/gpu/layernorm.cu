@@ -1,73 +1,123 @@
 // LayerNorm over the last dimension (nanoGPT's pre-norm and ln_f): one warp per row.
 // out = (x - mean) * rstd * gamma + beta with rstd = 1 / sqrt(var + eps); mean and rstd are kept for the backward.
 // The forward writes fp32, or bf16 for the bf16 engine, whose GEMMs are its only readers (needs bf16.cuh).
+// Lane l owns columns V·l + 32·V·k (V = 4 where Kernels found C a multiple of 4 and the rows 16-byte aligned, else 1),
+// so a warp moves 32·V consecutive values per access.
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
-template <typename T>
+template <typename T, int V>
 __device__ void layernorm_rows(T* out, float* mean, float* rstd, const float* x, const float* gamma, const float* beta,
                                int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
     const float* xr = x + (long)row * C;
     float s = 0.f;
-    for (int c = lane; c < C; c += 32) s += xr[c];
+    for (int c = lane * V; c < C; c += 32 * V) {
+        float a[V];
+        loadv<V>(xr + c, a);
+#pragma unroll
+        for (int j = 0; j < V; j++) s += a[j];
+    }
     float m = warp_sum(s) / C;
     float v = 0.f;
-    for (int c = lane; c < C; c += 32) { float d = xr[c] - m; v += d * d; }
+    for (int c = lane * V; c < C; c += 32 * V) {
+        float a[V];
+        loadv<V>(xr + c, a);
+#pragma unroll
+        for (int j = 0; j < V; j++) v += (a[j] - m) * (a[j] - m);
+    }
     float r = rsqrtf(warp_sum(v) / C + eps);
     T* o = out + (long)row * C;
-    for (int c = lane; c < C; c += 32) store(&o[c], (xr[c] - m) * r * gamma[c] + beta[c]);
+    for (int c = lane * V; c < C; c += 32 * V) {
+        float a[V], g[V], b[V];
+        loadv<V>(xr + c, a);
+        loadv<V>(gamma + c, g);
+        loadv<V>(beta + c, b);
+#pragma unroll
+        for (int j = 0; j < V; j++) a[j] = (a[j] - m) * r * g[j] + b[j];
+        storev<V>(o + c, a);
+    }
     if (lane == 0) { mean[row] = m; rstd[row] = r; }
 }
 
 extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
-                                             const float* gamma, const float* beta, int N, int C, float eps) {
-    layernorm_rows(out, mean, rstd, x, gamma, beta, N, C, eps);
+                                             const float* gamma, const float* beta, int N, int C, float eps, int v) {
+    if (v == 4) layernorm_rows<float, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    else layernorm_rows<float, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 
 extern "C" __global__ void layernorm_forward_bf16(bf16_t* out, float* mean, float* rstd, const float* x,
-                                                  const float* gamma, const float* beta, int N, int C, float eps) {
-    layernorm_rows(out, mean, rstd, x, gamma, beta, N, C, eps);
+                                                  const float* gamma, const float* beta, int N, int C, float eps, int v) {
+    if (v == 4) layernorm_rows<bf16_t, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    else layernorm_rows<bf16_t, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 
-// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * gamma (overwrites dx);
-// dgamma += sum_rows dout * xhat, dbeta += sum_rows dout, through per-block shared sums (smem: 2*C floats).
-extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
-                                              const float* x, const float* gamma, const float* mean,
-                                              const float* rstd, int N, int C) {
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * gamma, written (acc = 0) or added (acc = 1: the
+// residual's gradient is already in dx); dgamma += sum_rows dout * xhat, dbeta += sum_rows dout. Every warp sums its
+// rows' dgamma/dbeta shares into its own slice of shared memory (a lane owns its columns, so no atomics there), and
+// the block adds its slices into the globals once at the end. Dynamic shared memory: warps * 2C floats.
+template <int V>
+__device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+                                        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
-    float* sg = sh;
-    float* sb = sh + C;
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) sh[c] = 0.f;
-    __syncthreads();
-    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
-    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+    int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float* sg = sh + (long)w * 2 * C;
+    float* sb = sg + C;
+    for (int c = lane; c < 2 * C; c += 32) sg[c] = 0.f;
+    __syncwarp();
+    for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
         const float* xr = x + (long)row * C;
         const float* dr = dout + (long)row * C;
         float m = mean[row], r = rstd[row];
         float a = 0.f, b = 0.f;
-        for (int c = lane; c < C; c += 32) {
-            float g = dr[c] * gamma[c], xh = (xr[c] - m) * r;
-            a += g;
-            b += g * xh;
+        for (int c = lane * V; c < C; c += 32 * V) {
+            float xv[V], dv[V], gv[V];
+            loadv<V>(xr + c, xv);
+            loadv<V>(dr + c, dv);
+            loadv<V>(gamma + c, gv);
+#pragma unroll
+            for (int j = 0; j < V; j++) {
+                float g = dv[j] * gv[j];
+                a += g;
+                b += g * (xv[j] - m) * r;
+            }
         }
         a = warp_sum(a) / C;
         b = warp_sum(b) / C;
         float* o = dx + (long)row * C;
-        for (int c = lane; c < C; c += 32) {
-            float xh = (xr[c] - m) * r;
-            o[c] = r * (dr[c] * gamma[c] - a - xh * b);
-            atomicAdd(&sg[c], dr[c] * xh);
-            atomicAdd(&sb[c], dr[c]);
+        for (int c = lane * V; c < C; c += 32 * V) {
+            float xv[V], dv[V], gv[V], ov[V];
+            loadv<V>(xr + c, xv);
+            loadv<V>(dr + c, dv);
+            loadv<V>(gamma + c, gv);
+            if (acc) loadv<V>(o + c, ov);
+#pragma unroll
+            for (int j = 0; j < V; j++) {
+                float xh = (xv[j] - m) * r;
+                float d = r * (dv[j] * gv[j] - a - xh * b);
+                ov[j] = acc ? ov[j] + d : d;
+                sg[c + j] += dv[j] * xh;
+                sb[c + j] += dv[j];
+            }
+            storev<V>(o + c, ov);
         }
     }
     __syncthreads();
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        atomicAdd(&dgamma[c], sg[c]);
-        atomicAdd(&dbeta[c], sb[c]);
+        float g = 0.f, bb = 0.f;
+        for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
+        atomicAdd(&dgamma[c], g);
+        atomicAdd(&dbeta[c], bb);
     }
+}
+
+extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
+                                              const float* x, const float* gamma, const float* mean,
+                                              const float* rstd, int N, int C, int acc, int v) {
+    if (v == 4) layernorm_backward_rows<4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    else layernorm_backward_rows<1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }

@@ -7,10 +7,13 @@ import hyperlab.cuda.Gpu;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -67,11 +70,14 @@ class KernelsGpuTest {
         return d;
     }
 
-    @Test
-    void layerNormForwardAndBackwardMatchFloat64() {
-        int rows = 37, c = 72;
+    /** c = 72: four columns per lane (float4); c = 70: one; accumulate: the backward adds into what dx holds (RC). */
+    @ParameterizedTest(name = "width {0}, accumulate {1}")
+    @CsvSource({"72, false", "70, false", "72, true", "70, true"})
+    void layerNormForwardAndBackwardMatchFloat64(int c, boolean accumulate) {
+        int rows = 37;
         Random r = new Random(1);
         float[] x = random(r, rows * c, 2), gamma = random(r, c, 1), beta = random(r, c, 1), w = random(r, rows * c, 1);
+        float[] before = accumulate ? random(r, rows * c, 1) : new float[rows * c];
         // float64 reference: L = Σ w ⊙ LN(x)
         Function<double[], double[]> ln = all -> {   // all = x, gamma, beta concatenated
             double[] out = new double[rows * c];
@@ -102,9 +108,11 @@ class KernelsGpuTest {
             DeviceTensor out = a.alloc(DType.F32, rows, c), mean = a.alloc(DType.F32, rows), rstd = a.alloc(DType.F32, rows);
             k.layerNorm(out, mean, rstd, dx, dg, db, rows, c);
             double fwd = relError(out.toFloatArray(), want);
-            DeviceTensor gx = a.alloc(DType.F32, rows, c), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
-            k.layerNormBackward(gx, gg, gb, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c);
-            double ex = relError(gx.toFloatArray(), java.util.Arrays.copyOfRange(grad, 0, rows * c));
+            DeviceTensor gx = a.of(DType.F32, before), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
+            k.layerNormBackward(gx, gg, gb, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c, accumulate);
+            double[] wantDx = java.util.Arrays.copyOfRange(grad, 0, rows * c);
+            for (int i = 0; i < wantDx.length; i++) wantDx[i] += before[i];
+            double ex = relError(gx.toFloatArray(), wantDx);
             double eg = relError(gg.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c, rows * c + c));
             double eb = relError(gb.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c + c, rows * c + 2 * c));
             assertTrue(fwd < 1e-5, "forward relative error " + fwd);
@@ -112,28 +120,54 @@ class KernelsGpuTest {
         }
     }
 
-    @Test
-    void geluAndBiasGradientMatchFloat64() {
-        int rows = 300, cols = 70;
+    /**
+     * F32 and BF16, with whole 16-byte vectors (cols 72 / 64), a scalar tail and columns that are no multiple of the
+     * vector (70), and tensors that start off a 16-byte boundary (offset 1: the one-element path).
+     */
+    @ParameterizedTest(name = "{0} {1}x{2} offset {3}")
+    @CsvSource({"F32, 300, 70, 0", "F32, 301, 72, 0", "F32, 300, 72, 1", "BF16, 300, 70, 0", "BF16, 301, 64, 0", "BF16, 300, 64, 1"})
+    void geluAndBiasGradientMatchFloat64(DType dtype, int rows, int cols, int offset) {
         Random r = new Random(2);
-        float[] x = random(r, rows * cols, 2), dout = random(r, rows * cols, 1);
-        double[] want = new double[x.length], wantDx = new double[x.length], wantBias = new double[cols];
-        for (int i = 0; i < x.length; i++) {
+        int count = rows * cols;
+        float[] x = random(r, count, 2), dout = random(r, count, 1);
+        if (dtype == DType.BF16) {                // the reference starts from the values the kernels see
+            x = roundBf16(x);
+            dout = roundBf16(dout);
+        }
+        double[] want = new double[count], wantDx = new double[count], wantBias = new double[cols];
+        for (int i = 0; i < count; i++) {
             double v = x[i], h = 1e-6;
             want[i] = geluRef(v);
             wantDx[i] = dout[i] * (geluRef(v + h) - geluRef(v - h)) / (2 * h);
             wantBias[i % cols] += dout[i];
         }
+        double tol = dtype == DType.BF16 ? 4e-3 : 1e-5;   // bf16 outputs: one rounding, relative 2^-9
         try (DeviceArena a = gpu.arena()) {
-            DeviceTensor dx = a.of(DType.F32, x), out = a.alloc(DType.F32, x.length), g = a.of(DType.F32, dout);
-            k.gelu(out, dx, x.length);
-            DeviceTensor gx = a.alloc(DType.F32, x.length);
-            k.geluBackward(gx, g, dx, x.length);
+            DeviceTensor dx = shifted(a, dtype, x, offset), out = a.alloc(dtype, count + offset).view(offset, count);
+            DeviceTensor g = shifted(a, dtype, dout, offset);
+            int w = 16 / dtype.bytes();
+            assertEquals(offset == 0 ? w : 1, Kernels.vector(w, out, dx, g), "the path under test");
+            k.gelu(out, dx, count);
+            DeviceTensor gx = a.alloc(dtype, count + offset).view(offset, count);
+            k.geluBackward(gx, g, dx, count);
             DeviceTensor bias = a.zeros(DType.F32, cols);
             k.biasBackward(bias, g.view(0, rows, cols), rows, cols);
             double e1 = relError(out.toFloatArray(), want), e2 = relError(gx.toFloatArray(), wantDx), e3 = relError(bias.toFloatArray(), wantBias);
-            assertTrue(e1 < 1e-6 && e2 < 1e-5 && e3 < 1e-5, "gelu " + e1 + ", gelu backward " + e2 + ", bias gradient " + e3);
+            assertTrue(e1 < tol && e2 < tol && e3 < 1e-5, "gelu " + e1 + ", gelu backward " + e2 + ", bias gradient " + e3);
         }
+    }
+
+    /** A tensor holding {@code data} that starts {@code offset} elements into its allocation. */
+    static DeviceTensor shifted(DeviceArena a, DType dtype, float[] data, int offset) {
+        DeviceTensor t = a.alloc(dtype, data.length + offset).view(offset, data.length);
+        t.copyFrom(data);
+        return t;
+    }
+
+    static float[] roundBf16(float[] x) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) out[i] = DType.bf16ToFloat(DType.floatToBf16(x[i]));
+        return out;
     }
 
     /** x Φ(x) with Commons Math's float64 erf (independent of the GPU's erff). */
