@@ -38,7 +38,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final String SOURCE = "hyperlab/gpu/streams.cu";
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
-    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, PROJECT_TOKENS = 32;   // SM_FUSE_MAX, SM_TT, SM_PT in streams.cu
+    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_TT, SM_PT in streams.cu
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
 
     private final Gpu gpu;
@@ -136,7 +136,7 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(h, (long) tokens * c, "h");
         step("fwd.pack", () -> pack(params));
-        if (m > 0 && fusedProjection && m <= FUSE_MAX) {
+        if (m > 0 && fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4) {
             step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), 0,
                     x, phiCat, u, r, tokens, d));
         } else if (m > 0) {

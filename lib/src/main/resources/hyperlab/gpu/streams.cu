@@ -733,14 +733,9 @@ extern "C" __global__ void sm_aggregate_backward(const float* __restrict__ dh, c
 // (rows padded to MP, a multiple of 4, and read as float4).
 #define SM_TT 32
 #define SM_FUSE_MAX 64
-#define SM_PT 32                   // tokens per block of sm_project
-#define SM_PK 64                   // rows of Φ_cat per step of sm_project
 namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
 constexpr int MP = (MF + 3) / 4 * 4;
-constexpr int PG = MP / 4;                              // float4 column groups of sm_project
-constexpr int PR = 256 / PG;                            // token rows a pass of sm_project's threads covers
-constexpr int PB = (SM_PT + PR - 1) / PR;               // tokens per thread
 }
 extern "C" __global__ __launch_bounds__(256) void sm_aggregate_backward_fused(
         const float* __restrict__ dh, const float* __restrict__ x, const float* __restrict__ pre,
@@ -782,70 +777,126 @@ extern "C" __global__ __launch_bounds__(256) void sm_aggregate_backward_fused(
 }
 
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
-// and r = 1/sqrt(mean(x²) + eps) [N]. A block per SM_PT tokens walks vec(x) in steps of SM_PK through shared memory;
-// thread (g, tr) accumulates columns 4g..4g+3 for tokens tr, tr + PR, ...
+// and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
+// A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns: the x chunk goes to shared
+// memory transposed (xs[k][token]) and the Φ_cat rows of the chunk next to it; while a chunk is multiplied, the
+// next one is already on its way into registers. Thread (kg, tg, cg) accumulates a 4-token x 8-column tile over the
+// kg-th slice of each chunk (PS slices), and the slices' partial tiles are summed through shared memory at the end.
+#define SM_PT 64
+#define SM_PK 64
+namespace sm {
+constexpr int CG = (MF + 7) / 8;                        // 8-column groups of u
+constexpr int MP8 = CG * 8;
+constexpr int TG = SM_PT / 4;                           // 4-token groups
+constexpr int GT = TG * CG;                             // threads of one K slice
+constexpr int PS = 256 / GT >= 4 ? 4 : 256 / GT >= 2 ? 2 : 1;   // K slices per chunk
+constexpr int XP = SM_PT + 4;                           // pitch of xs (rows stay 16-byte aligned)
+constexpr int LX = SM_PT * SM_PK / 4 / 256;             // float4 loads of x per thread and chunk (4)
+constexpr int LP = (SM_PK * MF + 255) / 256;            // Φ_cat values per thread and chunk
+static_assert((PS - 1) * GT * 32 <= SM_PK * (XP + MP8), "the slices' partial tiles must fit where the chunk was");
+}
 extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __restrict__ x, const float* __restrict__ phi,
                                                             float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
-        __shared__ float xs[SM_PT][SM_PK + 1];
-        __shared__ float4 ps4[SM_PK][MP / 4];
-        float* ps = reinterpret_cast<float*>(&ps4[0][0]);       // [SM_PK][MP]
-        int tid = threadIdx.x;
-        int g = tid % PG, tr = tid / PG;
-        long long t0 = (long long) blockIdx.x * SM_PT;
-        float acc[PB][4], ss[PB];                       // sums of the per-step partial sums (blocked summation)
+        __shared__ float4 smem4[(SM_PK * XP + SM_PK * MP8) / 4];
+        float* xs = reinterpret_cast<float*>(smem4);            // [SM_PK][XP]
+        float* ps = xs + SM_PK * XP;                            // [SM_PK][MP8]
+        const int tid = threadIdx.x;
+        const long long t0 = (long long) blockIdx.x * SM_PT;
+        // loader role: float4 e = tid + 256 l covers token (e / 16), columns 4 (e % 16) .. + 3 of the chunk
+        float4 xr[LX];
+        float pr[LP];
+        float ssq[LX];
 #pragma unroll
-        for (int b = 0; b < PB; b++) { acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.f; ss[b] = 0.f; }
+        for (int l = 0; l < LX; l++) ssq[l] = 0.f;
+        auto fetch = [&](int k0) {
+#pragma unroll
+            for (int l = 0; l < LX; l++) {
+                int e = tid + 256 * l, tt = e / (SM_PK / 4), k = k0 + 4 * (e % (SM_PK / 4));
+                long long t = t0 + tt;
+                xr[l] = t < tokens && k < d ? *reinterpret_cast<const float4*>(x + t * d + k) : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+#pragma unroll
+            for (int l = 0; l < LP; l++) {
+                int e = tid + 256 * l;                          // row k0 + e / M, column e % M of Φ_cat
+                pr[l] = e < SM_PK * M && k0 + e / M < d ? phi[(long long) k0 * M + e] : 0.f;
+            }
+        };
+        // compute role
+        const int kg = tid / GT, tg = (tid % GT) / CG, cg = tid % CG;
+        float acc[4][8];
+#pragma unroll
+        for (int a = 0; a < 4; a++)
+#pragma unroll
+            for (int b = 0; b < 8; b++) acc[a][b] = 0.f;
+        for (int e = tid; e < SM_PK * MP8; e += 256)
+            if (e % MP8 >= M) ps[e] = 0.f;                      // the padding columns of Φ_cat's tile stay zero
+        fetch(0);
         for (int k0 = 0; k0 < d; k0 += SM_PK) {
-            for (int i = tid; i < SM_PT * SM_PK; i += 256) {
-                int tt = i / SM_PK, k = i % SM_PK;
-                long long t = t0 + tt;
-                xs[tt][k] = t < tokens && k0 + k < d ? x[t * d + k0 + k] : 0.f;
+            __syncthreads();                                    // the last chunk's readers are done
+#pragma unroll
+            for (int l = 0; l < LX; l++) {
+                int e = tid + 256 * l, tt = e / (SM_PK / 4), k = 4 * (e % (SM_PK / 4));
+                float4 v = xr[l];
+                xs[(k + 0) * XP + tt] = v.x;
+                xs[(k + 1) * XP + tt] = v.y;
+                xs[(k + 2) * XP + tt] = v.z;
+                xs[(k + 3) * XP + tt] = v.w;
+                ssq[l] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
             }
-            for (int i = tid; i < SM_PK * MP; i += 256) {
-                int k = i / MP, j = i % MP;
-                ps[k * MP + j] = k0 + k < d && j < M ? phi[(long long) (k0 + k) * M + j] : 0.f;
-            }
-            __syncthreads();
-            if (tr < PR) {
-                float part[PB][4], sq[PB];
 #pragma unroll
-                for (int b = 0; b < PB; b++) { part[b][0] = part[b][1] = part[b][2] = part[b][3] = 0.f; sq[b] = 0.f; }
-                for (int k = 0; k < SM_PK; k++) {
-                    float4 p = ps4[k][g];
-#pragma unroll
-                    for (int b = 0; b < PB; b++) {
-                        int tt = tr + b * PR;
-                        if (tt < SM_PT) {
-                            float xv = xs[tt][k];
-                            part[b][0] += xv * p.x;
-                            part[b][1] += xv * p.y;
-                            part[b][2] += xv * p.z;
-                            part[b][3] += xv * p.w;
-                            sq[b] += xv * xv;
-                        }
-                    }
-                }
-#pragma unroll
-                for (int b = 0; b < PB; b++) {
-#pragma unroll
-                    for (int e = 0; e < 4; e++) acc[b][e] += part[b][e];
-                    ss[b] += sq[b];
-                }
+            for (int l = 0; l < LP; l++) {
+                int e = tid + 256 * l;
+                if (e < SM_PK * M) ps[(e / M) * MP8 + e % M] = pr[l];
             }
             __syncthreads();
+            if (k0 + SM_PK < d) fetch(k0 + SM_PK);              // in flight while this chunk is multiplied
+            if (kg < PS) {
+                for (int k = kg * (SM_PK / PS); k < (kg + 1) * (SM_PK / PS); k++) {
+                    float4 xv = *reinterpret_cast<const float4*>(xs + k * XP + 4 * tg);
+                    float4 p0 = *reinterpret_cast<const float4*>(ps + k * MP8 + 8 * cg);
+                    float4 p1 = *reinterpret_cast<const float4*>(ps + k * MP8 + 8 * cg + 4);
+                    float xa[4] = {xv.x, xv.y, xv.z, xv.w}, pa[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
+#pragma unroll
+                    for (int a = 0; a < 4; a++)
+#pragma unroll
+                        for (int b = 0; b < 8; b++) acc[a][b] += xa[a] * pa[b];
+                }
+            }
         }
-        if (tr < PR) {
+        // r: the 16 loaders of a token are 16 consecutive lanes
 #pragma unroll
-            for (int b = 0; b < PB; b++) {
-                int tt = tr + b * PR;
-                long long t = t0 + tt;
-                if (tt < SM_PT && t < tokens) {
+        for (int l = 0; l < LX; l++) {
+            float v = ssq[l];
 #pragma unroll
-                    for (int e = 0; e < 4; e++)
-                        if (4 * g + e < M) u[t * M + 4 * g + e] = acc[b][e];
-                    if (g == 0) rr[t] = 1.f / sqrtf(ss[b] / (float) d + SM_EPS);
-                }
+            for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            int e = tid + 256 * l;
+            long long t = t0 + e / (SM_PK / 4);
+            if (e % (SM_PK / 4) == 0 && t < tokens) rr[t] = 1.f / sqrtf(v / (float) d + SM_EPS);
+        }
+        // the slices' partial tiles: slice kg > 0 parks its tile in shared memory, slice 0 adds them and writes u
+        __syncthreads();
+        float* red = xs;                                        // [PS - 1][GT][32]
+        if (kg > 0 && kg < PS) {
+#pragma unroll
+            for (int a = 0; a < 4; a++)
+#pragma unroll
+                for (int b = 0; b < 8; b++) red[((kg - 1) * GT + tid % GT) * 32 + a * 8 + b] = acc[a][b];
+        }
+        __syncthreads();
+        if (kg == 0) {
+            for (int s = 1; s < PS; s++)
+#pragma unroll
+                for (int a = 0; a < 4; a++)
+#pragma unroll
+                    for (int b = 0; b < 8; b++) acc[a][b] += red[((s - 1) * GT + tid) * 32 + a * 8 + b];
+#pragma unroll
+            for (int a = 0; a < 4; a++) {
+                long long t = t0 + 4 * tg + a;
+                if (t < tokens)
+#pragma unroll
+                    for (int b = 0; b < 8; b++)
+                        if (8 * cg + b < M) u[t * M + 8 * cg + b] = acc[a][b];
             }
         }
     }

@@ -13,6 +13,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -111,6 +113,41 @@ class StreamMapsGpuTest {
             }));
         }
         return tests;
+    }
+
+    /**
+     * The fused projection (sm_project: several 64-token blocks, a last partial chunk of vec(x), Φ_cat widths 24, 12
+     * and 17 with their padding) computes the same maps and h as the RMS pass + GEMM, which the float64 tests check.
+     */
+    @ParameterizedTest(name = "{0} n={1}")
+    @CsvSource({"MHC, 4", "MHC_LITE, 3", "SHC, 4"})
+    void fusedProjectionMatchesTheGemmPath(Paradigm p, int n) {
+        assumeTrue(gpu != null, TestDevices::why);
+        int tokens = 150, c = 72;                    // D = n·c: 288 = 4.5 chunks of 64 (n = 4), 216 (n = 3)
+        Random rnd = new Random(5);
+        var spec = MapSpec.of(p, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena()) {
+            Map<String, DeviceTensor> params = new LinkedHashMap<>();
+            for (MapSpec.Param ps : spec) {
+                float[] v = new float[(int) ps.size()];
+                for (int i = 0; i < v.length; i++) v[i] = (float) (ps.init()[i] + 0.3 * rnd.nextGaussian());
+                params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
+            }
+            DeviceTensor x = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
+            float[][] got = new float[2][];
+            StreamMaps.Maps[] maps = new StreamMaps.Maps[2];
+            for (int fused = 0; fused < 2; fused++)
+                try (StreamMaps sm = new StreamMaps(gpu, p, n, c, true, 20, false, tokens)) {
+                    sm.useFusedProjection(fused == 1);
+                    DeviceTensor h = a.alloc(DType.F32, tokens, c);
+                    sm.aggregate(x, params, h, tokens);
+                    got[fused] = h.toFloatArray();
+                    maps[fused] = sm.lastMaps();
+                }
+            double eh = TestMetrics.relError(got[1], toDouble(got[0])), er = TestMetrics.relError(maps[1].res(), toDouble(maps[0].res()));
+            double ep = TestMetrics.relError(maps[1].pre(), toDouble(maps[0].pre())), eq = TestMetrics.relError(maps[1].post(), toDouble(maps[0].post()));
+            assertTrue(eh < 1e-5 && er < 1e-5 && ep < 1e-5 && eq < 1e-5, "fused vs GEMM: h " + eh + ", res " + er + ", pre " + ep + ", post " + eq);
+        }
     }
 
     /** The float64 block for one token: its loss share Σ w1·h + Σ w2·out. */
