@@ -402,7 +402,7 @@ public final class GpuGpt implements AutoCloseable {
             k.layerNormBackward(b.maps != null ? dH : dx, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
-                b.maps.backwardAggregate(dH, b.x, b.mapW, b.mapG, dPrev, tokens);
+                b.maps.backwardAggregate(dH, b.x, b.mapG, dPrev, tokens);
                 DeviceTensor t = dx;
                 dx = dPrev;
                 dPrev = t;
