@@ -116,8 +116,7 @@ final class Kernels {
 
     /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */
     void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
-        int w = 16 / dout.dtype().bytes();
-        int v = cols % w == 0 ? vector(w, dout) : 1;
+        int v = rowVector(dout, cols);
         int chunks = Math.max(1, Math.min(512, rows / 128));
         (bf16(dout) ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 32 * v - 1) / (32 * v), chunks), Dim3.of(32, 8), 0, dbias, dout,
                 rows, cols, v);
@@ -136,11 +135,19 @@ final class Kernels {
 
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
     void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
-        (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale);
+        (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale,
+                rowVector(logits, vocab));
     }
 
     void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {
-        (bf16(logits) ? ceFwdBf16 : ceFwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab);
+        (bf16(logits) ? ceFwdBf16 : ceFwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab,
+                rowVector(logits, vocab));
+    }
+
+    /** Elements per 16-byte access over rows of {@code cols} elements of t: every row must start aligned. */
+    private static int rowVector(DeviceTensor t, int cols) {
+        int w = 16 / t.dtype().bytes();
+        return cols % w == 0 ? vector(w, t) : 1;
     }
 
     /** out[0] = ‖g‖₂ over its first {@code count} elements; partial must hold NORM_PARTS floats. */

@@ -762,7 +762,8 @@ extern "C" __global__ __launch_bounds__(256) void sm_aggregate_backward_fused(
 #pragma unroll
         for (int j = 0; j < MP; j++) ph[j] = j < M ? phi[(long long) q * M + j] : 0.f;
         int i = q / c, cc = q - i * c;
-        for (int s = 0; s < nt; s++) {
+#pragma unroll 4
+        for (int s = 0; s < nt; s++) {                 // unrolled: four tokens' loads in flight per thread
             long long t = t0 + s;
             long long o = t * d + q;
             float a = tp[s][i] * dh[t * c + cc] + tc[s] * x[o];
@@ -897,6 +898,90 @@ extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __rest
 #pragma unroll
                     for (int b = 0; b < 8; b++)
                         if (8 * cg + b < M) u[t * M + 8 * cg + b] = acc[a][b];
+            }
+        }
+    }
+}
+
+// dΦ_cat = vec(x)ᵀ·(r·dz) [D, M] for M <= SM_FUSE_MAX, as SM_DS partial sums over token ranges (blockIdx.y) that
+// sm_sum_rows then adds in a fixed order (deterministic; the GEMM it replaces read x at half the bandwidth). A block of
+// 256 threads owns DQ = 64 columns q of vec(x) and walks its token range in tiles of DT = 32 through shared memory;
+// thread (kg, qg, cg) accumulates a 4-column x 8-output tile over the kg-th slice of each tile, and the slices'
+// tiles are summed through shared memory at the end. Needs D a multiple of 4 and x 16-byte aligned.
+#define SM_DS 8
+#define SM_DQ 64
+#define SM_DT 32
+namespace sm {
+constexpr int QG = SM_DQ / 4;                           // 4-column groups
+constexpr int DGT = QG * CG;                            // threads of one token slice
+constexpr int DPS = 256 / DGT >= 4 ? 4 : 256 / DGT >= 2 ? 2 : 1;
+constexpr int DTILE = SM_DT * (SM_DQ + MP8), DRED = (DPS - 1) * DGT * 32;
+constexpr int DSMEM = DTILE > DRED ? DTILE : DRED;      // floats: the tiles, later the slices' partial tiles
+}
+extern "C" __global__ __launch_bounds__(256) void sm_dphi_partial(const float* __restrict__ x, const float* __restrict__ dzr,
+                                                                 float* __restrict__ part, int tokens, int d) {
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) {
+        __shared__ float4 smem4[DSMEM / 4];
+        float* xs = reinterpret_cast<float*>(smem4);            // [SM_DT][SM_DQ]
+        float* zs = xs + SM_DT * SM_DQ;                         // [SM_DT][MP8]
+        const int tid = threadIdx.x, q0 = blockIdx.x * SM_DQ;
+        const int per = (tokens + gridDim.y - 1) / gridDim.y;
+        const int ta = blockIdx.y * per, tb = min(tokens, ta + per);
+        const int kg = tid / DGT, qg = (tid % DGT) / CG, cg = tid % CG;
+        float acc[4][8];
+#pragma unroll
+        for (int a = 0; a < 4; a++)
+#pragma unroll
+            for (int b = 0; b < 8; b++) acc[a][b] = 0.f;
+        for (int t0 = ta; t0 < tb; t0 += SM_DT) {
+            __syncthreads();
+            for (int e = tid; e < SM_DT * SM_DQ / 4; e += 256) {  // x tile: 16 float4 per token row
+                int s = e / (SM_DQ / 4), q = q0 + 4 * (e % (SM_DQ / 4));
+                long long t = t0 + s;
+                reinterpret_cast<float4*>(xs)[e] = t < tb && q < d ? *reinterpret_cast<const float4*>(x + t * d + q)
+                                                                   : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+            for (int e = tid; e < SM_DT * MP8; e += 256) {
+                int s = e / MP8, j = e % MP8;
+                zs[e] = t0 + s < tb && j < M ? dzr[(long long) (t0 + s) * M + j] : 0.f;
+            }
+            __syncthreads();
+            if (kg < DPS) {
+                for (int s = kg * (SM_DT / DPS); s < (kg + 1) * (SM_DT / DPS); s++) {
+                    float4 xv = *reinterpret_cast<const float4*>(xs + s * SM_DQ + 4 * qg);
+                    float4 z0 = *reinterpret_cast<const float4*>(zs + s * MP8 + 8 * cg);
+                    float4 z1 = *reinterpret_cast<const float4*>(zs + s * MP8 + 8 * cg + 4);
+                    float xa[4] = {xv.x, xv.y, xv.z, xv.w}, za[8] = {z0.x, z0.y, z0.z, z0.w, z1.x, z1.y, z1.z, z1.w};
+#pragma unroll
+                    for (int a = 0; a < 4; a++)
+#pragma unroll
+                        for (int b = 0; b < 8; b++) acc[a][b] += xa[a] * za[b];
+                }
+            }
+        }
+        __syncthreads();
+        float* red = xs;                                        // [DPS - 1][DGT][32]
+        if (kg > 0 && kg < DPS) {
+#pragma unroll
+            for (int a = 0; a < 4; a++)
+#pragma unroll
+                for (int b = 0; b < 8; b++) red[((kg - 1) * DGT + tid % DGT) * 32 + a * 8 + b] = acc[a][b];
+        }
+        __syncthreads();
+        if (kg == 0) {
+            for (int s = 1; s < DPS; s++)
+#pragma unroll
+                for (int a = 0; a < 4; a++)
+#pragma unroll
+                    for (int b = 0; b < 8; b++) acc[a][b] += red[((s - 1) * DGT + tid) * 32 + a * 8 + b];
+            float* out = part + (long long) blockIdx.y * d * M;
+#pragma unroll
+            for (int a = 0; a < 4; a++) {
+                int q = q0 + 4 * qg + a;
+                if (q < d)
+#pragma unroll
+                    for (int b = 0; b < 8; b++)
+                        if (8 * cg + b < M) out[(long long) q * M + 8 * cg + b] = acc[a][b];
             }
         }
     }

@@ -175,11 +175,14 @@ class KernelsGpuTest {
         return 0.5 * x * (1 + org.apache.commons.math3.special.Erf.erf(x / Math.sqrt(2)));
     }
 
-    @Test
-    void crossEntropyLossAndGradientMatchFloat64() {
-        int rows = 9, vocab = 1003;
+    /** Rows of 1004 (F32) or 1000 (BF16) logits take the 16-byte path, 1003 the one-element path. */
+    @ParameterizedTest(name = "{0} vocab {1}")
+    @CsvSource({"F32, 1003", "F32, 1004", "BF16, 1000", "BF16, 1003"})
+    void crossEntropyLossAndGradientMatchFloat64(DType dtype, int vocab) {
+        int rows = 9;
         Random r = new Random(3);
         float[] logits = random(r, rows * vocab, 3);
+        if (dtype == DType.BF16) logits = roundBf16(logits);
         int[] targets = new int[rows];
         for (int i = 0; i < rows; i++) targets[i] = r.nextInt(vocab);
         double[] loss = new double[rows], grad = new double[rows * vocab];
@@ -193,13 +196,14 @@ class KernelsGpuTest {
             for (int j = 0; j < vocab; j++)
                 grad[i * vocab + j] = (Math.exp(logits[i * vocab + j] - lse) - (j == targets[i] ? 1 : 0)) * scale;
         }
+        double tol = dtype == DType.BF16 ? 4e-3 : 1e-5;      // the gradient is stored in the logits' dtype
         try (DeviceArena a = gpu.arena()) {
-            DeviceTensor dl = a.of(DType.F32, logits, rows, vocab), t = a.alloc(DType.I32, rows).copyFrom(targets);
+            DeviceTensor dl = a.of(dtype, logits, rows, vocab), t = a.alloc(DType.I32, rows).copyFrom(targets);
             DeviceTensor losses = a.alloc(DType.F32, rows), only = a.alloc(DType.F32, rows);
             k.crossEntropy(dl, only, t, rows, vocab);
             k.crossEntropyForwardBackward(dl, losses, t, rows, vocab, scale);
             double e1 = relError(losses.toFloatArray(), loss), e2 = relError(only.toFloatArray(), loss), e3 = relError(dl.toFloatArray(), grad);
-            assertTrue(e1 < 1e-6 && e2 < 1e-6 && e3 < 1e-5, "losses " + e1 + " / " + e2 + ", gradient " + e3);
+            assertTrue(e1 < 1e-6 && e2 < 1e-6 && e3 < tol, "losses " + e1 + " / " + e2 + ", gradient " + e3);
         }
     }
 

@@ -116,12 +116,13 @@ class StreamMapsGpuTest {
     }
 
     /**
-     * The fused projection (sm_project: several 64-token blocks, a last partial chunk of vec(x), Φ_cat widths 24, 12
-     * and 17 with their padding) computes the same maps and h as the RMS pass + GEMM, which the float64 tests check.
+     * The fused projections (sm_project and sm_dphi_partial: several 64-token and 64-column blocks, a last partial chunk
+     * of vec(x), Φ_cat widths 24, 12 and 17 with their padding) give the same maps, h, dx and parameter gradients as
+     * the RMS pass + GEMMs, which the float64 tests check.
      */
     @ParameterizedTest(name = "{0} n={1}")
     @CsvSource({"MHC, 4", "MHC_LITE, 3", "SHC, 4"})
-    void fusedProjectionMatchesTheGemmPath(Paradigm p, int n) {
+    void fusedProjectionsMatchTheGemmPath(Paradigm p, int n) {
         assumeTrue(gpu != null, TestDevices::why);
         int tokens = 150, c = 72;                    // D = n·c: 288 = 4.5 chunks of 64 (n = 4), 216 (n = 3)
         Random rnd = new Random(5);
@@ -134,19 +135,34 @@ class StreamMapsGpuTest {
                 params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
             }
             DeviceTensor x = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
-            float[][] got = new float[2][];
-            StreamMaps.Maps[] maps = new StreamMaps.Maps[2];
-            for (int fused = 0; fused < 2; fused++)
+            DeviceTensor f = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
+            DeviceTensor dOut = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
+            DeviceTensor dh = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
+            List<Map<String, float[]>> runs = new ArrayList<>();
+            for (boolean fused : new boolean[] {false, true})
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, true, 20, false, tokens)) {
-                    sm.useFusedProjection(fused == 1);
-                    DeviceTensor h = a.alloc(DType.F32, tokens, c);
+                    sm.useFusedProjection(fused);
+                    DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(DType.F32, tokens, n, c);
+                    DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
+                    Map<String, DeviceTensor> grads = new LinkedHashMap<>();
+                    for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
                     sm.aggregate(x, params, h, tokens);
-                    got[fused] = h.toFloatArray();
-                    maps[fused] = sm.lastMaps();
+                    sm.merge(x, f, out, tokens);
+                    sm.backwardMerge(dOut, x, f, dx, df, tokens);
+                    sm.backwardAggregate(dh, x, grads, dx, tokens);
+                    Map<String, float[]> got = new LinkedHashMap<>();
+                    StreamMaps.Maps maps = sm.lastMaps();
+                    got.put("pre", maps.pre());
+                    got.put("post", maps.post());
+                    got.put("res", maps.res());
+                    got.put("h", h.toFloatArray());
+                    got.put("dx", dx.toFloatArray());
+                    grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
+                    runs.add(got);
                 }
-            double eh = TestMetrics.relError(got[1], toDouble(got[0])), er = TestMetrics.relError(maps[1].res(), toDouble(maps[0].res()));
-            double ep = TestMetrics.relError(maps[1].pre(), toDouble(maps[0].pre())), eq = TestMetrics.relError(maps[1].post(), toDouble(maps[0].post()));
-            assertTrue(eh < 1e-5 && er < 1e-5 && ep < 1e-5 && eq < 1e-5, "fused vs GEMM: h " + eh + ", res " + er + ", pre " + ep + ", post " + eq);
+            Map<String, Double> errors = new LinkedHashMap<>();
+            runs.get(0).forEach((k, want) -> errors.put(k, TestMetrics.relError(runs.get(1).get(k), toDouble(want))));
+            assertTrue(errors.values().stream().allMatch(e -> e < 1e-5), "fused vs GEMM path: " + errors);
         }
     }
 
