@@ -38,7 +38,6 @@ public final class StreamMaps implements AutoCloseable {
     private static final String SOURCE = "hyperlab/gpu/streams.cu";
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
-    private static final int DPHI_SPLITS = 8, DPHI_COLS = 64;   // SM_DS, SM_DQ in streams.cu
     private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_TT, SM_PT in streams.cu
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
 
@@ -48,9 +47,8 @@ public final class StreamMaps implements AutoCloseable {
     private final StreamMapsLayout layout;
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
-            part, partSums, dPhiParts;
-    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused, project,
-            dPhiPartial;
+            part, partSums;
+    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused, project;
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
@@ -90,7 +88,6 @@ public final class StreamMaps implements AutoCloseable {
         aggBwd = mod.function("sm_aggregate_backward");
         aggBwdFused = mod.function("sm_aggregate_backward_fused");
         project = mod.function("sm_project");
-        dPhiPartial = mod.function("sm_dphi_partial");
         arena = gpu.arena();
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -116,7 +113,6 @@ public final class StreamMaps implements AutoCloseable {
         coef = arena.zeros(DType.F32, maxTokens);
         part = arena.zeros(DType.F32, maxTokens, th);
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
-        dPhiParts = arena.zeros(DType.F32, m > 0 && m <= FUSE_MAX ? DPHI_SPLITS : 1, m > 0 && m <= FUSE_MAX ? (long) d * m : 1);
     }
 
     private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log) {
@@ -140,7 +136,7 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(h, (long) tokens * c, "h");
         step("fwd.pack", () -> pack(params));
-        if (fusedProjections(x)) {
+        if (m > 0 && fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4) {
             step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), 0,
                     x, phiCat, u, r, tokens, d));
         } else if (m > 0) {
@@ -202,14 +198,9 @@ public final class StreamMaps implements AutoCloseable {
         boolean fused = m > 0 && m <= FUSE_MAX;
         if (m > 0) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
-            if (fusedProjections(x)) {                                                  // dΦ_cat = vec(x)ᵀ·(r·dz)
-                step("bwd.dphi", () -> {
-                    dPhiPartial.launch(Dim3.of((d + DPHI_COLS - 1) / DPHI_COLS, DPHI_SPLITS), Dim3.of(256), 0, x, dzr, dPhiParts, tokens, d);
-                    sumRows.launch(Dim3.of((d * m + 31) / 32, 1), Dim3.of(32, 8), 0, dPhiParts, dPhiCat, DPHI_SPLITS, d * m);
-                });
-            } else {
-                step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));
-            }
+            // dΦ_cat = vec(x)ᵀ·(r·dz); a two-pass kernel in its place measured no faster on the H100 (0.208 ms against
+            // the GEMM's 0.213 in one run, and the whole backward 0.967 against 0.873 ms)
+            step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));
             if (!fused)                                                                 // dx += (r·dz)·Φ_catᵀ
                 step("bwd.gemm_dx", () -> gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true));
             for (StreamMapsLayout.Slot s : layout.slots()) {
@@ -226,18 +217,13 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     /**
-     * Projections: true (the default) computes r and vec(x)·Φ_cat in one pass over x (sm_project) and the backward's
-     * dΦ_cat = vec(x)ᵀ·(r·dz) with sm_dphi_partial + a fixed-order sum, where Φ_cat has at most 64 columns, D is a
-     * multiple of 4 and x 16-byte aligned; false runs a RMS pass and cuBLASLt GEMMs. Both are tested; on the H100 at
-     * N = 16k, C = 768, n = 4 (mHC) the fused forward takes 0.163 ms against 0.082 + 0.196 ms, the GEMM for dΦ_cat
-     * 0.176 ms. -Dhyperlab.streammaps.fusedProjection=false switches them off.
+     * Forward projections: true (the default) computes r and vec(x)·Φ_cat in one pass over x (sm_project, where Φ_cat
+     * has at most 64 columns, D is a multiple of 4 and x 16-byte aligned); false runs a RMS pass and one cuBLASLt GEMM.
+     * Both are tested; on the H100 at N = 16k, C = 768, n = 4 (mHC) the fused kernel takes 0.163 ms against
+     * 0.082 + 0.196 ms. -Dhyperlab.streammaps.fusedProjection=false switches it off.
      */
     void useFusedProjection(boolean fused) {
         fusedProjection = fused;
-    }
-
-    private boolean fusedProjections(DeviceTensor x) {
-        return fusedProjection && m > 0 && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4;
     }
 
     /** Starts (non-null) or stops (null) timing each step into {@code into}, in ms summed over calls; slows every call. */

@@ -116,9 +116,9 @@ class StreamMapsGpuTest {
     }
 
     /**
-     * The fused projections (sm_project and sm_dphi_partial: several 64-token and 64-column blocks, a last partial chunk
-     * of vec(x), Φ_cat widths 24, 12 and 17 with their padding) give the same maps, h, dx and parameter gradients as
-     * the RMS pass + GEMMs, which the float64 tests check.
+     * The fused projection (sm_project: several 64-token blocks, a last partial chunk of vec(x), Φ_cat widths 24, 12
+     * and 17 with their padding) gives the same maps, h, dx and parameter gradients as the RMS pass + GEMM, which the
+     * float64 tests check.
      */
     @ParameterizedTest(name = "{0} n={1}")
     @CsvSource({"MHC, 4", "MHC_LITE, 3", "SHC, 4"})
