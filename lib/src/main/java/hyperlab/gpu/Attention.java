@@ -19,7 +19,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * each row's logsumexp ({@code lse}, F32 [B, heads, T]) and the backward recomputes the probabilities from it.
  * <p>
  * F32: fp32 SIMT kernels, any d ≤ 128. BF16: bf16 in and out with fp32 accumulation, on tensor cores (mma.sync
- * m16n8k16) when d is a multiple of 16, else the SIMT kernels. {@code qkv}, {@code y}, {@code dy} and {@code dqkv}
+ * m16n8k16) when d is a multiple of 16, else the SIMT kernels. The tensor-core backward is one pass that sums dQ
+ * with fp32 atomics (FlashAttention-2's), so dQ's last bits vary from run to run. {@code qkv}, {@code y}, {@code dy} and {@code dqkv}
  * have the attention's dtype; only their element counts are checked, so [B·T, 3C] views serve as well.
  * Kernels live in {@code hyperlab/gpu/attention.cu}, compiled once per GPU and head size.
  */
@@ -31,9 +32,9 @@ public final class Attention implements AutoCloseable {
     private final int heads, headDim;
     private final DType dtype;
     private final boolean tensorCores;
-    private final CudaFunction fwd, delta, dkdv, dq;
+    private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore;
     private DeviceArena scratch;
-    private DeviceTensor deltaBuf;
+    private DeviceTensor deltaBuf, dqAcc;
 
     /** Tensor cores whenever they apply (BF16 and d a multiple of 16). */
     public Attention(Gpu gpu, int heads, int headDim, DType dtype) {
@@ -61,9 +62,11 @@ public final class Attention implements AutoCloseable {
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
-        delta = m.function("attn_delta_" + t);
-        dkdv = m.function("attn_dkdv_" + kind + "_" + t);
-        dq = m.function("attn_dq_" + kind + "_" + t);
+        delta = m.function("attn_delta_" + (tensorCores ? "tc_" : "") + t);
+        dkdv = tensorCores ? null : m.function("attn_dkdv_simt_" + t);
+        dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
+        bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
+        dqStore = tensorCores ? m.function("attn_dq_store_bf16") : null;
     }
 
     public int heads() {
@@ -108,14 +111,18 @@ public final class Attention implements AutoCloseable {
         check("lse", lse, DType.F32, rows, "[B, heads, T] = " + shape(batch, heads, time));
         check("dqkv", dqkv, dtype, 3L * batch * time * width(), "[B, T, 3C] = " + shape(batch, time, 3 * width()));
         if (dqkv.address() == qkv.address()) throw new IllegalArgumentException("dqkv must not alias qkv");
-        DeviceTensor d = deltaScratch(rows);
+        long tokens = (long) batch * time;
+        ensureScratch(rows, tensorCores ? tokens * width() : 0);
+        DeviceTensor d = deltaBuf;
         delta.launch(Dim3.cover(rows, 256), Dim3.of(256), 0, dy, y, d, heads, time, rows);
         Dim3 grid = Dim3.of(blocks(time), batch * heads);
         float scale = (float) (1.0 / Math.sqrt(headDim));
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
-            dkdv.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
-            dq.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, dqkv, heads, time, scaleLog2, scale);
+            DeviceTensor acc = dqAcc.view(0, tokens * width()).zero();
+            bwd.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
+            long count8 = tokens * width() / 8;
+            dqStore.launch(Dim3.cover(count8, 256), Dim3.of(256), 0, acc, dqkv, width(), count8, scale);
         } else {
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
@@ -127,17 +134,18 @@ public final class Attention implements AutoCloseable {
         return 2.0 * batch * heads * (double) time * time * headDim;
     }
 
-    /** Device bytes of the backward's scratch buffer (0 before the first backward). */
+    /** Device bytes of the backward's scratch buffers (0 before the first backward). */
     public long bytes() {
         return scratch == null ? 0 : scratch.bytes();
     }
 
-    /** Frees the scratch buffer of the backward. */
+    /** Frees the scratch buffers of the backward. */
     @Override
     public void close() {
         if (scratch != null) scratch.close();
         scratch = null;
         deltaBuf = null;
+        dqAcc = null;
     }
 
     private int width() {
@@ -152,13 +160,13 @@ public final class Attention implements AutoCloseable {
         return (time + 63) / 64;
     }
 
-    private DeviceTensor deltaScratch(long rows) {
-        if (deltaBuf == null || deltaBuf.elements() < rows) {
-            if (scratch != null) scratch.close();
-            scratch = gpu.arena();
-            deltaBuf = scratch.alloc(DType.F32, rows);
-        }
-        return deltaBuf;
+    /** The backward's delta (F32 [rows]) and, for the tensor cores, its fp32 dQ accumulator (F32 [accumulator]). */
+    private void ensureScratch(long rows, long accumulator) {
+        if (deltaBuf != null && deltaBuf.elements() >= rows && (accumulator == 0 || dqAcc.elements() >= accumulator)) return;
+        if (scratch != null) scratch.close();
+        scratch = gpu.arena();
+        deltaBuf = scratch.alloc(DType.F32, rows);
+        dqAcc = scratch.alloc(DType.F32, Math.max(1, accumulator));
     }
 
     private void checkDims(int batch, int time) {

@@ -9,10 +9,12 @@
 //  * SIMT kernels (attn_*_simt_f32 / _bf16): one thread per query (or key) row, K/V (or Q/dO) tiles in shared
 //    memory, fp32 math; any d <= 128. The fp32 path, and the bf16 fallback when d is not a multiple of 16.
 //  * Tensor-core kernels (attn_*_tc_bf16): FlashAttention-2 style mma.sync.m16n8k16 bf16 with fp32 accumulation,
-//    4 warps x 16 rows per block; d a multiple of 16. The S accumulator fragment is re-used as the A operand of
-//    P.V (the C layout of two n8 tiles equals the A layout of one k16 chunk), so P never leaves registers.
-//    Backward: one kernel for dK/dV (a block owns 64 keys and walks the query tiles), one for dQ (a block owns
-//    64 queries and walks the key tiles); no atomics, deterministic.
+//    4 warps x 16 rows per block; d a multiple of 16. Tiles reach shared memory by cp.async, two stages deep, and
+//    the operands reach registers by ldmatrix (.trans where the tile's rows are the k dimension, so no tile is ever
+//    transposed in memory). The S accumulator fragment is re-used as the A operand of P.V (the C layout of two n8
+//    tiles equals the A layout of one k16 chunk), so P never leaves registers. Backward: one pass, a block owns 64
+//    keys and walks the query tiles; dQ is summed over the key blocks with fp32 atomics into a scratch buffer and
+//    written as bf16 by a last small kernel (the order of the atomics moves dQ's last fp32 bit from run to run).
 // bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh in front, for the conversions and
 // load/store), which also lets the CPU emulator run every kernel here (it emulates mma.sync through shared memory,
 // see mma_bf16).
@@ -261,11 +263,14 @@ extern "C" __global__ __launch_bounds__(64) void attn_dq_simt_bf16(const bf16_t*
 
 constexpr float LOG2E = 1.4426950408889634f;
 constexpr float LN2 = 0.6931471805599453f;
-constexpr int TR = 64;                       // rows per block (4 warps x 16)
-constexpr int KP = HD + 8;                   // pitch of [rows][HD] tiles (the 8 spreads rows over banks)
-constexpr int TB = HD <= 64 ? 64 : 32;       // rows of the walked tile in the backward (shared memory < 48 KB)
-constexpr int TP = TB + 8;                   // pitch of the transposed [HD][TB] tiles
-constexpr int FP = TR + 8;                   // pitch of the forward's transposed V tile [HD][TR]
+constexpr int TR = 64;                                   // queries per forward block, keys per backward block (4 x 16)
+constexpr int KP = HD + 8;                               // pitch of [rows][HD] tiles: rows 16 bytes apart mod 128, so
+                                                         // the 8 row addresses of an ldmatrix hit distinct banks
+constexpr int TK = HD <= 64 ? 64 : 32;                   // keys per forward tile (two stages of K, V under 48 KB)
+constexpr int TQ = HD <= 32 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of Q, dO + K + dS)
+constexpr int MT = TQ / 16;                              // m16 tiles of a dQ tile: warp w computes tile w % MT ...
+constexpr int NQ = (HD / 8 * MT + 3) / 4;                // ... and its n8 tiles w / MT, w / MT + 4 / MT, ...
+constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [TR][SP]
 
 namespace {
 
@@ -320,24 +325,73 @@ __device__ __forceinline__ void mma_bf16(float* c, const unsigned* a, const unsi
 #endif
 }
 
-// 8 bf16 from global (16-byte aligned) or zeros.
-__device__ __forceinline__ int4 load8(const bf16_t* p, bool ok) {
-    return ok ? *reinterpret_cast<const int4*>(p) : make_int4(0, 0, 0, 0);
+// Four 8x8 bf16 matrices from shared memory (ldmatrix.x4): lane l gives the address of row l % 8 of matrix l / 8 and
+// receives in r[j] the elements (l / 4, 2(l % 4)..+1) of matrix j, or (2(l % 4)..+1, l / 4) when TRANS.
+template <bool TRANS>
+__device__ __forceinline__ void ldsm4(unsigned (&r)[4], const bf16_t* p) {
+#ifdef HYPERLAB_EMU
+    static const bf16_t* rows[32][32];   // per warp of the block, per lane
+    const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+    rows[w][lane] = p;
+    __syncwarp();
+    for (int j = 0; j < 4; j++) {
+        const int a = TRANS ? 2 * (lane % 4) : lane / 4, c = TRANS ? lane / 4 : 2 * (lane % 4);
+        bf16_t lo = rows[w][j * 8 + a][c], hi = TRANS ? rows[w][j * 8 + a + 1][c] : rows[w][j * 8 + a][c + 1];
+        r[j] = (unsigned)lo | ((unsigned)hi << 16);
+    }
+    __syncwarp();
+#else
+    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+    if (TRANS)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+#endif
 }
 
-// Copies rows [r0, r0 + rows) of a [*, HD] matrix with row stride ld (rows >= limit read as 0) into a row-major
-// tile (pitch KP) and, when T is non-null, also into a transposed tile T[c][r] (pitch tp).
-__device__ __forceinline__ void load_tile(bf16_t* S, bf16_t* Tt, int tp, const bf16_t* src, long ld, int r0, int rows,
-                                          int limit) {
-    for (int e = threadIdx.x; e < rows * (HD / 8); e += 128) {   // consecutive lanes take consecutive rows, so the
-        int r = e % rows, c = (e / rows) * 8;                      // transposed stores of a warp hit distinct banks
-        int4 v = load8(src + (long)(r0 + r) * ld + c, r0 + r < limit);
-        if (S) *reinterpret_cast<int4*>(S + r * KP + c) = v;
-        if (Tt) {
-            const bf16_t* x = reinterpret_cast<const bf16_t*>(&v);
-#pragma unroll
-            for (int u = 0; u < 8; u++) Tt[(c + u) * tp + r] = x[u];
-        }
+// 16 bytes from global to shared memory without a trip through registers (cp.async), zeros when !ok.
+__device__ __forceinline__ void cp16(bf16_t* dst, const bf16_t* src, bool ok) {
+#ifdef HYPERLAB_EMU
+    *reinterpret_cast<int4*>(dst) = ok ? *reinterpret_cast<const int4*>(src) : make_int4(0, 0, 0, 0);
+#else
+    const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(ok ? 16 : 0) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void cp_commit() {
+#ifndef HYPERLAB_EMU
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most N committed groups of this thread are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_wait() {
+#ifndef HYPERLAB_EMU
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// p[0] += a, p[1] += b (p 8-byte aligned): one vector reduction on sm_90, two atomics before.
+__device__ __forceinline__ void red2(float* p, float a, float b) {
+#if !defined(HYPERLAB_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(a), "f"(b) : "memory");
+#else
+    atomicAdd(p, a);
+    atomicAdd(p + 1, b);
+#endif
+}
+
+// Queues rows [r0, r0 + ROWS) of a [*, HD] matrix with row stride ld into the tile [ROWS][KP] (rows >= limit: zeros).
+template <int ROWS>
+__device__ __forceinline__ void load_async(bf16_t* tile, const bf16_t* src, long ld, int r0, int limit) {
+    for (int e = threadIdx.x; e < ROWS * (HD / 8); e += 128) {   // consecutive threads along a row: coalesced
+        const int r = e / (HD / 8), c = (e % (HD / 8)) * 8;
+        const bool ok = r0 + r < limit;
+        cp16(tile + r * KP + c, src + (long)(ok ? r0 + r : 0) * ld + c, ok);
     }
 }
 
@@ -355,35 +409,41 @@ __device__ __forceinline__ void load_a(unsigned (*a)[4], const bf16_t* src, long
     }
 }
 
-// acc[N/8][4] += A(16 x HD, fragments a) . B^T where B^T's columns are rows n of a row-major [N][HD] tile (pitch KP).
+// acc[N/8][4] += A(16 x HD, fragments a) . B^T where B^T's columns are the rows of a tile [N][KP]: one ldmatrix.x4
+// gives the b0, b1 of two n8 tiles (rows 0-7 | 8-15 of 16) for one k16 chunk.
 template <int N>
-__device__ __forceinline__ void mma_abt(float (*acc)[4], unsigned (*a)[4], const bf16_t* tile) {
-    const int lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+__device__ __forceinline__ void mma_abt(float (*acc)[4], const unsigned (*a)[4], const bf16_t* tile) {
+    const int lane = threadIdx.x % 32;
+    const bf16_t* p = tile + ((lane >> 4) * 8 + (lane & 7)) * KP + ((lane >> 3) & 1) * 8;
 #pragma unroll
-    for (int nt = 0; nt < N / 8; nt++) {
+    for (int np = 0; np < N / 16; np++) {
 #pragma unroll
         for (int kc = 0; kc < HD / 16; kc++) {
-            const bf16_t* p = tile + (nt * 8 + g) * KP + kc * 16 + 2 * t;
-            unsigned b[2] = {ld32(p), ld32(p + 8)};
-            mma_bf16(acc[nt], a[kc], b);
+            unsigned b[4];
+            ldsm4<false>(b, p + np * 16 * KP + kc * 16);
+            mma_bf16(acc[2 * np], a[kc], b);
+            mma_bf16(acc[2 * np + 1], a[kc], b + 2);
         }
     }
 }
 
-// acc[HD/8][4] += P(16 x N, C-layout fragments s[N/8][4], rounded to bf16) . M where M is N x HD, given transposed
-// as Mt[HD][pitch].
+// acc[HD/8][4] += P(16 x N, C-layout fragments s[N/8][4], rounded to bf16) . M for M a tile [N][KP] (k = its rows):
+// the C layout of two n8 tiles is the A layout of one k16 chunk, and ldmatrix.x4.trans gives the b0, b1 of two n8
+// tiles of M (columns 0-7 | 8-15 of 16).
 template <int N>
-__device__ __forceinline__ void mma_pv(float (*acc)[4], float (*s)[4], const bf16_t* Mt, int pitch) {
-    const int lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+__device__ __forceinline__ void mma_pv(float (*acc)[4], float (*s)[4], const bf16_t* tile) {
+    const int lane = threadIdx.x % 32;
+    const bf16_t* p = tile + (((lane >> 3) & 1) * 8 + (lane & 7)) * KP + (lane >> 4) * 8;
 #pragma unroll
     for (int kc = 0; kc < N / 16; kc++) {
         unsigned a[4] = {pack2(s[2 * kc][0], s[2 * kc][1]), pack2(s[2 * kc][2], s[2 * kc][3]),
                          pack2(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
 #pragma unroll
-        for (int dn = 0; dn < HD / 8; dn++) {
-            const bf16_t* p = Mt + (dn * 8 + g) * pitch + kc * 16 + 2 * t;
-            unsigned b[2] = {ld32(p), ld32(p + 8)};
-            mma_bf16(acc[dn], a, b);
+        for (int dp = 0; dp < HD / 16; dp++) {
+            unsigned b[4];
+            ldsm4<true>(b, p + kc * 16 * KP + dp * 16);
+            mma_bf16(acc[2 * dp], a, b);
+            mma_bf16(acc[2 * dp + 1], a, b + 2);
         }
     }
 }
@@ -400,15 +460,27 @@ __device__ __forceinline__ void store_rows(bf16_t* dst, long ld, int row0, int l
     }
 }
 
+// One backward stage: the query tile at q0 (Q and dO rows queued with cp.async) with its lse (log2 units) and delta.
+__device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], const bf16_t* q, long ldq, const bf16_t* dyb,
+                                                int C, const float* lse, const float* delta, int q0, int Tn) {
+    load_async<TQ>(stage, q, ldq, q0, Tn);
+    load_async<TQ>(stage + TQ * KP, dyb, C, q0, Tn);
+    for (int r = threadIdx.x; r < TQ; r += 128) {
+        const int i = q0 + r;
+        ld[0][r] = i < Tn ? lse[i] * LOG2E : 0.f;
+        ld[1][r] = i < Tn ? delta[i] : 0.f;
+    }
+}
+
 }  // namespace
 
-// Forward. Grid (ceil(T/64), B*H), 128 threads. scale_log2 = log2(e) / sqrt(d).
+// Forward. Grid (ceil(T/64), B*H), 128 threads; a block owns 64 queries (16 per warp) and walks the key tiles of TK
+// up to its diagonal, the next tile's K and V on their way (cp.async) while this one is multiplied; only the tiles
+// that reach the diagonal (or T) are masked. scale_log2 = log2(e) / sqrt(d).
 extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse, int H, int Tn,
                                                                    float scale_log2) {
-    __shared__ int4 Ks_raw[(TR * KP) / 8];   // int4: 16-byte aligned
-    bf16_t* Ks = reinterpret_cast<bf16_t*>(Ks_raw);
-    __shared__ int4 Vt_raw[(HD * FP) / 8];   // int4: 16-byte aligned
-    bf16_t* Vt = reinterpret_cast<bf16_t*>(Vt_raw);
+    __shared__ int4 kv_raw[(2 * 2 * TK * KP) / 8];   // two stages of [K tile | V tile]; int4: 16-byte aligned
+    bf16_t* kv = reinterpret_cast<bf16_t*>(kv_raw);
     const int C = H * HD;
     const long ld3 = 3L * C;
     const int bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -416,41 +488,54 @@ extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t*
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
     const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
     const int row0 = blk * TR + warp * 16, ra = row0 + g, rb = ra + 8;
+    const int tiles = (min(Tn, blk * TR + TR) + TK - 1) / TK;
+    load_async<TK>(kv, base + C, ld3, 0, Tn);
+    load_async<TK>(kv + TK * KP, base + 2 * C, ld3, 0, Tn);
+    cp_commit();
     unsigned qa[HD / 16][4];
     load_a(qa, base, ld3, row0, Tn);
     float o[HD / 8][4];
 #pragma unroll
     for (int dn = 0; dn < HD / 8; dn++) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.f;
     float ma = NEG_INF, mb = NEG_INF, la = 0.f, lb = 0.f;   // running max (log2 units) and partial sums
-    const int kend = min(Tn, blk * TR + TR);
-    for (int k0 = 0; k0 < kend; k0 += TR) {
+    for (int it = 0; it < tiles; it++) {
+        const int k0 = it * TK;
+        if (it + 1 < tiles) {
+            bf16_t* next = kv + ((it + 1) & 1) * 2 * TK * KP;   // the stage the previous iteration finished with
+            load_async<TK>(next, base + C, ld3, k0 + TK, Tn);
+            load_async<TK>(next + TK * KP, base + 2 * C, ld3, k0 + TK, Tn);
+            cp_commit();
+            cp_wait<1>();
+        } else {
+            cp_wait<0>();
+        }
         __syncthreads();
-        load_tile(Ks, nullptr, 0, base + C, ld3, k0, TR, Tn);
-        load_tile(nullptr, Vt, FP, base + 2 * C, ld3, k0, TR, Tn);
-        __syncthreads();
-        float s[TR / 8][4];
+        const bf16_t* Ks = kv + (it & 1) * 2 * TK * KP;
+        float s[TK / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < TR / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-        mma_abt<TR>(s, qa, Ks);
+        for (int nt = 0; nt < TK / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+        mma_abt<TK>(s, qa, Ks);
+        const bool masked = k0 + TK > blk * TR;
         float xa = ma, xb = mb;
 #pragma unroll
-        for (int nt = 0; nt < TR / 8; nt++) {
+        for (int nt = 0; nt < TK / 8; nt++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
-                float v = key <= row && key < Tn ? s[nt][e] * scale_log2 : NEG_INF;
+                const int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
+                float v = s[nt][e] * scale_log2;
+                if (masked && (key > row || key >= Tn)) v = NEG_INF;
                 s[nt][e] = v;
                 if (e < 2) xa = fmaxf(xa, v); else xb = fmaxf(xb, v);
             }
         }
-        xa = quad_max(xa);   // key k0 <= every row here, so both are finite
+        xa = quad_max(xa);   // finite: every row saw key 0 in the first tile
         xb = quad_max(xb);
         const float ca = exp2f(ma - xa), cb = exp2f(mb - xb);
         ma = xa;
         mb = xb;
         float pa = 0.f, pb = 0.f;
 #pragma unroll
-        for (int nt = 0; nt < TR / 8; nt++) {
+        for (int nt = 0; nt < TK / 8; nt++) {
             s[nt][0] = exp2f(s[nt][0] - ma);
             s[nt][1] = exp2f(s[nt][1] - ma);
             s[nt][2] = exp2f(s[nt][2] - mb);
@@ -467,7 +552,8 @@ extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t*
             o[dn][2] *= cb;
             o[dn][3] *= cb;
         }
-        mma_pv<TR>(o, s, Vt, FP);
+        mma_pv<TK>(o, s, Ks + TK * KP);
+        __syncthreads();   // the next iteration queues the tile after next into this stage
     }
     la = quad_sum(la);
     lb = quad_sum(lb);
@@ -478,26 +564,53 @@ extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t*
     }
 }
 
-// dK and dV. Grid (ceil(T/64), B*H), 128 threads: a block owns 64 keys (16 per warp) and walks query tiles of TB.
-extern "C" __global__ __launch_bounds__(128) void attn_dkdv_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
-        const float* delta, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
-    __shared__ int4 Qs_raw[(TB * KP) / 8];   // int4: 16-byte aligned
-    bf16_t* Qs = reinterpret_cast<bf16_t*>(Qs_raw);
-    __shared__ int4 Os_raw[(TB * KP) / 8];   // int4: 16-byte aligned
-    bf16_t* Os = reinterpret_cast<bf16_t*>(Os_raw);
-    __shared__ int4 Qt_raw[(HD * TP) / 8];   // int4: 16-byte aligned
-    bf16_t* Qt = reinterpret_cast<bf16_t*>(Qt_raw);
-    __shared__ int4 Ot_raw[(HD * TP) / 8];   // int4: 16-byte aligned
-    bf16_t* Ot = reinterpret_cast<bf16_t*>(Ot_raw);
-    __shared__ float Ls[TB];
-    __shared__ float Ds[TB];
+// delta[b, h, t] = sum_c dy * y over the head's columns, 16-byte loads. Grid covers B*H*T threads.
+extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y, float* delta, int H, int Tn, long rows) {
+    const long r = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    const long bh = r / Tn;
+    const int t = (int)(r % Tn), b = (int)(bh / H), h = (int)(bh % H);
+    const long off = ((long)b * Tn + t) * H * HD + h * HD;
+    float s = 0.f;
+#pragma unroll
+    for (int c = 0; c < HD; c += 8) {
+        float u[8], v[8];
+        loadv<8>(dy + off + c, u);
+        loadv<8>(y + off + c, v);
+#pragma unroll
+        for (int j = 0; j < 8; j++) s += u[j] * v[j];
+    }
+    delta[r] = s;
+}
+
+// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/64), B*H), 128 threads: a block owns 64 keys
+// (16 per warp) and walks the query tiles of TQ from its diagonal on, the next tile's Q and dO on their way. Per tile,
+// S^T = K Q^T and dP^T = V dO^T give P^T and dS^T = P^T (dP^T - delta) in registers; dV += P^T dO and dK += dS^T Q
+// stay in registers; dQ += dS K needs all 64 keys, so dS^T goes through shared memory and each warp adds its part of
+// the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. attn_dq_store_bf16 then writes dQ.
+extern "C" __global__ __launch_bounds__(128) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
+        const float* delta, float* dqacc, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
+    __shared__ int4 qo_raw[(2 * 2 * TQ * KP) / 8];   // two stages of [Q tile | dO tile]; int4: 16-byte aligned
+    __shared__ int4 k_raw[(TR * KP) / 8];            // the block's keys: dQ's B operand
+    __shared__ int4 ds_raw[(TR * SP) / 8];           // dS^T of the current tile (bf16)
+    __shared__ float lds[2][2][TQ];                  // per stage: lse (log2 units), delta
+    bf16_t* qo = reinterpret_cast<bf16_t*>(qo_raw);
+    bf16_t* Ks = reinterpret_cast<bf16_t*>(k_raw);
+    bf16_t* dSt = reinterpret_cast<bf16_t*>(ds_raw);
     const int C = H * HD;
     const long ld3 = 3L * C;
     const int bh = blockIdx.y, b = bh / H, h = bh % H;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
     const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
     const bf16_t* dyb = dy + (long)b * Tn * C + h * HD;
-    const int key0 = blockIdx.x * TR + warp * 16, ka_ = key0 + g, kb_ = ka_ + 8;
+    const float* lse_bh = lse + (long)bh * Tn;
+    const float* delta_bh = delta + (long)bh * Tn;
+    const int kblk = blockIdx.x * TR;                 // block 0 has the most queries: it starts first
+    const int key0 = kblk + warp * 16, ka_ = key0 + g, kb_ = ka_ + 8;
+    const int tiles = (Tn - kblk + TQ - 1) / TQ;
+    load_async<TR>(Ks, base + C, ld3, kblk, Tn);
+    load_query_tile(qo, lds[0], base, ld3, dyb, C, lse_bh, delta_bh, kblk, Tn);
+    cp_commit();
     unsigned ka[HD / 16][4], va[HD / 16][4];
     load_a(ka, base + C, ld3, key0, Tn);
     load_a(va, base + 2 * C, ld3, key0, Tn);
@@ -507,98 +620,99 @@ extern "C" __global__ __launch_bounds__(128) void attn_dkdv_tc_bf16(const bf16_t
         dk[dn][0] = dk[dn][1] = dk[dn][2] = dk[dn][3] = 0.f;
         dv[dn][0] = dv[dn][1] = dv[dn][2] = dv[dn][3] = 0.f;
     }
-    for (int q0 = blockIdx.x * TR; q0 < Tn; q0 += TB) {
-        __syncthreads();
-        load_tile(Qs, Qt, TP, base, ld3, q0, TB, Tn);
-        load_tile(Os, Ot, TP, dyb, C, q0, TB, Tn);
-        for (int r = threadIdx.x; r < TB; r += 128) {
-            int i = q0 + r;
-            Ls[r] = i < Tn ? lse[(long)bh * Tn + i] * LOG2E : 0.f;
-            Ds[r] = i < Tn ? delta[(long)bh * Tn + i] : 0.f;
+    const int mq = warp % MT;
+    float* dq_rows = dqacc + (long)b * Tn * C + h * HD + 2 * t;
+    for (int it = 0; it < tiles; it++) {
+        const int q0 = kblk + it * TQ;
+        if (it + 1 < tiles) {
+            load_query_tile(qo + ((it + 1) & 1) * 2 * TQ * KP, lds[(it + 1) & 1], base, ld3, dyb, C, lse_bh, delta_bh,
+                            q0 + TQ, Tn);
+            cp_commit();
+            cp_wait<1>();
+        } else {
+            cp_wait<0>();
         }
         __syncthreads();
-        float p[TB / 8][4], dp[TB / 8][4];
+        const bf16_t* Qs = qo + (it & 1) * 2 * TQ * KP;
+        const bf16_t* Os = Qs + TQ * KP;
+        const float* Ls = lds[it & 1][0];
+        const float* Ds = lds[it & 1][1];
+        float p[TQ / 8][4], dp[TQ / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < TB / 8; nt++) {
+        for (int nt = 0; nt < TQ / 8; nt++) {
             p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
             dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
         }
-        mma_abt<TB>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
-        mma_abt<TB>(dp, va, Os);    // dP^T = V dO^T
+        mma_abt<TQ>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
+        mma_abt<TQ>(dp, va, Os);    // dP^T = V dO^T
+        const bool masked = q0 < kblk + TR || q0 + TQ > Tn;
 #pragma unroll
-        for (int nt = 0; nt < TB / 8; nt++) {
+        for (int nt = 0; nt < TQ / 8; nt++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
-                float pv = query >= key && query < Tn ? exp2f(p[nt][e] * scale_log2 - Ls[col]) : 0.f;
+                const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
+                float pv = exp2f(p[nt][e] * scale_log2 - Ls[col]);
+                if (masked && (query < key || query >= Tn)) pv = 0.f;
                 p[nt][e] = pv;
                 dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
             }
         }
-        mma_pv<TB>(dv, p, Ot, TP);    // dV += P^T dO
-        mma_pv<TB>(dk, dp, Qt, TP);   // dK += dS^T Q
+        mma_pv<TQ>(dv, p, Os);    // dV += P^T dO
+        mma_pv<TQ>(dk, dp, Qs);   // dK += dS^T Q
+#pragma unroll
+        for (int nt = 0; nt < TQ / 8; nt++) {
+            bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
+            *reinterpret_cast<unsigned*>(d) = pack2(dp[nt][0], dp[nt][1]);
+            *reinterpret_cast<unsigned*>(d + 8 * SP) = pack2(dp[nt][2], dp[nt][3]);
+        }
+        __syncthreads();
+        // dQ rows q0 + 16 mq .. +15 = dS (16 x 64 keys, A fragments from dS^T by ldmatrix.trans) . K (64 keys x HD)
+        unsigned da[TR / 16][4];
+#pragma unroll
+        for (int kc = 0; kc < TR / 16; kc++)
+            ldsm4<true>(da[kc], dSt + (kc * 16 + (lane >> 4) * 8 + (lane & 7)) * SP + mq * 16 + ((lane >> 3) & 1) * 8);
+        const int r0 = q0 + mq * 16 + g, r1 = r0 + 8;
+#pragma unroll
+        for (int i = 0; i < NQ; i++) {
+            const int nt = warp / MT + i * (4 / MT);
+            if (nt < HD / 8) {
+                float acc[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+                for (int kk = 0; kk < TR / 32; kk++) {   // one ldmatrix.x4.trans: b0, b1 of two k16 chunks
+                    unsigned bb[4];
+                    ldsm4<true>(bb, Ks + (kk * 32 + lane) * KP + nt * 8);
+                    mma_bf16(acc, da[2 * kk], bb);
+                    mma_bf16(acc, da[2 * kk + 1], bb + 2);
+                }
+                if (r0 < Tn) red2(dq_rows + (long)r0 * C + nt * 8, acc[0], acc[1]);
+                if (r1 < Tn) red2(dq_rows + (long)r1 * C + nt * 8, acc[2], acc[3]);
+            }
+        }
+        __syncthreads();   // the next iteration queues the tile after next into this stage and rewrites dS^T
     }
     bf16_t* out = dqkv + (long)b * Tn * ld3 + h * HD;
     store_rows(out + C, ld3, key0, Tn, dk, scale, scale);
     store_rows(out + 2 * C, ld3, key0, Tn, dv, 1.f, 1.f);
 }
 
-// dQ. Grid (ceil(T/64), B*H), 128 threads: a block owns 64 queries (16 per warp) and walks key tiles of TB.
-extern "C" __global__ __launch_bounds__(128) void attn_dq_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
-        const float* delta, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
-    __shared__ int4 Ks_raw[(TB * KP) / 8];   // int4: 16-byte aligned
-    bf16_t* Ks = reinterpret_cast<bf16_t*>(Ks_raw);
-    __shared__ int4 Vs_raw[(TB * KP) / 8];   // int4: 16-byte aligned
-    bf16_t* Vs = reinterpret_cast<bf16_t*>(Vs_raw);
-    __shared__ int4 Kt_raw[(HD * TP) / 8];   // int4: 16-byte aligned
-    bf16_t* Kt = reinterpret_cast<bf16_t*>(Kt_raw);
-    const int C = H * HD;
-    const long ld3 = 3L * C;
-    const int bh = blockIdx.y, b = bh / H, h = bh % H;
-    const int blk = gridDim.x - 1 - blockIdx.x;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
-    const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
-    const int row0 = blk * TR + warp * 16, ra = row0 + g, rb = ra + 8;
-    unsigned qa[HD / 16][4], oa[HD / 16][4];
-    load_a(qa, base, ld3, row0, Tn);
-    load_a(oa, dy + (long)b * Tn * C + h * HD, C, row0, Tn);
-    const float La = ra < Tn ? lse[(long)bh * Tn + ra] * LOG2E : 0.f, Lb = rb < Tn ? lse[(long)bh * Tn + rb] * LOG2E : 0.f;
-    const float Da = ra < Tn ? delta[(long)bh * Tn + ra] : 0.f, Db = rb < Tn ? delta[(long)bh * Tn + rb] : 0.f;
-    float dq[HD / 8][4];
+// dqkv[row, 0:C] = bf16(scale * dqacc[row, :]) for the [rows, C] accumulator; a thread per 8 columns.
+extern "C" __global__ void attn_dq_store_bf16(const float* dqacc, bf16_t* dqkv, int C, long count8, float scale) {
+    const long e = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= count8) return;
+    const long row = e * 8 / C;
+    const int c = (int)(e * 8 % C);
+    float v[8];
+    loadv<8>(dqacc + e * 8, v);
 #pragma unroll
-    for (int dn = 0; dn < HD / 8; dn++) dq[dn][0] = dq[dn][1] = dq[dn][2] = dq[dn][3] = 0.f;
-    const int kend = min(Tn, blk * TR + TR);
-    for (int k0 = 0; k0 < kend; k0 += TB) {
-        __syncthreads();
-        load_tile(Ks, Kt, TP, base + C, ld3, k0, TB, Tn);
-        load_tile(Vs, nullptr, 0, base + 2 * C, ld3, k0, TB, Tn);
-        __syncthreads();
-        float p[TB / 8][4], dp[TB / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < TB / 8; nt++) {
-            p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
-            dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
-        }
-        mma_abt<TB>(p, qa, Ks);     // S = Q K^T
-        mma_abt<TB>(dp, oa, Vs);    // dP = dO V^T
-#pragma unroll
-        for (int nt = 0; nt < TB / 8; nt++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
-                float pv = key <= row && key < Tn && row < Tn ? exp2f(p[nt][e] * scale_log2 - (e < 2 ? La : Lb)) : 0.f;
-                dp[nt][e] = pv * (dp[nt][e] - (e < 2 ? Da : Db));   // dS
-            }
-        }
-        mma_pv<TB>(dq, dp, Kt, TP);   // dQ += dS K
-    }
-    store_rows(dqkv + (long)b * Tn * ld3 + h * HD, ld3, row0, Tn, dq, scale, scale);
+    for (int j = 0; j < 8; j++) v[j] *= scale;
+    storev<8>(dqkv + row * 3 * C + c, v);
 }
 
 #else  // the tensor-core kernels need d % 16 == 0; these stubs keep the module's kernel names (never launched)
 
 extern "C" __global__ void attn_fwd_tc_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
-extern "C" __global__ void attn_dkdv_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
-extern "C" __global__ void attn_dq_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, bf16_t*, int, int, float, float) {}
+extern "C" __global__ void attn_delta_tc_bf16(const bf16_t*, const bf16_t*, float*, int, int, long) {}
+extern "C" __global__ void attn_bwd_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, float*, bf16_t*, int, int, float, float) {}
+extern "C" __global__ void attn_dq_store_bf16(const float*, bf16_t*, int, long, float) {}
 
 #endif  // HEAD_DIM % 16 == 0
