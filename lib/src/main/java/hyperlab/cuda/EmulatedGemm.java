@@ -2,18 +2,19 @@ package hyperlab.cuda;
 
 import java.lang.foreign.MemorySegment;
 
-/** The emulator's GEMM: row-major c = epilogue(op(a)·op(b) [+ c] [+ bias]) in plain loops, float64 accumulation. */
+/** The emulator's GEMM: row-major d = epilogue(op(a)·op(b) [+ c] [+ bias]) in plain loops, float64 accumulation. */
 final class EmulatedGemm {
     private EmulatedGemm() {
     }
 
     static void run(long m, long n, long k, long batch, DeviceTensor a, boolean transA, DeviceTensor b, boolean transB,
-                    DeviceTensor c, boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
+                    DeviceTensor c, DeviceTensor d, Epilogue epilogue, DeviceTensor bias) {
         if (a.dtype() != DType.F32 && a.dtype() != DType.BF16)
             throw new CudaException("the emulator's matmul supports F32 and BF16, not " + a.dtype());
-        DType ta = a.dtype(), tc = c.dtype();
+        DType ta = a.dtype(), tc = d.dtype();
         MemorySegment sa = Emulator.segment(a.address(), a.bytes()), sb = Emulator.segment(b.address(), b.bytes());
-        MemorySegment sc = Emulator.segment(c.address(), c.bytes());
+        MemorySegment sc = c == null ? null : Emulator.segment(c.address(), c.bytes());
+        MemorySegment sd = Emulator.segment(d.address(), d.bytes());
         float[] bv = bias == null ? null : bias.toFloatArray();
         for (long p = 0; p < batch; p++) {
             long oa = p * m * k, ob = p * k * n, oc = p * m * n;
@@ -26,14 +27,14 @@ final class EmulatedGemm {
                         acc += x * y;
                     }
                     long at = oc + i * n + j;
-                    if (accumulate) acc += tc.get(sc, at);          // cuBLASLt: epilogue(A·B + C + bias)
+                    if (sc != null) acc += tc.get(sc, at);          // cuBLASLt: epilogue(A·B + C + bias)
                     if (bv != null) acc += bv[(int) j];
                     acc = switch (epilogue) {
                         case RELU, RELU_BIAS -> Math.max(0, acc);
                         case GELU, GELU_BIAS -> 0.5 * acc * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (acc + 0.044715 * acc * acc * acc)));
                         default -> acc;
                     };
-                    tc.put(sc, at, (float) acc);          // an fp32 result first, as cuBLASLt rounds it
+                    tc.put(sd, at, (float) acc);          // an fp32 result first, as cuBLASLt rounds it
                 }
         }
     }

@@ -79,18 +79,37 @@ public final class Matmul {
     }
 
     /** The general form: c (+)= epilogue(op(a)·op(b) + bias); a layer's forward is run(x, false, w, true, y, false, BIAS, b). */
-    public synchronized void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
-                                  boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
+    public void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
+                    boolean accumulate, Epilogue epilogue, DeviceTensor bias) {
+        gemm(a, transA, b, transB, accumulate ? c : null, c, epilogue, bias);
+    }
+
+    /**
+     * d = epilogue(op(a)·op(b) + c + bias) with c read and d written (c of d's shape and dtype, possibly another
+     * buffer): a residual added in the GEMM's epilogue, y = x + x·Wᵀ + b, saves a pass over x, f and y.
+     */
+    public void run(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor d, DeviceTensor c,
+                    Epilogue epilogue, DeviceTensor bias) {
+        if (c == null) throw new IllegalArgumentException("c is null: use run(..., accumulate = false, ...) for d = a·b");
+        if (c.dtype() != d.dtype() || !Arrays.equals(c.shape(), d.shape()))
+            throw new IllegalArgumentException("c must have d's dtype and shape " + d.dtype() + Arrays.toString(d.shape()) + ", got " + c);
+        gemm(a, transA, b, transB, c, d, epilogue, bias);
+    }
+
+    /** d = epilogue(op(a)·op(b) [+ c] + bias); c null: nothing added. */
+    private synchronized void gemm(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c, DeviceTensor d,
+                                   Epilogue epilogue, DeviceTensor bias) {
         gpu.makeCurrent();
-        Key key = key(a, transA, b, transB, c, accumulate, epilogue);
+        boolean accumulate = c != null;
+        Key key = key(a, transA, b, transB, d, accumulate, epilogue, accumulate ? Math.min(alignment(c), alignment(d)) : alignment(d));
         if (epilogue.needsBias() != (bias != null)) {
             throw new IllegalArgumentException("epilogue " + epilogue + (bias == null ? " needs" : " takes no") + " bias");
         }
-        if (bias != null && (bias.elements() != key.n() || bias.dtype() != c.dtype())) {
-            throw new IllegalArgumentException("bias must be " + c.dtype() + "[" + key.n() + "], got " + bias);
+        if (bias != null && (bias.elements() != key.n() || bias.dtype() != d.dtype())) {
+            throw new IllegalArgumentException("bias must be " + d.dtype() + "[" + key.n() + "], got " + bias);
         }
         if (gpu.emulated()) {
-            EmulatedGemm.run(key.m(), key.n(), key.k(), key.batch(), a, transA, b, transB, c, accumulate, epilogue, bias);
+            EmulatedGemm.run(key.m(), key.n(), key.k(), key.batch(), a, transA, b, transB, c, d, epilogue, bias);
             return;
         }
         Plan p = plans.computeIfAbsent(key, this::plan);
@@ -99,7 +118,7 @@ public final class Matmul {
             setDesc(p.desc(), CublasLt.DESC_BIAS_POINTER, biasSlot, 8);
         }
         lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), accumulate ? one : zero,
-                ptr(c), p.lc(), ptr(c), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
+                ptr(accumulate ? c : d), p.lc(), ptr(d), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
     }
 
     private static MemorySegment ptr(DeviceTensor t) {
@@ -107,7 +126,7 @@ public final class Matmul {
     }
 
     private static Key key(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
-                           boolean accumulate, Epilogue e) {
+                           boolean accumulate, Epilogue e, int alignC) {
         long[] sa = a.shape(), sb = b.shape(), sc = c.shape();
         if (sa.length < 2 || sb.length < 2 || sc.length < 2) throw new IllegalArgumentException("matmul needs matrices (rank >= 2)");
         long m = sa[sa.length - (transA ? 1 : 2)], k = sa[sa.length - (transA ? 2 : 1)];
@@ -124,7 +143,7 @@ public final class Matmul {
         }
         if (c.dtype() != a.dtype() && c.dtype() != DType.F32)
             throw new IllegalArgumentException("c must be " + a.dtype() + " like a and b, or F32, got " + c.dtype());
-        return new Key(a.dtype(), c.dtype(), m, n, k, batch, transA, transB, accumulate, e, alignment(a), alignment(b), alignment(c));
+        return new Key(a.dtype(), c.dtype(), m, n, k, batch, transA, transB, accumulate, e, alignment(a), alignment(b), alignC);
     }
 
     /**
@@ -158,7 +177,7 @@ public final class Matmul {
         lt.call("cublasLtMatmulPreferenceCreate", lt.prefCreate, pref);
         lt.call("cublasLtMatmulPreferenceSetAttribute", lt.prefSet, pref.get(ADDRESS, 0), CublasLt.PREF_MAX_WORKSPACE_BYTES,
                 arena.allocateFrom(JAVA_LONG, WORKSPACE_BYTES), 8L);
-        // cuBLASLt's A is our b and its B our a (column-major view); C and D are both our c
+        // cuBLASLt's A is our b and its B our a (column-major view); C and D share a layout (alignC: the lesser of the two)
         int[][] aligns = {{CublasLt.PREF_MIN_ALIGNMENT_A_BYTES, key.alignB()}, {CublasLt.PREF_MIN_ALIGNMENT_B_BYTES, key.alignA()},
                 {CublasLt.PREF_MIN_ALIGNMENT_C_BYTES, key.alignC()}, {CublasLt.PREF_MIN_ALIGNMENT_D_BYTES, key.alignC()}};
         for (int[] al : aligns)

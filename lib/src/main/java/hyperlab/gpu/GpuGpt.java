@@ -85,7 +85,7 @@ public final class GpuGpt implements AutoCloseable {
             hidden = arena.alloc(compute, tokens, hiddenWidth);          // qkv, or the fc output before GELU
             act = arena.alloc(compute, tokens, attn ? c : 4 * c);        // attention output y, or GELU(fc)
             lse = attn ? arena.alloc(DType.F32, batch, cfg.heads(), time) : null;
-            f = arena.alloc(DType.F32, tokens, c);
+            f = maps == null ? null : arena.alloc(DType.F32, tokens, c);   // RC adds its f to x inside the GEMM
         }
     }
 
@@ -337,10 +337,15 @@ public final class GpuGpt implements AutoCloseable {
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
             else k.gelu(b.act, b.hidden, b.act.elements());
             tick(b.attn ? "attention" : "gelu");
-            mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
-            tick("gemm");
-            advance(b, next);
-            tick("maps");
+            if (b.maps != null) {
+                mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
+                tick("gemm");
+                advance(b, next);
+                tick("maps");
+            } else {
+                advance(b, next);
+                tick("gemm");
+            }
         }
         if (n > 1) k.streamMean(xMean, xFinal, tokens, c, n);
         tick("maps");
@@ -413,10 +418,13 @@ public final class GpuGpt implements AutoCloseable {
         tick("embedding");
     }
 
-    /** next = the streams leaving block b: H_res·x + H_postᵀ f, or x + f for RC (forward, and the backward's rebuild). */
+    /**
+     * next = the streams leaving block b (forward, and the backward's rebuild): H_res·x + H_postᵀ f, or for RC
+     * x + act·proj_wᵀ + proj_b in the projection GEMM's epilogue (no f in memory, and no pass to add it).
+     */
     private void advance(Block b, DeviceTensor next) {
         if (b.maps != null) b.maps.merge(b.x, b.f, next, tokens);
-        else k.residual(next, b.x, b.f, (long) tokens * c);
+        else mm.run(b.act, false, b.projW, true, next.view(0, tokens, c), b.x.view(0, tokens, c), Epilogue.BIAS, b.projB);
     }
 
     /** Recomputes the streams entering blocks first+1..last from the kept x of block first (no-op when group is 1). */

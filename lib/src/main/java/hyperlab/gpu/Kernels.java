@@ -14,7 +14,7 @@ final class Kernels {
     static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
     static final int LN_SHARED_FLOATS = 12288;    // 48 KiB: the LayerNorm backward's per-warp dgamma/dbeta slices
 
-    private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd, residual;
+    private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd;
     private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
 
@@ -30,7 +30,6 @@ final class Kernels {
         encBwdWpe = enc.function("encoder_backward_wpe");
         meanFwd = enc.function("stream_mean_forward");
         meanBwd = enc.function("stream_mean_backward");
-        residual = enc.function("residual_forward");
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
@@ -80,10 +79,6 @@ final class Kernels {
 
     void streamMeanBackward(DeviceTensor dx, DeviceTensor dout, int tokens, int c, int n) {
         meanBwd.launch(cover((long) tokens * c), Dim3.of(256), 0, dx, dout, tokens, c, n);
-    }
-
-    void residual(DeviceTensor out, DeviceTensor x, DeviceTensor f, long count) {
-        residual.launch(cover(count), Dim3.of(256), 0, out, x, f, count);
     }
 
     void layerNorm(DeviceTensor out, DeviceTensor mean, DeviceTensor rstd, DeviceTensor x, DeviceTensor gamma,

@@ -48,9 +48,3 @@ extern "C" __global__ void stream_mean_backward(float* dx, const float* dout, in
     float g = dout[idx] / n;
     for (int s = 0; s < n; s++) dx[((long)i * n + s) * C + c] = g;
 }
-
-// out = x + f (RC's residual)
-extern "C" __global__ void residual_forward(float* out, const float* x, const float* f, long count) {
-    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx < count) out[idx] = x[idx] + f[idx];
-}

@@ -167,8 +167,9 @@ class CudaGpuTest {
     }
 
     /**
-     * The engine's bf16 GEMMs: bf16 operands, fp32 c, in every transpose mode, accumulating into c and with a bias
-     * epilogue; the worst relative error against float64 maths on the bf16-rounded inputs.
+     * The engine's bf16 GEMMs: bf16 operands, fp32 c, in every transpose mode, accumulating into c, with a bias
+     * epilogue, and adding c into another buffer d (RC's y = x + f(x) + b, with x left as it was); the worst relative
+     * error against float64 maths on the bf16-rounded inputs.
      */
     static double mixedPrecisionError(Gpu gpu) {
         int m = 64, n = 48, k = 80;
@@ -178,12 +179,20 @@ class CudaGpuTest {
         try (DeviceArena arena = gpu.arena()) {
             float[] a16 = arena.of(DType.BF16, a, m, k).toFloatArray(), b16 = arena.of(DType.BF16, b, k, n).toFloatArray();
             double[] ab = reference(a16, b16, 1, m, n, k);
-            for (int mode = 0; mode < 5; mode++) {
-                boolean ta = (mode & 1) != 0, tb = (mode & 2) != 0, withBias = mode == 4;
+            for (int mode = 0; mode < 6; mode++) {
+                boolean ta = (mode & 1) != 0 && mode < 4, tb = (mode & 2) != 0 && mode < 4, withBias = mode == 4;
                 DeviceTensor da = ta ? arena.of(DType.BF16, transpose(a16, m, k), k, m) : arena.of(DType.BF16, a16, m, k);
                 DeviceTensor db = tb ? arena.of(DType.BF16, transpose(b16, k, n), n, k) : arena.of(DType.BF16, b16, k, n);
                 DeviceTensor dc = arena.of(DType.F32, c0, m, n);
                 double[] want = ab.clone();
+                if (mode == 5) {
+                    DeviceTensor dd = arena.alloc(DType.F32, m, n);
+                    gpu.matmul().run(da, false, db, false, dd, dc, Epilogue.BIAS, arena.of(DType.F32, bias));
+                    for (int i = 0; i < want.length; i++) want[i] += c0[i] + bias[i % n];
+                    if (!java.util.Arrays.equals(dc.toFloatArray(), c0)) return Double.POSITIVE_INFINITY;   // c must stay
+                    worst = Math.max(worst, TestMetrics.relError(dd.toFloatArray(), want));
+                    continue;
+                }
                 if (withBias) {
                     gpu.matmul().run(da, false, db, false, dc, false, Epilogue.BIAS, arena.of(DType.F32, bias));
                     for (int i = 0; i < want.length; i++) want[i] += bias[i % n];
