@@ -15,7 +15,17 @@ final class EmulatedGemm {
         MemorySegment sa = Emulator.segment(a.address(), a.bytes()), sb = Emulator.segment(b.address(), b.bytes());
         MemorySegment sc = c == null ? null : Emulator.segment(c.address(), c.bytes());
         MemorySegment sd = Emulator.segment(d.address(), d.bytes());
-        float[] bv = bias == null ? null : bias.toFloatArray();
+        boolean biasGrad = epilogue == Epilogue.BIAS_GRAD;
+        float[] bv = bias == null || biasGrad ? null : bias.toFloatArray();
+        if (biasGrad) {                       // Σ_l op(a)[i, l], written (not added) like cuBLASLt's BGRADB
+            float[] g = new float[(int) m];
+            for (long i = 0; i < m; i++) {
+                double s = 0;
+                for (long l = 0; l < k; l++) s += ta.get(sa, transA ? l * m + i : i * k + l);
+                g[(int) i] = (float) s;
+            }
+            bias.copyFrom(g);
+        }
         for (long p = 0; p < batch; p++) {
             long oa = p * m * k, ob = p * k * n, oc = p * m * n;
             for (long i = 0; i < m; i++)

@@ -105,9 +105,13 @@ public final class Matmul {
         if (epilogue.needsBias() != (bias != null)) {
             throw new IllegalArgumentException("epilogue " + epilogue + (bias == null ? " needs" : " takes no") + " bias");
         }
-        if (bias != null && (bias.elements() != key.n() || bias.dtype() != d.dtype())) {
-            throw new IllegalArgumentException("bias must be " + d.dtype() + "[" + key.n() + "], got " + bias);
+        long biasLength = epilogue == Epilogue.BIAS_GRAD ? key.m() : key.n();
+        if (bias != null && (bias.elements() != biasLength || bias.dtype() != d.dtype())) {
+            throw new IllegalArgumentException((epilogue == Epilogue.BIAS_GRAD ? "the bias gradient" : "bias") + " must be "
+                    + d.dtype() + "[" + biasLength + "], got " + bias);
         }
+        if (epilogue == Epilogue.BIAS_GRAD && key.batch() != 1)
+            throw new IllegalArgumentException("BIAS_GRAD needs one matrix product, not a batch of " + key.batch());
         if (gpu.emulated()) {
             EmulatedGemm.run(key.m(), key.n(), key.k(), key.batch(), a, transA, b, transB, c, d, epilogue, bias);
             return;
@@ -119,6 +123,23 @@ public final class Matmul {
         }
         lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), accumulate ? one : zero,
                 ptr(accumulate ? c : d), p.lc(), ptr(d), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
+    }
+
+    /**
+     * Whether cuBLASLt has an algorithm for c (+)= epilogue(op(a)·op(b)) with these operands here (always, on the
+     * emulator); the plan is kept for the runs. Lets a caller fall back to separate kernels where an epilogue is missing.
+     */
+    public synchronized boolean supports(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c,
+                                         boolean accumulate, Epilogue epilogue) {
+        if (gpu.emulated()) return true;
+        gpu.makeCurrent();
+        Key key = key(a, transA, b, transB, c, accumulate, epilogue, alignment(c));
+        try {
+            plans.computeIfAbsent(key, this::plan);
+            return true;
+        } catch (CudaException e) {
+            return false;
+        }
     }
 
     private static MemorySegment ptr(DeviceTensor t) {

@@ -33,6 +33,7 @@ public final class GpuGpt implements AutoCloseable {
     private final GptConfig cfg;
     private final ParamLayout layout;
     private final int batch, time, tokens, c, n, group;
+    private final boolean biasGradEpilogue;       // weight-gradient GEMMs also sum the bias gradients (cuBLASLt BGRADB)
     private final DType compute;                  // F32, or BF16 for the GEMM and attention operands
     private final DeviceArena arena;
     private final Kernels k;
@@ -155,6 +156,10 @@ public final class GpuGpt implements AutoCloseable {
         dQkv = arena.alloc(compute, tokens, 3 * c);
         dU = arena.alloc(compute, tokens, 4 * c);
         params.copyFrom(layout.initialValues(cfg.seed()));
+        biasGradEpilogue = biasGradEpilogueEverywhere();
+        if (!biasGradEpilogue)
+            System.err.println("hyperlab: cuBLASLt here has no bias-gradient epilogue for " + nameOf(compute)
+                    + " GEMMs; the bias gradients run as separate kernels");
     }
 
     /** lo = x in the compute dtype (a cast for BF16; for F32 lo is x and nothing runs); returns lo. */
@@ -303,7 +308,7 @@ public final class GpuGpt implements AutoCloseable {
 
     /**
      * Charges the work of the following steps to phases on {@code t} (embedding, maps, layernorm, gemm, attention,
-     * gelu, head and loss, bias grads, casts); null stops. For benchmarks: each phase boundary records a GPU event.
+     * gelu, head and loss, casts, and bias grads where they are not summed in the GEMMs); null stops. For benchmarks: each phase boundary records a GPU event.
      */
     public void profile(Timeline t) {
         this.timeline = t;
@@ -381,11 +386,9 @@ public final class GpuGpt implements AutoCloseable {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
             }
             tick("maps");
-            k.biasBackward(b.dprojB, df, tokens, c);
-            tick("bias grads");
             DeviceTensor dfLo = lowp(df, dFLo == null ? df : dFLo);
             tick("casts");
-            mm.run(dfLo, true, b.act, false, b.dprojW, true);                 // d proj_w += dfᵀ · act
+            weightGrad(dfLo, b.act, b.dprojW, b.dprojB, df);                  // d proj_w += dfᵀ · act, d proj_b = Σ df
             DeviceTensor dAct = b.attn ? dY : dU;
             mm.run(dfLo, false, b.projW, false, dAct, false);               // d act = df · proj_w
             tick("gemm");
@@ -398,9 +401,7 @@ public final class GpuGpt implements AutoCloseable {
                 dHidden = dU;
             }
             tick(b.attn ? "attention" : "gelu");
-            k.biasBackward(b.dfcB, dHidden, tokens, (int) dHidden.shape()[1]);
-            tick("bias grads");
-            mm.run(dHidden, true, b.ln, false, b.dfcW, true);                 // d fc_w += dhiddenᵀ · ln
+            weightGrad(dHidden, b.ln, b.dfcW, b.dfcB, dHidden);               // d fc_w += dhiddenᵀ · ln, d fc_b = Σ dhidden
             mm.run(dHidden, false, b.fcW, false, dLn, false);               // d ln = dhidden · fc_w
             tick("gemm");
             // RC: d x = d out + d h, added by the LayerNorm backward in place; the maps need d h on its own
@@ -416,6 +417,29 @@ public final class GpuGpt implements AutoCloseable {
         }
         k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
         tick("embedding");
+    }
+
+    /**
+     * dW += dYᵀ·x and db = Σ_t dY: in one GEMM whose epilogue sums dY's columns as it reads them, or where cuBLASLt
+     * lacks that epilogue, the bias kernel on dYFull (dY before its bf16 rounding) and a plain GEMM.
+     */
+    private void weightGrad(DeviceTensor dY, DeviceTensor x, DeviceTensor dW, DeviceTensor db, DeviceTensor dYFull) {
+        if (biasGradEpilogue) {
+            mm.run(dY, true, x, false, dW, true, Epilogue.BIAS_GRAD, db);
+            return;
+        }
+        k.biasBackward(db, dYFull, tokens, (int) db.elements());
+        tick("bias grads");
+        mm.run(dY, true, x, false, dW, true);
+    }
+
+    /** Whether every block's weight-gradient GEMMs can sum their bias gradients in cuBLASLt's epilogue (BGRADB). */
+    private boolean biasGradEpilogueEverywhere() {
+        DeviceTensor dfLo = dFLo == null ? dF : dFLo;
+        for (Block b : blocks)
+            if (!mm.supports(dfLo, true, b.act, false, b.dprojW, true, Epilogue.BIAS_GRAD)
+                    || !mm.supports(b.attn ? dQkv : dU, true, b.ln, false, b.dfcW, true, Epilogue.BIAS_GRAD)) return false;
+        return true;
     }
 
     /**

@@ -168,8 +168,9 @@ class CudaGpuTest {
 
     /**
      * The engine's bf16 GEMMs: bf16 operands, fp32 c, in every transpose mode, accumulating into c, with a bias
-     * epilogue, and adding c into another buffer d (RC's y = x + f(x) + b, with x left as it was); the worst relative
-     * error against float64 maths on the bf16-rounded inputs.
+     * epilogue, adding c into another buffer d (RC's y = x + f(x) + b, with x left as it was), and a weight gradient
+     * c += aᵀ·b whose epilogue writes the bias gradient Σ_k a[k, i]; the worst relative error against float64 maths
+     * on the bf16-rounded inputs.
      */
     static double mixedPrecisionError(Gpu gpu) {
         int m = 64, n = 48, k = 80;
@@ -179,12 +180,22 @@ class CudaGpuTest {
         try (DeviceArena arena = gpu.arena()) {
             float[] a16 = arena.of(DType.BF16, a, m, k).toFloatArray(), b16 = arena.of(DType.BF16, b, k, n).toFloatArray();
             double[] ab = reference(a16, b16, 1, m, n, k);
-            for (int mode = 0; mode < 6; mode++) {
+            for (int mode = 0; mode < 7; mode++) {
                 boolean ta = (mode & 1) != 0 && mode < 4, tb = (mode & 2) != 0 && mode < 4, withBias = mode == 4;
                 DeviceTensor da = ta ? arena.of(DType.BF16, transpose(a16, m, k), k, m) : arena.of(DType.BF16, a16, m, k);
                 DeviceTensor db = tb ? arena.of(DType.BF16, transpose(b16, k, n), n, k) : arena.of(DType.BF16, b16, k, n);
                 DeviceTensor dc = arena.of(DType.F32, c0, m, n);
                 double[] want = ab.clone();
+                if (mode == 6) {                                       // the engine's dW += dYᵀ·X, db = Σ_t dY
+                    DeviceTensor dat = arena.of(DType.BF16, transpose(a16, m, k), k, m), grad = arena.zeros(DType.F32, m);
+                    gpu.matmul().run(dat, true, db, false, dc, true, Epilogue.BIAS_GRAD, grad);
+                    for (int i = 0; i < want.length; i++) want[i] += c0[i];
+                    double[] sums = new double[m];
+                    for (int i = 0; i < m; i++) for (int l = 0; l < k; l++) sums[i] += a16[i * k + l];
+                    worst = Math.max(worst, Math.max(TestMetrics.relError(dc.toFloatArray(), want),
+                            TestMetrics.relError(grad.toFloatArray(), sums)));
+                    continue;
+                }
                 if (mode == 5) {
                     DeviceTensor dd = arena.alloc(DType.F32, m, n);
                     gpu.matmul().run(da, false, db, false, dd, dc, Epilogue.BIAS, arena.of(DType.F32, bias));

@@ -49,7 +49,8 @@ class GpuBenchTest {
         JsonObject phases = row.getAsJsonObject("phases_ms");
         Set<String> named = Set.of("input copies", "casts", "embedding", "maps", "layernorm", "gemm", "attention", "gelu",
                 "head and loss", "zero grads", "recompute", "bias grads", "optimizer");
-        for (String p : new String[] {"embedding", "maps", "layernorm", "gemm", "attention", "gelu", "head and loss", "bias grads", "optimizer"})
+        // "bias grads" only where cuBLASLt lacks the bias-gradient epilogue (the emulator has it): it may be absent
+        for (String p : new String[] {"embedding", "maps", "layernorm", "gemm", "attention", "gelu", "head and loss", "optimizer"})
             assertTrue(phases.has(p), p + " in " + phases);
         for (var e : phases.entrySet()) {
             assertTrue(named.contains(e.getKey()), "unknown phase '" + e.getKey() + "' in " + phases);
