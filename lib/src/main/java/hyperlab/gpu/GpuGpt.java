@@ -380,7 +380,7 @@ public final class GpuGpt implements AutoCloseable {
             Block b = blocks.get(i);
             DeviceTensor df;
             if (b.maps != null) {
-                b.maps.backwardMerge(dx, b.x, b.f, dPrev, dF, tokens);
+                b.maps.backwardMerge(dx, b.x, b.f, dF, tokens);
                 df = dF;
             } else {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
@@ -408,7 +408,7 @@ public final class GpuGpt implements AutoCloseable {
             k.layerNormBackward(b.maps != null ? dH : dx, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
-                b.maps.backwardAggregate(dH, b.x, b.mapG, dPrev, tokens);
+                b.maps.backwardAggregate(dx, dH, b.x, b.mapG, dPrev, tokens);
                 DeviceTensor t = dx;
                 dx = dPrev;
                 dPrev = t;

@@ -38,7 +38,9 @@ public final class StreamMaps implements AutoCloseable {
     private static final String SOURCE = "hyperlab/gpu/streams.cu";
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
-    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_TT, SM_PT in streams.cu
+    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_TT, SM_CB, SM_PT
+    private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward_dphi (dΦ_cat's partial sums);
+                                                    // at least two token tiles per row, so short inputs test the walk too
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
 
     private final Gpu gpu;
@@ -48,10 +50,12 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
             part, partSums;
-    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, aggBwd, aggBwdFused, project;
+    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
+            streamBwdProj, streamBwdDphi, project;
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
+    private boolean fusedDphi = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedDphi", "true"));
 
     /**
      * @param sinkhornIterations mHC's t_max (20 in the paper); ignored by the other paradigms
@@ -85,8 +89,9 @@ public final class StreamMaps implements AutoCloseable {
         merge = mod.function("sm_merge");
         mergeBwd = mod.function("sm_merge_backward");
         aggDots = mod.function("sm_aggregate_dots");
-        aggBwd = mod.function("sm_aggregate_backward");
-        aggBwdFused = mod.function("sm_aggregate_backward_fused");
+        streamBwd = mod.function("sm_stream_backward");
+        streamBwdProj = mod.function("sm_stream_backward_proj");
+        streamBwdDphi = mod.function("sm_stream_backward_dphi");
         project = mod.function("sm_project");
         arena = gpu.arena();
         int mm = Math.max(1, m);
@@ -111,7 +116,7 @@ public final class StreamMaps implements AutoCloseable {
         dres = arena.zeros(DType.F32, maxTokens, n, n);
         dzr = arena.zeros(DType.F32, maxTokens, mm);
         coef = arena.zeros(DType.F32, maxTokens);
-        part = arena.zeros(DType.F32, maxTokens, th);
+        part = arena.zeros(DType.F32, Math.max((long) maxTokens * th, m > 0 && m <= FUSE_MAX ? (long) DPHI_ROWS * d * m : 0));
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
     }
 
@@ -157,24 +162,30 @@ public final class StreamMaps implements AutoCloseable {
         step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c));
     }
 
-    /** From dOut: dx = H_res^T dOut (overwrites dx), df = Σ_i H_post,i dOut_i (overwrites df); keeps dH_res, dH_post. */
-    public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor dx, DeviceTensor df, int tokens) {
+    /**
+     * From dOut: df = Σ_i H_post,i dOut_i (overwrites df); keeps dH_res, dH_post for backwardAggregate, which also
+     * computes the streams' gradient through the merge, H_resᵀ dOut.
+     */
+    public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor df, int tokens) {
         checkSame(tokens);
         need(dOut, (long) tokens * d, "dOut");
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
-        need(dx, (long) tokens * d, "dx");
         need(df, (long) tokens * c, "df");
-        step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, res, dx, df, dres, dpost, c));
+        step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c));
     }
 
     /**
-     * From dh: dx += H_pre^T dh plus the path through the maps (projections, RMSNorm of vec x) into dx; parameter
-     * gradients are ADDED into grads (same names and shapes as the parameters). Call after backwardMerge of the same
-     * block; the parameters are those the last aggregate() packed (packing them again cost 0.06 ms per block).
+     * The streams' gradient dx (overwritten) = H_resᵀ dOut + H_preᵀ dh plus the path through the maps (projections,
+     * RMSNorm of vec x); parameter gradients are ADDED into grads (same names and shapes as the parameters). Call after
+     * backwardMerge of the same block, with the same dOut; the parameters are those the last aggregate() packed
+     * (packing them again cost 0.06 ms per block). dx must not alias dOut.
      */
-    public void backwardAggregate(DeviceTensor dh, DeviceTensor x, Map<String, DeviceTensor> grads, DeviceTensor dx, int tokens) {
+    public void backwardAggregate(DeviceTensor dOut, DeviceTensor dh, DeviceTensor x, Map<String, DeviceTensor> grads, DeviceTensor dx,
+                                  int tokens) {
         checkSame(tokens);
+        need(dOut, (long) tokens * d, "dOut");
+        if (dOut.address() == dx.address()) throw new IllegalArgumentException("dx must not alias dOut");
         need(dh, (long) tokens * c, "dh");
         need(x, (long) tokens * d, "x");
         need(dx, (long) tokens * d, "dx");
@@ -195,25 +206,31 @@ public final class StreamMaps implements AutoCloseable {
             step("bwd.param_adds", () -> add.launch(Dim3.cover(s.width(), 256), Dim3.of(256), 0, g,
                     dTheta.view(s.offset(), s.width()), s.width()));
         }
-        boolean fused = m > 0 && m <= FUSE_MAX;
-        if (m > 0) {
+        boolean fused = fusedProjection && m > 0 && m <= FUSE_MAX, dphi = fused && fusedDphi;
+        int tiles = (tokens + FUSE_TOKENS - 1) / FUSE_TOKENS, rows = dphi ? Math.min(DPHI_ROWS, (tiles + 1) / 2) : Math.min(65535, tiles);
+        int per = (tiles + rows - 1) / rows;
+        CudaFunction kernel = dphi ? streamBwdDphi : fused ? streamBwdProj : streamBwd;
+        step(dphi ? "bwd.streams_dphi" : fused ? "bwd.streams_proj" : "bwd.streams", () -> kernel.launch(
+                Dim3.of((c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, rows), Dim3.of(FUSE_COLUMNS, n), 0,
+                dOut, dh, x, pre, res, coef, dzr, phiCat, dx, part, tokens, c, per));
+        if (dphi) step("bwd.sum_dphi", () -> sumRows.launch(Dim3.of((d * m + 31) / 32, 1), Dim3.of(32, 8), 0, part, dPhiCat, rows, d * m));
+        if (m > 0 && !dphi) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
-            // dΦ_cat = vec(x)ᵀ·(r·dz); a two-pass kernel in its place measured no faster on the H100 (0.208 ms against
-            // the GEMM's 0.213 in one run, and the whole backward 0.967 against 0.873 ms)
-            step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));
+            step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));   // vec(x)ᵀ·(r·dz)
             if (!fused)                                                                 // dx += (r·dz)·Φ_catᵀ
                 step("bwd.gemm_dx", () -> gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true));
+        }
+        if (m > 0)
             for (StreamMapsLayout.Slot s : layout.slots()) {
                 if (!s.matrix()) continue;
                 step("bwd.scatter", () -> scatter.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0,
                         grads.get(s.name()), s.width(), dPhiCat, m, s.offset(), d));
             }
-        }
-        if (fused)
-            step("bwd.aggregate_fused", () -> aggBwdFused.launch(Dim3.of((d + 255) / 256, (tokens + FUSE_TOKENS - 1) / FUSE_TOKENS),
-                    Dim3.of(256), 0, dh, x, pre, coef, dzr, phiCat, dx, tokens, c));
-        else
-            step("bwd.aggregate", () -> aggBwd.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, dh, x, pre, coef, dx, tokens, c));
+    }
+
+    /** dΦ_cat: true (the default) sums it in the streams' backward pass over x, false in a cuBLASLt GEMM. */
+    void useFusedDphi(boolean fused) {
+        fusedDphi = fused;
     }
 
     /**

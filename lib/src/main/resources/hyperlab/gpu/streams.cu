@@ -647,18 +647,15 @@ extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __
     }
 }
 
-// A block of SM_RED_THREADS per token: dx = H_resᵀ dOut, df = Σ_i H_post,i dOut_i (both overwritten),
-// dres[t, i, j] = <dOut_i, x_j>, dpost[t, i] = <dOut_i, f>.
+// A block of SM_RED_THREADS per token: df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>,
+// dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one pass over dx.
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const float* __restrict__ x, const float* __restrict__ f,
-                  const float* __restrict__ post, const float* __restrict__ res, float* __restrict__ dx,
-                  float* __restrict__ df, float* __restrict__ dres, float* __restrict__ dpost, int c) {
+                  const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres, float* __restrict__ dpost, int c) {
     long long t = blockIdx.x;
     const float* go = dout + t * NS * c;
     const float* xt = x + t * NS * c;
     const float* ft = f + t * c;
-    float hr[NS * NS], hp[NS];
-#pragma unroll
-    for (int k = 0; k < NS * NS; k++) hr[k] = res[t * NS * NS + k];
+    float hp[NS];
 #pragma unroll
     for (int k = 0; k < NS; k++) hp[k] = post[t * NS + k];
     float acc[NS * NS + NS];
@@ -669,13 +666,6 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(c
 #pragma unroll
         for (int k = 0; k < NS; k++) { gv[k] = go[(long long) k * c + cc]; xv[k] = xt[(long long) k * c + cc]; }
         float fv = ft[cc], sf = 0.f;
-#pragma unroll
-        for (int j = 0; j < NS; j++) {
-            float s = 0.f;
-#pragma unroll
-            for (int i = 0; i < NS; i++) s += hr[i * NS + j] * gv[i];
-            dx[t * NS * c + (long long) j * c + cc] = s;
-        }
 #pragma unroll
         for (int i = 0; i < NS; i++) {
             sf += hp[i] * gv[i];
@@ -711,70 +701,100 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(c
     for (int k = threadIdx.x; k < NS; k += blockDim.x) dpre[t * NS + k] = sums[k];
 }
 
-// dx[t, i, c] += H_pre[t, i] dh[t, c] + coef[t] x[t, i, c]; a thread per (t, c).
-extern "C" __global__ void sm_aggregate_backward(const float* __restrict__ dh, const float* __restrict__ x,
-                                                 const float* __restrict__ pre, const float* __restrict__ coef,
-                                                 float* __restrict__ dx, int tokens, int c) {
-    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
-    if (i >= (long long) tokens * c) return;
-    long long t = i / c;
-    int cc = (int) (i - t * c);
-    float g = dh[i], k0 = DYN ? coef[t] : 0.f;
-#pragma unroll
-    for (int k = 0; k < NS; k++) {
-        long long o = t * NS * c + (long long) k * c + cc;
-        dx[o] += pre[t * NS + k] * g + k0 * x[o];
-    }
-}
-
-// The same as sm_aggregate_backward plus the projections' path dx += (r·dz)·Φ_catᵀ, for M <= SM_FUSE_MAX (one pass over
-// dx instead of a GEMM's read-modify-write and this kernel's). Block (256) = 256 consecutive columns q of vec(x) over
-// SM_TT tokens; each thread keeps its row of Φ_cat in registers, the tokens' r·dz rows come through shared memory
-// (rows padded to MP, a multiple of 4, and read as float4).
+// The streams' gradient in one pass that overwrites dx (the merge backward no longer writes H_resᵀ dOut for this pass
+// to read back): dx[t, i, c] = Σ_j H_res[t, j, i] dOut[t, j, c] + H_pre[t, i] dh[t, c] (+ coef[t] x[t, i, c], the RMSNorm
+// path, when the maps are dynamic). PROJ adds the projections' path Σ_m (r·dz)[t, m] Φ_cat[(i, c), m] (M <= SM_FUSE_MAX,
+// Φ_cat's row in registers); DPHI also sums dΦ_cat = vec(x)ᵀ·(r·dz) from the same loads of x into the partial rows
+// part[y, (i, c), :] over block row y's tokens (summed over the rows by sm_sum_rows: no atomics, no second pass over x).
+// Block (SM_CB, NS): SM_CB columns c of every stream, so the NS threads reading dOut[t, :, c] share those loads in L1;
+// grid (ceil(C / SM_CB), rows): block row y walks token tiles y·per .. y·per + per - 1 of SM_TT tokens, each tile's
+// per-token maps coming through shared memory.
 #define SM_TT 32
+#define SM_CB 64
 #define SM_FUSE_MAX 64
 namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
 constexpr int MP = (MF + 3) / 4 * 4;
 }
-extern "C" __global__ __launch_bounds__(256) void sm_aggregate_backward_fused(
-        const float* __restrict__ dh, const float* __restrict__ x, const float* __restrict__ pre,
+template <bool PROJ, bool DPHI>
+__device__ __forceinline__ void stream_backward(const float* __restrict__ dout, const float* __restrict__ dh,
+        const float* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
-        float* __restrict__ dx, int tokens, int c) {
-    if constexpr (M > 0 && M <= SM_FUSE_MAX) {
-        __shared__ float4 tile4[SM_TT][MP / 4];
-        float* tile = reinterpret_cast<float*>(&tile4[0][0]);   // [SM_TT][MP]
-        __shared__ float tp[SM_TT][NS];
-        __shared__ float tc[SM_TT];
-        int d = NS * c;
-        int q = blockIdx.x * blockDim.x + threadIdx.x;
-        int t0 = blockIdx.y * SM_TT;
-        int nt = min(SM_TT, tokens - t0);
-        for (int k = threadIdx.x; k < SM_TT * MP; k += blockDim.x) {
-            int s = k / MP, j = k % MP;
-            tile[s * MP + j] = s < nt && j < M ? dzr[(long long) (t0 + s) * M + j] : 0.f;
-        }
-        for (int k = threadIdx.x; k < nt * NS; k += blockDim.x) tp[k / NS][k % NS] = pre[(long long) t0 * NS + k];
-        for (int k = threadIdx.x; k < nt; k += blockDim.x) tc[k] = coef[t0 + k];
-        __syncthreads();
-        if (q >= d) return;
-        float ph[MP];
+        float* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per) {
+    constexpr int MK = PROJ ? MP : 4;
+    __shared__ float sres[SM_TT][NS * NS];
+    __shared__ float spre[SM_TT][NS];
+    __shared__ float scoef[SM_TT];
+    __shared__ float4 sdz4[SM_TT][MK / 4];
+    float* sdz = reinterpret_cast<float*>(&sdz4[0][0]);   // [SM_TT][MK]
+    const int i = threadIdx.y, tid = i * SM_CB + threadIdx.x, nthreads = SM_CB * NS;
+    const int cc = blockIdx.x * SM_CB + threadIdx.x;
+    const bool active = cc < c;
+    const long long d = (long long) NS * c, q = (long long) i * c + cc;
+    float ph[MK], dp[MK];
 #pragma unroll
-        for (int j = 0; j < MP; j++) ph[j] = j < M ? phi[(long long) q * M + j] : 0.f;
-        int i = q / c, cc = q - i * c;
-#pragma unroll 4
-        for (int s = 0; s < nt; s++) {                 // unrolled: four tokens' loads in flight per thread
-            long long t = t0 + s;
-            long long o = t * d + q;
-            float a = tp[s][i] * dh[t * c + cc] + tc[s] * x[o];
-#pragma unroll
-            for (int j = 0; j < MP / 4; j++) {
-                float4 v = tile4[s][j];
-                a += v.x * ph[4 * j] + v.y * ph[4 * j + 1] + v.z * ph[4 * j + 2] + v.w * ph[4 * j + 3];
+    for (int j = 0; j < MK; j++) {
+        ph[j] = PROJ && active && j < M ? phi[q * M + j] : 0.f;
+        dp[j] = 0.f;
+    }
+    const int tile1 = min((tokens + SM_TT - 1) / SM_TT, (int) (blockIdx.y + 1) * per);
+    for (int tt = blockIdx.y * per; tt < tile1; tt++) {
+        const int t0 = tt * SM_TT, nt = min(SM_TT, tokens - t0);
+        __syncthreads();                                   // the previous tile's maps are used up
+        for (int k = tid; k < nt * NS * NS; k += nthreads) sres[k / (NS * NS)][k % (NS * NS)] = res[(long long) t0 * NS * NS + k];
+        for (int k = tid; k < nt * NS; k += nthreads) spre[k / NS][k % NS] = pre[(long long) t0 * NS + k];
+        if (DYN)
+            for (int k = tid; k < nt; k += nthreads) scoef[k] = coef[t0 + k];
+        if (PROJ)
+            for (int k = tid; k < SM_TT * MK; k += nthreads) {
+                int s = k / MK, j = k % MK;
+                sdz[k] = s < nt && j < M ? dzr[(long long) (t0 + s) * M + j] : 0.f;
             }
-            dx[o] += a;
+        __syncthreads();
+        if (!active) continue;
+#pragma unroll 4
+        for (int s = 0; s < nt; s++) {                     // unrolled: four tokens' loads in flight per thread
+            const long long t = t0 + s, base = t * d;
+            const float xv = x[base + q];
+            float a = spre[s][i] * dh[t * c + cc];
+            if (DYN) a += scoef[s] * xv;
+#pragma unroll
+            for (int j = 0; j < NS; j++) a += sres[s][j * NS + i] * dout[base + (long long) j * c + cc];
+            if (PROJ) {
+#pragma unroll
+                for (int j = 0; j < MK / 4; j++) {
+                    const float4 v = sdz4[s][j];
+                    a += v.x * ph[4 * j] + v.y * ph[4 * j + 1] + v.z * ph[4 * j + 2] + v.w * ph[4 * j + 3];
+                    if (DPHI) {
+                        dp[4 * j] += xv * v.x;
+                        dp[4 * j + 1] += xv * v.y;
+                        dp[4 * j + 2] += xv * v.z;
+                        dp[4 * j + 3] += xv * v.w;
+                    }
+                }
+            }
+            dx[base + q] = a;
         }
     }
+    if (DPHI && active) {
+        float* out = part + ((long long) blockIdx.y * d + q) * M;
+#pragma unroll
+        for (int j = 0; j < MK; j++)
+            if (j < M) out[j] = dp[j];
+    }
+}
+#define SM_STREAM_BACKWARD_ARGS const float* __restrict__ dout, const float* __restrict__ dh, const float* __restrict__ x, \
+        const float* __restrict__ pre, const float* __restrict__ res, const float* __restrict__ coef, \
+        const float* __restrict__ dzr, const float* __restrict__ phi, float* __restrict__ dx, float* __restrict__ part, \
+        int tokens, int c, int per
+extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward(SM_STREAM_BACKWARD_ARGS) {
+    stream_backward<false, false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
+}
+extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward_proj(SM_STREAM_BACKWARD_ARGS) {
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true, false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
+}
+extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward_dphi(SM_STREAM_BACKWARD_ARGS) {
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true, true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
 }
 
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]

@@ -148,8 +148,8 @@ class StreamMapsGpuTest {
                     for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
                     sm.aggregate(x, params, h, tokens);
                     sm.merge(x, f, out, tokens);
-                    sm.backwardMerge(dOut, x, f, dx, df, tokens);
-                    sm.backwardAggregate(dh, x, grads, dx, tokens);
+                    sm.backwardMerge(dOut, x, f, df, tokens);
+                    sm.backwardAggregate(dOut, dh, x, grads, dx, tokens);
                     Map<String, float[]> got = new LinkedHashMap<>();
                     StreamMaps.Maps maps = sm.lastMaps();
                     got.put("pre", maps.pre());
@@ -319,8 +319,8 @@ class StreamMapsGpuTest {
             DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
             sm.aggregate(dxT, params, h, tokens);
             sm.merge(dxT, fT, out, tokens);
-            sm.backwardMerge(dOut, dxT, fT, dx, df, tokens);
-            sm.backwardAggregate(dh, dxT, grads, dx, tokens);
+            sm.backwardMerge(dOut, dxT, fT, df, tokens);
+            sm.backwardAggregate(dOut, dh, dxT, grads, dx, tokens);
             StreamMaps.Maps got = sm.lastMaps();
 
             Map<String, Double> fwd = new LinkedHashMap<>(), bwd = new LinkedHashMap<>();
@@ -366,8 +366,8 @@ class StreamMapsGpuTest {
             Map<String, DeviceTensor> grads2 = new LinkedHashMap<>();
             for (MapSpec.Param p : spec) grads2.put(p.name(), a.alloc(DType.F32, p.shape()).copyFrom(grad0.get(p.name())));
             sm.aggregate(dxT, params, h, tokens);
-            sm.backwardMerge(dOut, dxT, fT, dx, df, tokens);
-            sm.backwardAggregate(dh, dxT, grads2, dx, tokens);
+            sm.backwardMerge(dOut, dxT, fT, df, tokens);
+            sm.backwardAggregate(dOut, dh, dxT, grads2, dx, tokens);
             assertArrayEquals(dx1, dx.toFloatArray(), "dx differs between two identical runs");
             for (MapSpec.Param p : spec) {
                 float[] first = grads.get(p.name()).toFloatArray(), g0 = grad0.get(p.name()), want = new float[g0.length];
