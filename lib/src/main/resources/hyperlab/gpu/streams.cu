@@ -704,7 +704,7 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(c
 // The streams' gradient in one pass that overwrites dx (the merge backward no longer writes H_resᵀ dOut for this pass
 // to read back): dx[t, i, c] = Σ_j H_res[t, j, i] dOut[t, j, c] + H_pre[t, i] dh[t, c] (+ coef[t] x[t, i, c], the RMSNorm
 // path, when the maps are dynamic). PROJ adds the projections' path Σ_m (r·dz)[t, m] Φ_cat[(i, c), m] (M <= SM_FUSE_MAX,
-// Φ_cat's row in registers); DPHI also sums dΦ_cat = vec(x)ᵀ·(r·dz) from the same loads of x into the partial rows
+// Φ_cat's row in registers) and sums dΦ_cat = vec(x)ᵀ·(r·dz) from the same loads of x into the partial rows
 // part[y, (i, c), :] over block row y's tokens (summed over the rows by sm_sum_rows: no atomics, no second pass over x).
 // Block (SM_CB, NS): SM_CB columns c of every stream, so the NS threads reading dOut[t, :, c] share those loads in L1;
 // grid (ceil(C / SM_CB), rows): block row y walks token tiles y·per .. y·per + per - 1 of SM_TT tokens, each tile's
@@ -716,7 +716,7 @@ namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
 constexpr int MP = (MF + 3) / 4 * 4;
 }
-template <bool PROJ, bool DPHI>
+template <bool PROJ>
 __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, const float* __restrict__ dh,
         const float* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
@@ -765,18 +765,16 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
                 for (int j = 0; j < MK / 4; j++) {
                     const float4 v = sdz4[s][j];
                     a += v.x * ph[4 * j] + v.y * ph[4 * j + 1] + v.z * ph[4 * j + 2] + v.w * ph[4 * j + 3];
-                    if (DPHI) {
-                        dp[4 * j] += xv * v.x;
-                        dp[4 * j + 1] += xv * v.y;
-                        dp[4 * j + 2] += xv * v.z;
-                        dp[4 * j + 3] += xv * v.w;
-                    }
+                    dp[4 * j] += xv * v.x;
+                    dp[4 * j + 1] += xv * v.y;
+                    dp[4 * j + 2] += xv * v.z;
+                    dp[4 * j + 3] += xv * v.w;
                 }
             }
             dx[base + q] = a;
         }
     }
-    if (DPHI && active) {
+    if (PROJ && active) {
         float* out = part + ((long long) blockIdx.y * d + q) * M;
 #pragma unroll
         for (int j = 0; j < MK; j++)
@@ -788,13 +786,10 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
         const float* __restrict__ dzr, const float* __restrict__ phi, float* __restrict__ dx, float* __restrict__ part, \
         int tokens, int c, int per
 extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward(SM_STREAM_BACKWARD_ARGS) {
-    stream_backward<false, false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
-}
-extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward_proj(SM_STREAM_BACKWARD_ARGS) {
-    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true, false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
+    stream_backward<false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
 }
 extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward_dphi(SM_STREAM_BACKWARD_ARGS) {
-    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true, true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
 }
 
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]

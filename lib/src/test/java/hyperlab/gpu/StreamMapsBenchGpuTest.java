@@ -50,11 +50,10 @@ class StreamMapsBenchGpuTest {
                     params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
                     grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
                 }
-                for (int variant = 0; variant < 3; variant++)   // fused; dΦ_cat by GEMM; projections by RMS pass + GEMMs
+                for (boolean fusedProjection : new boolean[] {true, false})
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, p == Paradigm.MHC && flag, tokens)) {
-                    sm.useFusedProjection(variant < 2);
-                    sm.useFusedDphi(variant == 0);
-                    if (variant > 0 && !(p == Paradigm.MHC && !flag)) continue;   // the other variants for plain mHC only
+                    sm.useFusedProjection(fusedProjection);
+                    if (!fusedProjection && !(p == Paradigm.MHC && !flag)) continue;   // the RMS pass + GEMMs for plain mHC only
                     float fwd = median(gpu, () -> {
                         sm.aggregate(x, params, h, tokens);
                         sm.merge(x, f, out, tokens);
@@ -64,7 +63,7 @@ class StreamMapsBenchGpuTest {
                         sm.backwardAggregate(out, h, x, grads, dx, tokens);
                     });
                     String name = p.key() + (p == Paradigm.HC ? (flag ? "-dynamic" : "-static") : p == Paradigm.MHC && flag ? "-log" : "")
-                            + (variant == 1 ? "-gemmdphi" : variant == 2 ? "-gemmproj" : "");
+                            + (fusedProjection ? "" : "-gemmproj");
                     System.out.printf(Locale.ROOT, "streammaps bench %-12s forward %.3f ms, backward %.3f ms (%.1f / %.1f copies of x)%n",
                             name, fwd, bwd, fwd / copyMs, bwd / copyMs);
                     TestMetrics.record("streammaps.bench." + name + ".forward_ms", fwd);
