@@ -11,6 +11,8 @@ import hyperlab.cuda.Gpu;
 import hyperlab.manifold.Permutations;
 import hyperlab.nn.Paradigm;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +41,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_TT, SM_CB, SM_PT
+    private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward_dphi (dΦ_cat's partial sums);
                                                     // at least two token tiles per row, so short inputs test the walk too
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
@@ -50,7 +53,9 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
             part, partSums;
-    private final CudaFunction rms, gather, scatter, add, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
+    private final DeviceTensor packTable, gradTable;   // I64 [slots, 4] for sm_pack / sm_unpack_add
+    private long[] packed = {}, unpacked = {};          // what the tables hold now
+    private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
             streamBwdDphi, project;
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
@@ -78,9 +83,8 @@ public final class StreamMaps implements AutoCloseable {
         CudaModule mod = module(gpu, p, streams, layout.dynamic(), p == Paradigm.MHC ? sinkhornIterations : 1,
                 p == Paradigm.MHC && logDomain);
         rms = mod.function("sm_rms");
-        gather = mod.function("sm_gather_cols");
-        scatter = mod.function("sm_scatter_cols_add");
-        add = mod.function("sm_add");
+        packKernel = mod.function("sm_pack");
+        unpackAdd = mod.function("sm_unpack_add");
         sumRows = mod.function("sm_sum_rows");
         mapsFwd = mod.function("sm_maps_forward");
         mapsBwd = mod.function("sm_maps_backward");
@@ -116,6 +120,8 @@ public final class StreamMaps implements AutoCloseable {
         coef = arena.zeros(DType.F32, maxTokens);
         part = arena.zeros(DType.F32, Math.max((long) maxTokens * th, m > 0 && m <= FUSE_MAX ? (long) DPHI_ROWS * d * m : 0));
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
+        packTable = arena.zeros(DType.I64, layout.slots().size(), 4);
+        gradTable = arena.zeros(DType.I64, layout.slots().size(), 4);
     }
 
     private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log) {
@@ -196,14 +202,6 @@ public final class StreamMaps implements AutoCloseable {
             sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th);
             sumRows.launch(Dim3.of(colBlocks, 1), Dim3.of(32, 8), 0, partSums, dTheta, chunks, th);
         });
-        for (StreamMapsLayout.Slot s : layout.slots()) {
-            DeviceTensor g = grads.get(s.name());
-            if (g == null) throw new IllegalArgumentException("grads has no '" + s.name() + "'");
-            checkShape(g, s, "grads");
-            if (s.matrix()) continue;
-            step("bwd.param_adds", () -> add.launch(Dim3.cover(s.width(), 256), Dim3.of(256), 0, g,
-                    dTheta.view(s.offset(), s.width()), s.width()));
-        }
         // fused: the projections' path and dΦ_cat in the same pass (the path alone, dΦ_cat by GEMM, measured 0.72 + 0.20 ms
         // per block on the H100 against 0.47 for both)
         boolean fused = fusedProjection && m > 0 && m <= FUSE_MAX;
@@ -219,12 +217,9 @@ public final class StreamMaps implements AutoCloseable {
             step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));   // vec(x)ᵀ·(r·dz)
             step("bwd.gemm_dx", () -> gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true));
         }
-        if (m > 0)
-            for (StreamMapsLayout.Slot s : layout.slots()) {
-                if (!s.matrix()) continue;
-                step("bwd.scatter", () -> scatter.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0,
-                        grads.get(s.name()), s.width(), dPhiCat, m, s.offset(), d));
-            }
+        unpacked = upload(gradTable, unpacked, table(grads, "grads"));
+        step("bwd.param_adds", () -> unpackAdd.launch(Dim3.of(PACK_BLOCKS, layout.slots().size()), Dim3.of(256), 0, gradTable, dPhiCat,
+                Math.max(1, m), dTheta, d));
     }
 
     /**
@@ -255,17 +250,36 @@ public final class StreamMaps implements AutoCloseable {
                 Arrays.copyOf(res.toFloatArray(), t * n * n));
     }
 
-    /** Gathers the block's parameters into Φ_cat and theta (queued device copies). */
+    /** Gathers the block's parameters into Φ_cat and theta (one launch). */
     private void pack(Map<String, DeviceTensor> params) {
-        for (StreamMapsLayout.Slot s : layout.slots()) {
-            DeviceTensor w = params.get(s.name());
-            if (w == null) throw new IllegalArgumentException("params has no '" + s.name() + "' (" + paradigm.key() + ", n = " + n + ")");
-            checkShape(w, s, "params");
-            if (s.matrix())
-                gather.launch(Dim3.cover((long) d * s.width(), 256), Dim3.of(256), 0, phiCat, m, w, s.width(), s.offset(), d);
-            else
-                theta.view(s.offset(), s.width()).copyFrom(w.view(0, s.width()));
+        packed = upload(packTable, packed, table(params, "params"));
+        packKernel.launch(Dim3.of(PACK_BLOCKS, layout.slots().size()), Dim3.of(256), 0, packTable, phiCat, Math.max(1, m), theta, d);
+    }
+
+    /** Rows {address, width, offset, matrix} of the layout's slots in {@code tensors} (checked against the layout). */
+    private long[] table(Map<String, DeviceTensor> tensors, String what) {
+        List<StreamMapsLayout.Slot> slots = layout.slots();
+        long[] t = new long[4 * slots.size()];
+        for (int i = 0; i < slots.size(); i++) {
+            StreamMapsLayout.Slot s = slots.get(i);
+            DeviceTensor w = tensors.get(s.name());
+            if (w == null) throw new IllegalArgumentException(what + " has no '" + s.name() + "' (" + paradigm.key() + ", n = " + n + ")");
+            checkShape(w, s, what);
+            t[4 * i] = w.address();
+            t[4 * i + 1] = s.width();
+            t[4 * i + 2] = s.offset();
+            t[4 * i + 3] = s.matrix() ? 1 : 0;
         }
+        return t;
+    }
+
+    /** Copies {@code want} into the device table unless it holds it already (the addresses rarely change); returns it. */
+    private static long[] upload(DeviceTensor table, long[] held, long[] want) {
+        if (Arrays.equals(held, want)) return held;
+        ByteBuffer b = ByteBuffer.allocate(8 * want.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : want) b.putLong(v);
+        table.copyFromBytes(b.array());
+        return want;
     }
 
     private static void checkShape(DeviceTensor t, StreamMapsLayout.Slot s, String what) {

@@ -6,7 +6,7 @@
 //
 // Per token t with streams x_t (n x C, row-major, flattened to D = nC):
 //   r = 1/sqrt(mean(x^2) + eps)            sm_rms (a warp per token)
-//   u = x_flat · Φ_cat                    one cuBLASLt GEMM [N, D]·[D, M] (Φ_cat gathered by sm_gather_cols)
+//   u = x_flat · Φ_cat                    one cuBLASLt GEMM [N, D]·[D, M] (Φ_cat gathered by sm_pack)
 //   z = r·u, then gates and H_res          sm_maps_forward (a thread per token)
 // Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
 // The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
@@ -310,27 +310,41 @@ extern "C" __global__ void sm_rms(const float* __restrict__ x, float* __restrict
     if (lane == 0) r[t] = 1.f / sqrtf(s / (float) d + SM_EPS);
 }
 
-// dst[row, col0 + c] = src[row, c] for src [d, w] and dst [d, m].
-extern "C" __global__ void sm_gather_cols(float* __restrict__ dst, int m, const float* __restrict__ src, int w, int col0, int d) {
-    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
-    if (i >= (long long) d * w) return;
-    long long row = i / w;
-    int c = (int) (i - row * w);
-    dst[row * m + col0 + c] = src[i];
+// The block's parameters into Φ_cat [d, m] and theta in one launch (a launch per parameter cost more than its copy):
+// row blockIdx.y of table [slots][4] = {address, width, offset, matrix} names one parameter; a matrix [d, width] fills
+// Φ_cat's columns offset.., anything else theta[offset ..].
+extern "C" __global__ void sm_pack(const long long* __restrict__ table, float* __restrict__ phi, int m, float* __restrict__ theta, int d) {
+    const long long* e = table + 4 * blockIdx.y;
+    const float* src = reinterpret_cast<const float*>(e[0]);
+    const int w = (int) e[1], off = (int) e[2];
+    const bool matrix = e[3] != 0;
+    const long long count = matrix ? (long long) d * w : w;
+    for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < count; k += (long long) gridDim.x * blockDim.x) {
+        if (matrix) {
+            long long row = k / w;
+            phi[row * m + off + (k - row * w)] = src[k];
+        } else {
+            theta[off + k] = src[k];
+        }
+    }
 }
 
-// dst[row, c] += src[row, col0 + c]: Φ_cat's gradient back into one parameter's.
-extern "C" __global__ void sm_scatter_cols_add(float* __restrict__ dst, int w, const float* __restrict__ src, int m, int col0, int d) {
-    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
-    if (i >= (long long) d * w) return;
-    long long row = i / w;
-    int c = (int) (i - row * w);
-    dst[i] += src[row * m + col0 + c];
-}
-
-extern "C" __global__ void sm_add(float* __restrict__ dst, const float* __restrict__ src, int count) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < count) dst[i] += src[i];
+// The reverse for the gradients, ADDED into each parameter's own (table as for sm_pack, addresses of the gradients).
+extern "C" __global__ void sm_unpack_add(const long long* __restrict__ table, const float* __restrict__ dphi, int m,
+                                         const float* __restrict__ dtheta, int d) {
+    const long long* e = table + 4 * blockIdx.y;
+    float* dst = reinterpret_cast<float*>(e[0]);
+    const int w = (int) e[1], off = (int) e[2];
+    const bool matrix = e[3] != 0;
+    const long long count = matrix ? (long long) d * w : w;
+    for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < count; k += (long long) gridDim.x * blockDim.x) {
+        if (matrix) {
+            long long row = k / w;
+            dst[k] += dphi[row * m + off + (k - row * w)];
+        } else {
+            dst[k] += dtheta[off + k];
+        }
+    }
 }
 
 // out[chunk, col] = Σ rows of chunk blockIdx.y of part [rows, cols]; block (32, 8), grid (ceil(cols/32), chunks).
