@@ -18,7 +18,8 @@ import java.util.Random;
  * Usage: DeviceBench [--torch-tflops X] [--junit-xml FILE] [--metrics FILE]
  */
 public final class DeviceBench {
-    static final double HBM3_PEAK_BYTES_PER_S = 3.35e12;
+    /** Nominal HBM bandwidth (read + write) of the SXM parts measured here, by name; other GPUs get no ratio. */
+    static final Map<String, Double> HBM_PEAK_BYTES_PER_S = Map.of("H100", 3.35e12, "H200", 4.8e12);
 
     private DeviceBench() {
     }
@@ -71,7 +72,7 @@ public final class DeviceBench {
             if (torchTflops != null) {
                 g.field("torch_same_run_tflops", torchTflops).field("ratio_to_torch_same_run", gemm / torchTflops);
             }
-            return g.field("ratio_to_794_tflops", gemm / 794.0).close();
+            return g.close();
         }));
         b.raw("gemm_f32", attempt(() -> new Json().open().field("m_n_k", 4096)
                 .field("tflops", gemmTflops(gpu, DType.F32, 4096, 10)).close()));
@@ -122,12 +123,20 @@ public final class DeviceBench {
                 for (int i = 0; i < iters; i++) k.launch(grid, block, 0, src, dst, n4);
             });
             double memcpy = 2.0 * bytes * iters / (msCopy * 1e-3), kernel = 2.0 * bytes * iters / (msKernel * 1e-3);
-            return new Json().open().field("bytes", bytes).field("memcpy_dtod_tb_per_s", memcpy / 1e12)
-                    .field("memcpy_ratio_to_3_35_tb_per_s", memcpy / HBM3_PEAK_BYTES_PER_S)
-                    .field("copy_kernel_tb_per_s", kernel / 1e12)
-                    .field("copy_kernel_ratio_to_3_35_tb_per_s", kernel / HBM3_PEAK_BYTES_PER_S)
-                    .field("counts", "read + write bytes").close();
+            Json j = new Json().open().field("bytes", bytes).field("memcpy_dtod_tb_per_s", memcpy / 1e12)
+                    .field("copy_kernel_tb_per_s", kernel / 1e12).field("counts", "read + write bytes");
+            Double peak = hbmPeak(gpu.info().name());
+            if (peak != null) j.field("nominal_peak_tb_per_s", peak / 1e12).field("memcpy_ratio_to_peak", memcpy / peak)
+                    .field("copy_kernel_ratio_to_peak", kernel / peak);
+            return j.close();
         }
+    }
+
+    /** The nominal HBM peak of a GPU named like "NVIDIA H200", or null for one not in the table. */
+    static Double hbmPeak(String name) {
+        for (Map.Entry<String, Double> e : HBM_PEAK_BYTES_PER_S.entrySet())
+            if (name.matches(".*\\b" + e.getKey() + "\\b.*")) return e.getValue();
+        return null;
     }
 
     /** Host wall time per cuLaunchKernel of an empty kernel from Java (queue kept busy), and one launch+sync round trip. */

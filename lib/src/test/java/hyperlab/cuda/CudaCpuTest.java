@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -141,5 +142,13 @@ class CudaCpuTest {
         assertEquals(new Dim3(4, 1, 1), Dim3.cover(1000, 256));
         assertEquals(new Dim3(1, 1, 1), Dim3.cover(0, 256));
         assertThrows(IllegalArgumentException.class, () -> new Dim3(0, 1, 1));
+    }
+
+    @Test
+    void bandwidthRatiosUseTheMeasuredGpusOwnPeak() {
+        assertEquals(4.8e12, DeviceBench.hbmPeak("NVIDIA H200"));
+        assertEquals(3.35e12, DeviceBench.hbmPeak("NVIDIA H100 80GB HBM3"));
+        assertNull(DeviceBench.hbmPeak("NVIDIA H1000"), "a whole-word match, not a prefix");
+        assertNull(DeviceBench.hbmPeak("NVIDIA A100-SXM4-80GB"));
     }
 }
