@@ -6,7 +6,7 @@
 #   DIR/device-test.sh --bundle DIR           on that machine: runs from the bundle (no Maven, no JDK needed)
 #   DIR/device-test.sh --bundle DIR --engine-bench [GpuBench args]
 #                                             instead: the GPU engine's step benchmark with a PyTorch reference
-#                                             measured in the same run (JSON for data/bench/gpu-engine-h100.json);
+#                                             measured in the same run (JSON for data/bench/gpu-engine-<gpu>.json, e.g. -h200);
 #                                             $HYPERLAB_TORCH_TIMEOUT (s, default 900) bounds the PyTorch part
 #   DIR/device-test.sh --bundle DIR --compare [key=value ...]
 #                                             instead: every paradigm trained with the GPU engine (CSV for data/results/)
