@@ -14,10 +14,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * Row-major (batched) GEMMs C = epilogue(A·B [+ bias]) through cuBLASLt. Row-major C = A·B is column-major
  * Cᵀ = Bᵀ·Aᵀ, so B and A are handed to cuBLASLt swapped, with no transposes and no copies.
- * Plans (descriptors, layouts, the chosen algorithm) are cached per shape.
+ * Plans (descriptors, layouts, the chosen algorithm) are cached per shape. The algorithm is the fastest of
+ * cuBLASLt's first {@value #TUNE_CANDIDATES} heuristic picks, timed on the first call's own operands (its result goes to
+ * a scratch buffer, so nothing is written twice); {@code -Dhyperlab.matmul.tune=false} takes the heuristic's first pick.
  */
 public final class Matmul {
     static final long WORKSPACE_BYTES = 32L << 20;
+    /** How many of cuBLASLt's heuristic picks a plan times; its first pick is not always the fastest for our shapes. */
+    static final int TUNE_CANDIDATES = 8, TUNE_RUNS = 3;
+    private static final boolean TUNE = !"false".equals(System.getProperty("hyperlab.matmul.tune"));
 
     private final Gpu gpu;
     private final CublasLt lt;
@@ -33,7 +38,12 @@ public final class Matmul {
                        Epilogue epilogue, int alignA, int alignB, int alignC) {
     }
 
-    private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo) {
+    /** tuned: the algorithm was timed against the other candidates (a plan made by {@link #supports} is not). */
+    private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo, boolean tuned) {
+    }
+
+    /** The tensors of the call that makes a plan, so that its candidates can be timed on them. */
+    private record Operands(DeviceTensor a, DeviceTensor b, DeviceTensor c, DeviceTensor d, DeviceTensor bias) {
     }
 
     /** The emulator's: the same contract computed on the CPU in float64 accumulation, F32 only. */
@@ -116,13 +126,23 @@ public final class Matmul {
             EmulatedGemm.run(key.m(), key.n(), key.k(), key.batch(), a, transA, b, transB, c, d, epilogue, bias);
             return;
         }
-        Plan p = plans.computeIfAbsent(key, this::plan);
+        Plan p = plans.get(key);
+        if (p == null || (TUNE && !p.tuned())) {
+            p = plan(key, TUNE ? new Operands(a, b, c, d, bias) : null);
+            plans.put(key, p);
+        }
+        launch(p, a, b, c, d.address(), bias);
+    }
+
+    /** One cuBLASLt call with p's algorithm, the result going to address d. */
+    private void launch(Plan p, DeviceTensor a, DeviceTensor b, DeviceTensor c, long d, DeviceTensor bias) {
         if (bias != null) {
             biasSlot.set(JAVA_LONG, 0, bias.address());
             setDesc(p.desc(), CublasLt.DESC_BIAS_POINTER, biasSlot, 8);
         }
-        lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), accumulate ? one : zero,
-                ptr(accumulate ? c : d), p.lc(), ptr(d), p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
+        MemorySegment out = MemorySegment.ofAddress(d);
+        lt.call("cublasLtMatmul", lt.matmul, handle, p.desc(), one, ptr(b), p.la(), ptr(a), p.lb(), c != null ? one : zero,
+                c != null ? ptr(c) : out, p.lc(), out, p.lc(), p.algo(), MemorySegment.ofAddress(workspace), WORKSPACE_BYTES, gpu.stream);
     }
 
     /**
@@ -135,7 +155,7 @@ public final class Matmul {
         gpu.makeCurrent();
         Key key = key(a, transA, b, transB, c, accumulate, epilogue, alignment(c));
         try {
-            plans.computeIfAbsent(key, this::plan);
+            plans.computeIfAbsent(key, k -> plan(k, null));
             return true;
         } catch (CudaException e) {
             return false;
@@ -176,7 +196,8 @@ public final class Matmul {
         return a == 0 ? 256 : (int) Math.min(256, Long.lowestOneBit(a));
     }
 
-    private Plan plan(Key key) {
+    /** ops null: the heuristic's first pick; else the fastest of its first TUNE_CANDIDATES picks on these operands. */
+    private Plan plan(Key key, Operands ops) {
         int type = key.dtype().cudaDataType(), outType = key.out().cudaDataType();
         MemorySegment out = arena.allocate(ADDRESS);
         lt.call("cublasLtMatmulDescCreate", lt.descCreate, out, CublasLt.COMPUTE_32F, DType.F32.cudaDataType());
@@ -204,12 +225,44 @@ public final class Matmul {
         for (int[] al : aligns)
             lt.call("cublasLtMatmulPreferenceSetAttribute", lt.prefSet, pref.get(ADDRESS, 0), al[0],
                     arena.allocateFrom(JAVA_INT, al[1]), 4L);
-        MemorySegment results = arena.allocate(CublasLt.HEURISTIC_RESULT_BYTES, 8);
+        int want = ops == null ? 1 : TUNE_CANDIDATES;
+        MemorySegment results = arena.allocate(CublasLt.HEURISTIC_RESULT_BYTES * want, 8);
         MemorySegment count = arena.allocate(JAVA_INT);
-        lt.call("cublasLtMatmulAlgoGetHeuristic", lt.heuristic, handle, desc, la, lb, lc, lc, pref.get(ADDRESS, 0), 1,
+        lt.call("cublasLtMatmulAlgoGetHeuristic", lt.heuristic, handle, desc, la, lb, lc, lc, pref.get(ADDRESS, 0), want,
                 results, count);
-        if (count.get(JAVA_INT, 0) < 1) throw new CudaException("cuBLASLt has no algorithm for " + key);
-        return new Plan(desc, la, lb, lc, results.asSlice(0, 64));
+        int found = count.get(JAVA_INT, 0);
+        if (found < 1) throw new CudaException("cuBLASLt has no algorithm for " + key);
+        MemorySegment first = results.asSlice(0, 64);
+        if (ops == null || found == 1) return new Plan(desc, la, lb, lc, first, ops != null);
+        return new Plan(desc, la, lb, lc, fastest(new Plan(desc, la, lb, lc, first, false), results, found, ops), true);
+    }
+
+    /** Times each candidate algorithm on ops, writing into a scratch copy of d so that d (and c, read) stay as they were. */
+    private MemorySegment fastest(Plan p, MemorySegment results, int found, Operands ops) {
+        long scratch = gpu.alloc(ops.d().bytes());
+        try {
+            MemorySegment best = p.algo();
+            float bestMs = Float.MAX_VALUE;
+            for (int i = 0; i < found; i++) {
+                Plan candidate = new Plan(p.desc(), p.la(), p.lb(), p.lc(), results.asSlice(i * CublasLt.HEURISTIC_RESULT_BYTES, 64), false);
+                try {
+                    launch(candidate, ops.a(), ops.b(), ops.c(), scratch, ops.bias());    // warm-up
+                    float ms = gpu.time(() -> {
+                        for (int r = 0; r < TUNE_RUNS; r++) launch(candidate, ops.a(), ops.b(), ops.c(), scratch, ops.bias());
+                    });
+                    if (ms < bestMs) {
+                        bestMs = ms;
+                        best = candidate.algo();
+                    }
+                } catch (CudaException e) {
+                    // a candidate the library offers but cannot run on these operands: the others remain
+                }
+            }
+            return best;
+        } finally {
+            gpu.synchronize();
+            gpu.free(scratch);
+        }
     }
 
     private MemorySegment layout(int type, long rows, long cols, long batch) {
