@@ -17,6 +17,9 @@ final class Kernels {
     private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd;
     private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
+    /** layernorm_backward_k1 .. k8: the backward with rows of up to 128·K columns in registers. */
+    private final CudaFunction[] lnBwdRegs = new CudaFunction[8];
+    private final int smCount;
 
     Kernels(Gpu gpu) {
         CudaModule enc = Cuda.compileResource(gpu, "hyperlab/gpu/encoder.cu");
@@ -33,6 +36,8 @@ final class Kernels {
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
+        for (int i = 0; i < lnBwdRegs.length; i++) lnBwdRegs[i] = ln.function("layernorm_backward_k" + (i + 1));
+        smCount = Math.max(1, gpu.info().smCount());
         geluFwd = gelu.function("gelu_forward");
         geluFwdBf16 = gelu.function("gelu_forward_bf16");
         geluBwd = gelu.function("gelu_backward");
@@ -93,8 +98,15 @@ final class Kernels {
         if (c > LN_SHARED_FLOATS / 2)
             throw new IllegalArgumentException("LayerNorm width " + c + " > " + LN_SHARED_FLOATS / 2 + ": the backward keeps 2·width floats per warp in shared memory");
         int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
-        int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
         int v = c % 4 == 0 ? vector(4, dx, dout, x, gamma) : 1;
+        int chunks = (c + 127) / 128;
+        if (v == 4 && chunks <= lnBwdRegs.length) {   // rows in registers: more warps in flight, each row read once
+            int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
+            lnBwdRegs[chunks - 1].launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout,
+                    x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
+            return;
+        }
+        int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
         lnBwd.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
                 rstd, rows, c, accumulate ? 1 : 0, v);
     }

@@ -121,3 +121,113 @@ extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* d
     if (v == 4) layernorm_backward_rows<4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
     else layernorm_backward_rows<1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }
+
+// The same backward for rows of at most 128·K columns (V = 4): a lane keeps its K chunks of x̂ and dout in registers,
+// so each row is read from memory once rather than twice, and dgamma/dbeta accumulate in registers with no shared
+// memory traffic per element; the warps meet in shared memory once, at the end. Same sums in the same order as
+// layernorm_backward_rows. Dynamic shared memory: warps * 2C floats.
+template <int K>
+__device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+                                        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    extern __shared__ float sh[];
+    int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float sg[K][4], sb[K][4];
+#pragma unroll
+    for (int k = 0; k < K; k++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) sg[k][j] = sb[k][j] = 0.f;
+    for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
+        const float* xr = x + (long)row * C;
+        const float* dr = dout + (long)row * C;
+        float m = mean[row], r = rstd[row];
+        float xh[K][4], dv[K][4];
+        float a = 0.f, b = 0.f;
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            int c = (k * 32 + lane) * 4;
+            if (c < C) {
+                float gv[4];
+                loadv<4>(xr + c, xh[k]);
+                loadv<4>(dr + c, dv[k]);
+                loadv<4>(gamma + c, gv);
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    xh[k][j] = (xh[k][j] - m) * r;
+                    float g = dv[k][j] * gv[j];
+                    a += g;
+                    b += g * xh[k][j];
+                }
+            }
+        }
+        a = warp_sum(a) / C;
+        b = warp_sum(b) / C;
+        float* o = dx + (long)row * C;
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            int c = (k * 32 + lane) * 4;
+            if (c < C) {
+                float gv[4], ov[4];
+                loadv<4>(gamma + c, gv);
+                if (acc) loadv<4>(o + c, ov);
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    float d = r * (dv[k][j] * gv[j] - a - xh[k][j] * b);
+                    ov[j] = acc ? ov[j] + d : d;
+                    sg[k][j] += dv[k][j] * xh[k][j];
+                    sb[k][j] += dv[k][j];
+                }
+                storev<4>(o + c, ov);
+            }
+        }
+    }
+    float* sgw = sh + (long)w * 2 * C;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int c = (k * 32 + lane) * 4;
+        if (c < C)
+#pragma unroll
+            for (int j = 0; j < 4; j++) { sgw[c + j] = sg[k][j]; sgw[C + c + j] = sb[k][j]; }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float g = 0.f, bb = 0.f;
+        for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
+        atomicAdd(&dgamma[c], g);
+        atomicAdd(&dbeta[c], bb);
+    }
+}
+
+// one kernel per K, so each is compiled with the registers its own K needs (Kernels picks K = ceil(C / 128) <= 8);
+// up to K = 6 (C = 768) two blocks of 8 warps fit on an SM without spills
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k1(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k2(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<2>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k3(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<3>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k4(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k5(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<5>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k6(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<6>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ void layernorm_backward_k7(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<7>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ void layernorm_backward_k8(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<8>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}

@@ -70,11 +70,14 @@ class KernelsGpuTest {
         return d;
     }
 
-    /** c = 72: four columns per lane (float4); c = 70: one; accumulate: the backward adds into what dx holds (RC). */
-    @ParameterizedTest(name = "width {0}, accumulate {1}")
-    @CsvSource({"72, false", "70, false", "72, true", "70, true"})
-    void layerNormForwardAndBackwardMatchFloat64(int c, boolean accumulate) {
-        int rows = 37;
+    /**
+     * c = 72: four columns per lane (float4), the backward's rows in registers (one 128-column chunk, partly used);
+     * c = 520 and 768 (preset M's width): 5 and 6 chunks, the last of 520's partly used; c = 70: one column per lane,
+     * the backward without registers; accumulate: the backward adds into what dx holds (RC).
+     */
+    @ParameterizedTest(name = "width {0}, accumulate {1}, {2} rows")
+    @CsvSource({"72, false, 37", "70, false, 37", "72, true, 37", "70, true, 37", "520, true, 6", "768, false, 5", "768, true, 5"})
+    void layerNormForwardAndBackwardMatchFloat64(int c, boolean accumulate, int rows) {
         Random r = new Random(1);
         float[] x = random(r, rows * c, 2), gamma = random(r, c, 1), beta = random(r, c, 1), w = random(r, rows * c, 1);
         float[] before = accumulate ? random(r, rows * c, 1) : new float[rows * c];
