@@ -8,6 +8,9 @@ import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
 
+import java.util.HashMap;
+import java.util.Map;
+
 /** Typed launchers for the engine's element-wise and row kernels (encoder, layernorm, gelu, classifier, adamw .cu). */
 final class Kernels {
     static final float LN_EPS = 1e-5f;            // DJL's LayerNorm default, which the CPU engine uses
@@ -17,8 +20,10 @@ final class Kernels {
     private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd;
     private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
-    /** layernorm_backward_k1 .. k8: the backward with rows of up to 128·K columns in registers. */
-    private final CudaFunction[] lnBwdRegs = new CudaFunction[8];
+    /** The LayerNorm backward with rows of up to 128·K columns in registers, by K (compiled on first use of a width). */
+    private final Map<Integer, CudaFunction> lnBwdRegs = new HashMap<>();
+    static final int LN_REGS_MAX_CHUNKS = 8;
+    private final Gpu gpu;
     private final int smCount;
 
     Kernels(Gpu gpu) {
@@ -36,7 +41,7 @@ final class Kernels {
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
-        for (int i = 0; i < lnBwdRegs.length; i++) lnBwdRegs[i] = ln.function("layernorm_backward_k" + (i + 1));
+        this.gpu = gpu;
         smCount = Math.max(1, gpu.info().smCount());
         geluFwd = gelu.function("gelu_forward");
         geluFwdBf16 = gelu.function("gelu_forward_bf16");
@@ -100,9 +105,11 @@ final class Kernels {
         int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
         int v = c % 4 == 0 ? vector(4, dx, dout, x, gamma) : 1;
         int chunks = (c + 127) / 128;
-        if (v == 4 && chunks <= lnBwdRegs.length) {   // rows in registers: more warps in flight, each row read once
+        if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
             int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
-            lnBwdRegs[chunks - 1].launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout,
+            CudaFunction f = lnBwdRegs.computeIfAbsent(chunks,
+                    kk -> withBf16(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk).function("layernorm_backward_regs_k"));
+            f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout,
                     x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
             return;
         }

@@ -197,37 +197,12 @@ __device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, 
     }
 }
 
-// one kernel per K, so each is compiled with the registers its own K needs (Kernels picks K = ceil(C / 128) <= 8);
-// up to K = 6 (C = 768) two blocks of 8 warps fit on an SM without spills
-extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k1(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k2(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<2>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k3(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<3>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k4(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k5(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<5>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_k6(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<6>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ void layernorm_backward_k7(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<7>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-}
-extern "C" __global__ void layernorm_backward_k8(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<8>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+// Kernels compiles this file once more per width with -DLN_BWD_K=ceil(C / 128) (at most 8), so the kernel has the
+// registers its own K needs: up to K = 6 (C = 768) two blocks of 8 warps fit on an SM without spills.
+#ifndef LN_BWD_K
+#define LN_BWD_K 6
+#endif
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(float* dx, float* dgamma,
+        float* dbeta, const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+    layernorm_backward_regs<LN_BWD_K>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }
