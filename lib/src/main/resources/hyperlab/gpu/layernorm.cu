@@ -56,6 +56,18 @@ extern "C" __global__ void layernorm_forward_bf16(bf16_t* out, float* mean, floa
     else layernorm_rows<bf16_t, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 
+// The block's end: the warps' dgamma/dbeta slices in shared memory (warps x [dgamma C | dbeta C]) summed and added into
+// the globals, one atomic per column each.
+__device__ void add_warp_slices(float* dgamma, float* dbeta, const float* sh, int warps, int C) {
+    __syncthreads();
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float g = 0.f, bb = 0.f;
+        for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
+        atomicAdd(&dgamma[c], g);
+        atomicAdd(&dbeta[c], bb);
+    }
+}
+
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * gamma, written (acc = 0) or added (acc = 1: the
 // residual's gradient is already in dx); dgamma += sum_rows dout * xhat, dbeta += sum_rows dout. Every warp sums its
 // rows' dgamma/dbeta shares into its own slice of shared memory (a lane owns its columns, so no atomics there), and
@@ -106,13 +118,7 @@ __device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, 
             storev<V>(o + c, ov);
         }
     }
-    __syncthreads();
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float g = 0.f, bb = 0.f;
-        for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
-        atomicAdd(&dgamma[c], g);
-        atomicAdd(&dbeta[c], bb);
-    }
+    add_warp_slices(dgamma, dbeta, sh, warps, C);
 }
 
 extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
@@ -188,13 +194,7 @@ __device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, 
 #pragma unroll
             for (int j = 0; j < 4; j++) { sgw[c + j] = sg[k][j]; sgw[C + c + j] = sb[k][j]; }
     }
-    __syncthreads();
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float g = 0.f, bb = 0.f;
-        for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
-        atomicAdd(&dgamma[c], g);
-        atomicAdd(&dbeta[c], bb);
-    }
+    add_warp_slices(dgamma, dbeta, sh, warps, C);
 }
 
 // Kernels compiles this file once more per width with -DLN_BWD_K=ceil(C / 128) (at most 8), so the kernel has the
