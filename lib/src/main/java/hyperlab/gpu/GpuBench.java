@@ -30,6 +30,7 @@ import java.util.Random;
  *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--torch FILE] [--emulator] [--profile]
  */
 public final class GpuBench {
+    /** Dense peaks of the H100 SXM, which the H200 shares (same chip and clocks, more memory bandwidth). */
     static final double H100_BF16_DENSE_TFLOPS = 989.4, H100_FP32_TFLOPS = 66.9;
 
     private GpuBench() {
@@ -168,8 +169,9 @@ public final class GpuBench {
             row.addProperty("ms_per_step", ms);
             row.addProperty("tokens_per_s", tokens / (ms / 1e3));
             row.addProperty("tflops", flops / (ms / 1e3) / 1e12);
-            row.addProperty("mfu_vs_fp32_peak", flops / (ms / 1e3) / 1e12 / H100_FP32_TFLOPS);
-            row.addProperty("mfu_vs_bf16_peak", flops / (ms / 1e3) / 1e12 / H100_BF16_DENSE_TFLOPS);
+            // against the dense peak of the row's own precision (a bf16 step against the fp32 peak would read 3-4)
+            if (precision == DType.BF16) row.addProperty("mfu_vs_bf16_peak", flops / (ms / 1e3) / 1e12 / H100_BF16_DENSE_TFLOPS);
+            else row.addProperty("mfu_vs_fp32_peak", flops / (ms / 1e3) / 1e12 / H100_FP32_TFLOPS);
             if (!gpu.emulated()) row.addProperty("device_memory_bytes", used);   // the emulator's "device" is the JVM's heap
             row.addProperty("model_bytes", model.deviceBytes());
         } catch (RuntimeException e) {

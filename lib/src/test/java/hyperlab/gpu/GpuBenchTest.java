@@ -32,6 +32,7 @@ class GpuBenchTest {
         }
         assertEquals(bytes, row.get("model_bytes").getAsLong());
         assertEquals(!dev.emulated(), row.has("device_memory_bytes"), "the emulator's heap is not device memory");
+        assertTrue(row.has("mfu_vs_fp32_peak") && !row.has("mfu_vs_bf16_peak"), "an fp32 step is measured against the fp32 peak only: " + row);
     }
 
     /**
