@@ -22,7 +22,8 @@ final class Kernels {
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
     /** The LayerNorm backward with rows of up to 128·K columns in registers, by K (compiled on first use of a width). */
     private final Map<Integer, CudaFunction> lnBwdRegs = new HashMap<>();
-    static final int LN_REGS_MAX_CHUNKS = 8;
+    /** At most 8 chunks; layernorm.cu compiled without -DLN_BWD_K holds the kernel for 6 (C = 768, preset M). */
+    static final int LN_REGS_MAX_CHUNKS = 8, LN_REGS_DEFAULT_CHUNKS = 6;
     private final Gpu gpu;
     private final int smCount;
 
@@ -41,6 +42,7 @@ final class Kernels {
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
+        lnBwdRegs.put(LN_REGS_DEFAULT_CHUNKS, ln.function("layernorm_backward_regs_k"));   // no second compile for that width
         this.gpu = gpu;
         smCount = Math.max(1, gpu.info().smCount());
         geluFwd = gelu.function("gelu_forward");

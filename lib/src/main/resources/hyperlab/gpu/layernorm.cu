@@ -200,7 +200,7 @@ __device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, 
 // Kernels compiles this file once more per width with -DLN_BWD_K=ceil(C / 128) (at most 8), so the kernel has the
 // registers its own K needs: up to K = 6 (C = 768) two blocks of 8 warps fit on an SM without spills.
 #ifndef LN_BWD_K
-#define LN_BWD_K 6
+#define LN_BWD_K 6   // Kernels.LN_REGS_DEFAULT_CHUNKS: the width the plain compile serves
 #endif
 extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(float* dx, float* dgamma,
         float* dbeta, const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
