@@ -43,6 +43,18 @@ public final class CudaFunction {
                 + gpu.drv.errorText(r));
     }
 
+    /**
+     * Lets launches ask for up to {@code bytes} of dynamic shared memory; past 48 KB a kernel must opt in this way
+     * (cuFuncSetAttribute, MAX_DYNAMIC_SHARED_SIZE_BYTES). The emulator needs no opt-in. Returns this function.
+     */
+    public CudaFunction allowSharedMemory(int bytes) {
+        if (emulated != null) return this;
+        gpu.makeCurrent();
+        gpu.drv.call("cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + bytes + ")", gpu.drv.funcSetAttribute,
+                handle, Driver.FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+        return this;
+    }
+
     public String name() {
         return name;
     }

@@ -17,6 +17,7 @@ final class Driver {
     static final int ATTR_MULTIPROCESSOR_COUNT = 16;
     static final int ATTR_CC_MAJOR = 75;
     static final int ATTR_CC_MINOR = 76;
+    static final int FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
     final NativeLib lib;
     private final MethodHandle getErrorName, getErrorString;
@@ -25,7 +26,7 @@ final class Driver {
     final MethodHandle streamCreate, streamSynchronize, streamDestroy;
     final MethodHandle eventCreate, eventRecord, eventSynchronize, eventElapsedTime, eventDestroy;
     final MethodHandle memAlloc, memFree, memcpyHtoDAsync, memcpyDtoHAsync, memcpyDtoDAsync, memsetD8Async;
-    final MethodHandle moduleLoadData, moduleGetFunction, moduleUnload, launchKernel;
+    final MethodHandle moduleLoadData, moduleGetFunction, moduleUnload, funcSetAttribute, launchKernel;
 
     private Driver(NativeLib lib) {
         this.lib = lib;
@@ -65,6 +66,7 @@ final class Driver {
         moduleLoadData = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "cuModuleLoadData");
         moduleGetFunction = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuModuleGetFunction");
         moduleUnload = lib.fn(iA, "cuModuleUnload");
+        funcSetAttribute = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
         launchKernel = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuLaunchKernel");
     }

@@ -58,7 +58,7 @@ public final class Attention implements AutoCloseable {
         this.dtype = dtype;
         this.tensorCores = tensorCores;
         CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim,
-                k -> Kernels.withBf16(gpu, "attention.cu", "-DHEAD_DIM=" + headDim));
+                k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim));
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);

@@ -10,6 +10,8 @@ import hyperlab.cuda.Gpu;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Typed launchers for the engine's element-wise and row kernels (encoder, layernorm, gelu, classifier, adamw .cu). */
 final class Kernels {
@@ -29,11 +31,11 @@ final class Kernels {
 
     Kernels(Gpu gpu) {
         CudaModule enc = Cuda.compileResource(gpu, "hyperlab/gpu/encoder.cu");
-        CudaModule ln = withBf16(gpu, "layernorm.cu");
-        CudaModule gelu = withBf16(gpu, "gelu.cu");
-        CudaModule cls = withBf16(gpu, "classifier.cu");
+        CudaModule ln = withHeaders(gpu, "layernorm.cu");
+        CudaModule gelu = withHeaders(gpu, "gelu.cu");
+        CudaModule cls = withHeaders(gpu, "classifier.cu");
         CudaModule opt = Cuda.compileResource(gpu, "hyperlab/gpu/adamw.cu");
-        CudaModule precision = withBf16(gpu, "precision.cu");
+        CudaModule precision = withHeaders(gpu, "precision.cu");
         encFwd = enc.function("encoder_forward");
         encBwdWte = enc.function("encoder_backward_wte");
         encBwdWpe = enc.function("encoder_backward_wpe");
@@ -61,9 +63,21 @@ final class Kernels {
         adamw = opt.function("adamw_update");
     }
 
-    /** A kernel source of hyperlab/gpu with the shared bf16 helpers (bf16.cuh) in front, compiled with {@code options}. */
-    static CudaModule withBf16(Gpu gpu, String file, String... options) {
-        return Cuda.compile(gpu, file, Cuda.source("hyperlab/gpu/bf16.cuh") + "\n" + Cuda.source("hyperlab/gpu/" + file), options);
+    /** Header files a kernel source asks for with "needs a.cuh" or "needs a.cuh and b.cuh" (its first such phrase). */
+    private static final Pattern NEEDS = Pattern.compile("needs (\\w+\\.cuh)(?: and (\\w+\\.cuh))?");
+
+    /**
+     * A kernel source of hyperlab/gpu compiled with {@code options}, with the shared headers it names (bf16.cuh,
+     * async.cuh) in front; lib/bin/nvcc-check.sh includes the same ones.
+     */
+    static CudaModule withHeaders(Gpu gpu, String file, String... options) {
+        String source = Cuda.source("hyperlab/gpu/" + file);
+        StringBuilder all = new StringBuilder();
+        Matcher m = NEEDS.matcher(source);
+        if (m.find())
+            for (int g = 1; g <= m.groupCount(); g++)
+                if (m.group(g) != null) all.append(Cuda.source("hyperlab/gpu/" + m.group(g))).append('\n');
+        return Cuda.compile(gpu, file, all.append(source).toString(), options);
     }
 
     private static boolean bf16(DeviceTensor t) {
@@ -110,7 +124,7 @@ final class Kernels {
         if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
             int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
             CudaFunction f = lnBwdRegs.computeIfAbsent(chunks,
-                    kk -> withBf16(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk).function("layernorm_backward_regs_k"));
+                    kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk).function("layernorm_backward_regs_k"));
             f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout,
                     x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
             return;

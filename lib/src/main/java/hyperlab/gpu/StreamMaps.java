@@ -37,13 +37,14 @@ public final class StreamMaps implements AutoCloseable {
     public record Maps(int tokens, int streams, float[] pre, float[] post, float[] res) {
     }
 
-    private static final String SOURCE = "hyperlab/gpu/streams.cu";
+    private static final String SOURCE = "streams.cu";   // in hyperlab/gpu
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
-    private static final int FUSE_MAX = 64, FUSE_TOKENS = 32, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_TT, SM_CB, SM_PT
+    private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
+    private static final int BWD_BLOCKS_PER_SM = 2; // sm_stream_backward*: one wave of blocks at 2 per SM (SM_BWD_BLOCKS, n <= 4)
     private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
-    private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward_dphi (dΦ_cat's partial sums);
-                                                    // at least two token tiles per row, so short inputs test the walk too
+    private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
+                                                    // least two rows and two token tiles per row, so short inputs test both
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
 
     private final Gpu gpu;
@@ -57,6 +58,7 @@ public final class StreamMaps implements AutoCloseable {
     private long[] packed = {}, unpacked = {};          // what the tables hold now
     private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
             streamBwdDphi, project;
+    private final int bwdTokens, smCount, streamBwdShared, streamBwdDphiShared;          // tokens per tile of sm_stream_backward*, the GPU's SMs
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
@@ -96,6 +98,17 @@ public final class StreamMaps implements AutoCloseable {
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
         project = mod.function("sm_project");
         arena = gpu.arena();
+        int[] sizes;                                 // the kernels' own shared-memory needs (streams.cu, Stage)
+        try (DeviceTensor out = arena.zeros(DType.I32, 3)) {
+            mod.function("sm_stream_backward_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
+            sizes = out.toIntArray();
+        }
+        streamBwdShared = sizes[0];
+        streamBwdDphiShared = sizes[1];
+        bwdTokens = sizes[2];
+        streamBwd.allowSharedMemory(streamBwdShared);
+        if (m > 0 && m <= FUSE_MAX) streamBwdDphi.allowSharedMemory(streamBwdDphiShared);
+        smCount = Math.max(1, gpu.info().smCount());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
         dPhiCat = arena.zeros(DType.F32, d, mm);
@@ -132,7 +145,7 @@ public final class StreamMaps implements AutoCloseable {
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
         }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0)};
-        return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Cuda.compileResource(gpu, SOURCE, opts));
+        return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 
     public StreamMapsLayout layout() {
@@ -153,7 +166,8 @@ public final class StreamMaps implements AutoCloseable {
             step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
         }
         step("fwd.maps", () -> mapsFwd.launch(Dim3.cover(tokens, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
-        step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, pre, h, tokens, c));
+        int va = c % 4 == 0 ? Kernels.vector(4, x, h) : 1;
+        step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
         lastTokens = tokens;
     }
 
@@ -163,7 +177,8 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
         need(out, (long) tokens * d, "out");
-        step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * c, 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c));
+        int v = c % 4 == 0 ? Kernels.vector(4, x, f, out) : 1;
+        step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * (c / v), 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c, v));
     }
 
     /**
@@ -205,12 +220,14 @@ public final class StreamMaps implements AutoCloseable {
         // fused: the projections' path and dΦ_cat in the same pass (the path alone, dΦ_cat by GEMM, measured 0.72 + 0.20 ms
         // per block on the H100 against 0.47 for both)
         boolean fused = fusedProjection && m > 0 && m <= FUSE_MAX;
-        int tiles = (tokens + FUSE_TOKENS - 1) / FUSE_TOKENS, rows = fused ? Math.min(DPHI_ROWS, (tiles + 1) / 2) : Math.min(65535, tiles);
+        int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + bwdTokens - 1) / bwdTokens;
+        int rows = Math.max(1, Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (BWD_BLOCKS_PER_SM * smCount + cols - 1) / cols)));
         int per = (tiles + rows - 1) / rows;
+        boolean vec = c % 4 == 0 && Kernels.vector(4, dOut, dh, x) == 4;
         CudaFunction kernel = fused ? streamBwdDphi : streamBwd;
-        step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(
-                Dim3.of((c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, rows), Dim3.of(FUSE_COLUMNS, n), 0,
-                dOut, dh, x, pre, res, coef, dzr, phiCat, dx, part, tokens, c, per));
+        int shared = fused ? streamBwdDphiShared : streamBwdShared;
+        step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), Dim3.of(FUSE_COLUMNS, n), shared,
+                dOut, dh, x, pre, res, coef, dzr, phiCat, dx, part, tokens, c, per, vec ? 1 : 0));
         if (fused) step("bwd.sum_dphi", () -> sumRows.launch(Dim3.of((d * m + 31) / 32, 1), Dim3.of(32, 8), 0, part, dPhiCat, rows, d * m));
         if (m > 0 && !fused) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);

@@ -15,9 +15,9 @@
 //    tiles equals the A layout of one k16 chunk), so P never leaves registers. Backward: one pass, a block owns 64
 //    keys and walks the query tiles; dQ is summed over the key blocks with fp32 atomics into a scratch buffer and
 //    written as bf16 by a last small kernel (the order of the atomics moves dQ's last fp32 bit from run to run).
-// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh in front, for the conversions and
-// load/store), which also lets the CPU emulator run every kernel here (it emulates mma.sync through shared memory,
-// see mma_bf16).
+// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh and async.cuh in front, for the
+// conversions, load/store and cp.async), which also lets the CPU emulator run every kernel here (it emulates mma.sync
+// through shared memory, see mma_bf16).
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
@@ -348,30 +348,6 @@ __device__ __forceinline__ void ldsm4(unsigned (&r)[4], const bf16_t* p) {
     else
         asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-#endif
-}
-
-// 16 bytes from global to shared memory without a trip through registers (cp.async), zeros when !ok.
-__device__ __forceinline__ void cp16(bf16_t* dst, const bf16_t* src, bool ok) {
-#ifdef HYPERLAB_EMU
-    *reinterpret_cast<int4*>(dst) = ok ? *reinterpret_cast<const int4*>(src) : make_int4(0, 0, 0, 0);
-#else
-    const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(ok ? 16 : 0) : "memory");
-#endif
-}
-
-__device__ __forceinline__ void cp_commit() {
-#ifndef HYPERLAB_EMU
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-
-// Waits until at most N committed groups of this thread are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_wait() {
-#ifndef HYPERLAB_EMU
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
 }
 

@@ -11,7 +11,7 @@
 // Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
 // The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
 // The backward recomputes the per-token maps from u and r (as the paper's fused kernel does) and walks back through
-// Sinkhorn by undoing each normalisation with the saved normalisers.
+// Sinkhorn by undoing each normalisation with the saved normalisers; needs bf16.cuh and async.cuh (wide loads, cp.async).
 
 #ifndef SM_N
 #define SM_N 4
@@ -625,40 +625,67 @@ extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const f
     if (DYN) coef[t] = -dot * r * r * r / (float) d;
 }
 
-// h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, c).
-extern "C" __global__ void sm_aggregate(const float* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
-                                        int tokens, int c) {
-    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
-    if (i >= (long long) tokens * c) return;
-    long long t = i / c;
-    int cc = (int) (i - t * c);
+// h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 4 (x, h 16-byte aligned, C % 4 == 0) moves
+// 16 bytes per access and reads the token's maps once per 4 columns, V = 1 otherwise.
+template <int V>
+__device__ __forceinline__ void aggregate_cols(const float* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+                                               int tokens, int c) {
+    const long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x, g = c / V;
+    if (i >= tokens * g) return;
+    const long long t = i / g;
+    const int cc = (int) (i - t * g) * V;
     const float* xt = x + t * NS * c + cc;
-    float s = 0.f;
+    float s[V], xv[V];
 #pragma unroll
-    for (int k = 0; k < NS; k++) s += pre[t * NS + k] * xt[(long long) k * c];
-    h[i] = s;
-}
-
-// out[t, i, c] = Σ_j H_res[t, i, j] x[t, j, c] + H_post[t, i] f[t, c]; a thread per (t, c).
-extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
-                                    const float* __restrict__ res, float* __restrict__ out, int tokens, int c) {
-    long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x;
-    if (i >= (long long) tokens * c) return;
-    long long t = i / c;
-    int cc = (int) (i - t * c);
-    const float* xt = x + t * NS * c + cc;
-    const float* ht = res + t * NS * NS;
-    float xv[NS];
-#pragma unroll
-    for (int j = 0; j < NS; j++) xv[j] = xt[(long long) j * c];
-    float fv = f[i];
+    for (int v = 0; v < V; v++) s[v] = 0.f;
 #pragma unroll
     for (int k = 0; k < NS; k++) {
-        float s = post[t * NS + k] * fv;
+        const float p = pre[t * NS + k];
+        loadv<V>(xt + (long long) k * c, xv);
 #pragma unroll
-        for (int j = 0; j < NS; j++) s += ht[k * NS + j] * xv[j];
-        out[t * NS * c + (long long) k * c + cc] = s;
+        for (int v = 0; v < V; v++) s[v] += p * xv[v];
     }
+    storev<V>(h + t * c + cc, s);
+}
+extern "C" __global__ void sm_aggregate(const float* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+                                        int tokens, int c, int vec) {
+    if (vec == 4) aggregate_cols<4>(x, pre, h, tokens, c);
+    else aggregate_cols<1>(x, pre, h, tokens, c);
+}
+
+// out[t, i, c] = Σ_j H_res[t, i, j] x[t, j, c] + H_post[t, i] f[t, c]; a thread per (t, V columns) as for sm_aggregate.
+template <int V>
+__device__ __forceinline__ void merge_cols(const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+                                           const float* __restrict__ res, float* __restrict__ out, int tokens, int c) {
+    const long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x, g = c / V;
+    if (i >= tokens * g) return;
+    const long long t = i / g;
+    const int cc = (int) (i - t * g) * V;
+    const float* xt = x + t * NS * c + cc;
+    const float* ht = res + t * NS * NS;
+    float xv[NS][V], fv[V];
+#pragma unroll
+    for (int j = 0; j < NS; j++) loadv<V>(xt + (long long) j * c, xv[j]);
+    loadv<V>(f + t * c + cc, fv);
+#pragma unroll
+    for (int k = 0; k < NS; k++) {
+        const float p = post[t * NS + k];
+        float o[V];
+#pragma unroll
+        for (int v = 0; v < V; v++) o[v] = p * fv[v];
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            const float hk = ht[k * NS + j];
+#pragma unroll
+            for (int v = 0; v < V; v++) o[v] += hk * xv[j][v];
+        }
+        storev<V>(out + t * NS * c + (long long) k * c + cc, o);
+    }
+}
+extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+                                    const float* __restrict__ res, float* __restrict__ out, int tokens, int c, int vec) {
+    if (vec == 4) merge_cols<4>(x, f, post, res, out, tokens, c);
+    else merge_cols<1>(x, f, post, res, out, tokens, c);
 }
 
 // A block of SM_RED_THREADS per token: df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>,
@@ -718,31 +745,92 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(c
 // The streams' gradient in one pass that overwrites dx (the merge backward no longer writes H_resᵀ dOut for this pass
 // to read back): dx[t, i, c] = Σ_j H_res[t, j, i] dOut[t, j, c] + H_pre[t, i] dh[t, c] (+ coef[t] x[t, i, c], the RMSNorm
 // path, when the maps are dynamic). PROJ adds the projections' path Σ_m (r·dz)[t, m] Φ_cat[(i, c), m] (M <= SM_FUSE_MAX,
-// Φ_cat's row in registers) and sums dΦ_cat = vec(x)ᵀ·(r·dz) from the same loads of x into the partial rows
+// Φ_cat's row in registers) and sums dΦ_cat = vec(x)ᵀ·(r·dz) from the same reads of x into the partial rows
 // part[y, (i, c), :] over block row y's tokens (summed over the rows by sm_sum_rows: no atomics, no second pass over x).
-// Block (SM_CB, NS): SM_CB columns c of every stream, so the NS threads reading dOut[t, :, c] share those loads in L1;
-// grid (ceil(C / SM_CB), rows): block row y walks token tiles y·per .. y·per + per - 1 of SM_TT tokens, each tile's
-// per-token maps coming through shared memory.
-#define SM_TT 32
+// Block (SM_CB, NS): SM_CB columns c of every stream; grid (ceil(C / SM_CB), rows): block row y walks token tiles
+// y·per .. y·per + per - 1 of BT tokens. Each tile (x, dOut, dh and the per-token maps) reaches shared memory by
+// cp.async, SM_STAGES tiles deep, so the next tiles are on their way while this one is computed; registers hold only
+// Φ_cat's row and the dΦ_cat sums (the register-staged version was latency-bound at 25 % occupancy: 2.8x its byte floor).
+// vec != 0: x, dOut and dh are 16-byte aligned and C % 4 == 0 (16-byte copies), else 4-byte copies.
 #define SM_CB 64
 #define SM_FUSE_MAX 64
+#ifndef SM_STAGES
+#define SM_STAGES 2                                      // tiles in shared memory at once (one computed, the rest landing)
+#endif
+#define SM_BWD_BLOCKS (NS <= 4 ? 2 : 1)                  // blocks per SM the register budget allows for
 namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
 constexpr int MP = (MF + 3) / 4 * 4;
+#ifdef SM_BT
+constexpr int BT = SM_BT;
+#else
+constexpr int BT = NS <= 4 ? 16 : NS <= 8 ? 8 : 4;       // tokens per tile (a stage stays under ~80 KB)
+#endif
+
+// One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x,
+// the same for dOut, [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
+template <bool PROJ>
+struct Stage {
+    static constexpr int MK = PROJ ? MP : 0, DZ = 0, X = BT * MK, DO = X + BT * NS * SM_CB, DH = DO + BT * NS * SM_CB,
+                         RES = DH + BT * SM_CB, PRE = RES + BT * NS * NS, COEF = PRE + BT * NS,
+                         FLOATS = (COEF + BT + 3) / 4 * 4, BYTES = SM_STAGES * FLOATS * 4;
+};
 }
+
+// The tile of tokens t0 .. t0 + nt - 1 into stage st (see Stage), by cp.async; a thread issues every nthreads-th copy.
+template <bool PROJ>
+__device__ __forceinline__ void stream_backward_load(float* st, const float* __restrict__ dout, const float* __restrict__ dh,
+        const float* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
+        const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0, bool vec) {
+    using L = Stage<PROJ>;
+    const int tid = threadIdx.y * SM_CB + threadIdx.x, nthreads = SM_CB * NS;
+    const long long d = (long long) NS * c;
+    if (vec) {                                             // rows of SM_CB columns as 16 chunks of 4
+        constexpr int Q = SM_CB / 4;
+        for (int e = tid; e < BT * NS * Q; e += nthreads) {
+            const int row = e / Q, k = 4 * (e % Q), s = row / NS;
+            const bool ok = s < nt && c0 + k < c;
+            const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
+            cp16(st + L::X + row * SM_CB + k, x + g, ok);
+            cp16(st + L::DO + row * SM_CB + k, dout + g, ok);
+        }
+        for (int e = tid; e < BT * Q; e += nthreads) {
+            const int s = e / Q, k = 4 * (e % Q);
+            const bool ok = s < nt && c0 + k < c;
+            cp16(st + L::DH + s * SM_CB + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
+        }
+    } else {
+        for (int e = tid; e < BT * NS * SM_CB; e += nthreads) {
+            const int row = e / SM_CB, k = e % SM_CB, s = row / NS;
+            const bool ok = s < nt && c0 + k < c;
+            const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
+            cp4(st + L::X + e, x + g, ok);
+            cp4(st + L::DO + e, dout + g, ok);
+        }
+        for (int e = tid; e < BT * SM_CB; e += nthreads) {
+            const int s = e / SM_CB, k = e % SM_CB;
+            const bool ok = s < nt && c0 + k < c;
+            cp4(st + L::DH + e, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
+        }
+    }
+    for (int e = tid; e < nt * NS * NS; e += nthreads) cp4(st + L::RES + e, res + t0 * NS * NS + e, true);
+    for (int e = tid; e < nt * NS; e += nthreads) cp4(st + L::PRE + e, pre + t0 * NS + e, true);
+    if (DYN)
+        for (int e = tid; e < nt; e += nthreads) cp4(st + L::COEF + e, coef + t0 + e, true);
+    if constexpr (PROJ && M > 0)
+        for (int e = tid; e < nt * MF; e += nthreads) cp4(st + L::DZ + (e / MF) * L::MK + e % MF, dzr + t0 * MF + e, true);
+}
+
 template <bool PROJ>
 __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, const float* __restrict__ dh,
         const float* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
-        float* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per) {
+        float* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per, int vec) {
+    using L = Stage<PROJ>;
     constexpr int MK = PROJ ? MP : 4;
-    __shared__ float sres[SM_TT][NS * NS];
-    __shared__ float spre[SM_TT][NS];
-    __shared__ float scoef[SM_TT];
-    __shared__ float4 sdz4[SM_TT][MK / 4];
-    float* sdz = reinterpret_cast<float*>(&sdz4[0][0]);   // [SM_TT][MK]
-    const int i = threadIdx.y, tid = i * SM_CB + threadIdx.x, nthreads = SM_CB * NS;
-    const int cc = blockIdx.x * SM_CB + threadIdx.x;
+    extern __shared__ float4 sm_stages[];
+    float* smem = reinterpret_cast<float*>(sm_stages);
+    const int i = threadIdx.y, cl = threadIdx.x, tid = i * SM_CB + cl, c0 = blockIdx.x * SM_CB, cc = c0 + cl;
     const bool active = cc < c;
     const long long d = (long long) NS * c, q = (long long) i * c + cc;
     float ph[MK], dp[MK];
@@ -751,42 +839,52 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
         ph[j] = PROJ && active && j < M ? phi[q * M + j] : 0.f;
         dp[j] = 0.f;
     }
-    const int tile1 = min((tokens + SM_TT - 1) / SM_TT, (int) (blockIdx.y + 1) * per);
-    for (int tt = blockIdx.y * per; tt < tile1; tt++) {
-        const int t0 = tt * SM_TT, nt = min(SM_TT, tokens - t0);
-        __syncthreads();                                   // the previous tile's maps are used up
-        for (int k = tid; k < nt * NS * NS; k += nthreads) sres[k / (NS * NS)][k % (NS * NS)] = res[(long long) t0 * NS * NS + k];
-        for (int k = tid; k < nt * NS; k += nthreads) spre[k / NS][k % NS] = pre[(long long) t0 * NS + k];
-        if (DYN)
-            for (int k = tid; k < nt; k += nthreads) scoef[k] = coef[t0 + k];
-        if (PROJ)
-            for (int k = tid; k < SM_TT * MK; k += nthreads) {
-                int s = k / MK, j = k % MK;
-                sdz[k] = s < nt && j < M ? dzr[(long long) (t0 + s) * M + j] : 0.f;
-            }
-        __syncthreads();
-        if (!active) continue;
-#pragma unroll 4
-        for (int s = 0; s < nt; s++) {                     // unrolled: four tokens' loads in flight per thread
-            const long long t = t0 + s, base = t * d;
-            const float xv = x[base + q];
-            float a = spre[s][i] * dh[t * c + cc];
-            if (DYN) a += scoef[s] * xv;
+    if constexpr (PROJ)                                    // dz's padding columns: never copied, read as zeros
+        for (int e = tid; e < SM_STAGES * BT * L::MK; e += SM_CB * NS)
+            if (e % L::MK >= M) smem[(e / (BT * L::MK)) * L::FLOATS + L::DZ + e % (BT * L::MK)] = 0.f;
+    const int tiles = (tokens + BT - 1) / BT, first = blockIdx.y * per, last = min(tiles, first + per);
+    auto load = [&](int tile) {
+        const long long t0 = (long long) tile * BT;
+        stream_backward_load<PROJ>(smem + ((tile - first) % SM_STAGES) * L::FLOATS, dout, dh, x, pre, res, coef, dzr, t0,
+                                   min(BT, tokens - (int) t0), c, c0, vec != 0);
+    };
 #pragma unroll
-            for (int j = 0; j < NS; j++) a += sres[s][j * NS + i] * dout[base + (long long) j * c + cc];
-            if (PROJ) {
+    for (int k = 0; k < SM_STAGES - 1; k++) {
+        if (first + k < last) load(first + k);
+        cp_commit();
+    }
+    for (int tile = first; tile < last; tile++) {
+        if (tile + SM_STAGES - 1 < last) load(tile + SM_STAGES - 1);   // its stage was freed by the last iteration's sync
+        cp_commit();
+        cp_wait<SM_STAGES - 1>();                          // this tile's copies (this thread's) have landed ...
+        __syncthreads();                                   // ... and everyone else's
+        const float* st = smem + ((tile - first) % SM_STAGES) * L::FLOATS;
+        const long long t0 = (long long) tile * BT;
+        const int nt = min(BT, tokens - (int) t0);
+        if (active) {
+#pragma unroll 1                                           // (the tile is in shared memory: nothing to hide; unrolling spills)
+            for (int s = 0; s < nt; s++) {
+                const float xv = st[L::X + (s * NS + i) * SM_CB + cl];
+                float a = st[L::PRE + s * NS + i] * st[L::DH + s * SM_CB + cl];
+                if (DYN) a += st[L::COEF + s] * xv;
 #pragma unroll
-                for (int j = 0; j < MK / 4; j++) {
-                    const float4 v = sdz4[s][j];
-                    a += v.x * ph[4 * j] + v.y * ph[4 * j + 1] + v.z * ph[4 * j + 2] + v.w * ph[4 * j + 3];
-                    dp[4 * j] += xv * v.x;
-                    dp[4 * j + 1] += xv * v.y;
-                    dp[4 * j + 2] += xv * v.z;
-                    dp[4 * j + 3] += xv * v.w;
+                for (int j = 0; j < NS; j++) a += st[L::RES + s * NS * NS + j * NS + i] * st[L::DO + (s * NS + j) * SM_CB + cl];
+                if constexpr (PROJ) {
+                    const float4* dz4 = reinterpret_cast<const float4*>(st + L::DZ + s * L::MK);
+#pragma unroll
+                    for (int j = 0; j < MK / 4; j++) {
+                        const float4 v = dz4[j];
+                        a += v.x * ph[4 * j] + v.y * ph[4 * j + 1] + v.z * ph[4 * j + 2] + v.w * ph[4 * j + 3];
+                        dp[4 * j] += xv * v.x;
+                        dp[4 * j + 1] += xv * v.y;
+                        dp[4 * j + 2] += xv * v.z;
+                        dp[4 * j + 3] += xv * v.w;
+                    }
                 }
+                dx[(t0 + s) * d + q] = a;
             }
-            dx[base + q] = a;
         }
+        __syncthreads();                                   // the stage is used up: the next load may refill it
     }
     if (PROJ && active) {
         float* out = part + ((long long) blockIdx.y * d + q) * M;
@@ -798,19 +896,27 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
 #define SM_STREAM_BACKWARD_ARGS const float* __restrict__ dout, const float* __restrict__ dh, const float* __restrict__ x, \
         const float* __restrict__ pre, const float* __restrict__ res, const float* __restrict__ coef, \
         const float* __restrict__ dzr, const float* __restrict__ phi, float* __restrict__ dx, float* __restrict__ part, \
-        int tokens, int c, int per
-extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward(SM_STREAM_BACKWARD_ARGS) {
-    stream_backward<false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
+        int tokens, int c, int per, int vec
+extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_stream_backward(SM_STREAM_BACKWARD_ARGS) {
+    stream_backward<false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per, vec);
 }
-extern "C" __global__ __launch_bounds__(SM_CB * NS) void sm_stream_backward_dphi(SM_STREAM_BACKWARD_ARGS) {
-    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per);
+extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_stream_backward_dphi(SM_STREAM_BACKWARD_ARGS) {
+    if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per, vec);
+}
+
+// The dynamic shared memory of the two kernels above, for the host to reserve and pass at launch: out[0] for
+// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] tokens per tile.
+extern "C" __global__ void sm_stream_backward_sizes(int* out) {
+    out[0] = Stage<false>::BYTES;
+    out[1] = Stage<true>::BYTES;
+    out[2] = BT;
 }
 
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
 // and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
 // A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns: the x chunk goes to shared
-// memory transposed (xs[k][token]) and the Φ_cat rows of the chunk next to it; while a chunk is multiplied, the
-// next one is already on its way into registers. Thread (kg, tg, cg) accumulates a 4-token x 8-column tile over the
+// memory transposed (xs[k][token]; a warp's lanes load 32 tokens, so the transposing stores hit 32 distinct banks) and
+// the Φ_cat rows of the chunk next to it; while a chunk is multiplied, the next one is already on its way into registers. Thread (kg, tg, cg) accumulates a 4-token x 8-column tile over the
 // kg-th slice of each chunk (PS slices), and the slices' partial tiles are summed through shared memory at the end.
 #define SM_PT 64
 #define SM_PK 64
@@ -823,7 +929,7 @@ constexpr int PS = 256 / GT >= 4 ? 4 : 256 / GT >= 2 ? 2 : 1;   // K slices per 
 constexpr int XP = SM_PT + 4;                           // pitch of xs (rows stay 16-byte aligned)
 constexpr int LX = SM_PT * SM_PK / 4 / 256;             // float4 loads of x per thread and chunk (4)
 constexpr int LP = (SM_PK * MF + 255) / 256;            // Φ_cat values per thread and chunk
-static_assert((PS - 1) * GT * 32 <= SM_PK * (XP + MP8), "the slices' partial tiles must fit where the chunk was");
+static_assert((PS - 1) * GT * 32 + 256 <= SM_PK * (XP + MP8), "the partial tiles and sums must fit where the chunk was");
 }
 extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __restrict__ x, const float* __restrict__ phi,
                                                             float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
@@ -833,16 +939,14 @@ extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __rest
         float* ps = xs + SM_PK * XP;                            // [SM_PK][MP8]
         const int tid = threadIdx.x;
         const long long t0 = (long long) blockIdx.x * SM_PT;
-        // loader role: float4 e = tid + 256 l covers token (e / 16), columns 4 (e % 16) .. + 3 of the chunk
+        // loader role: float4 e = tid + 256 l covers token e % PT (always tid % PT), columns 4 (e / PT) .. + 3 of the chunk
         float4 xr[LX];
         float pr[LP];
-        float ssq[LX];
-#pragma unroll
-        for (int l = 0; l < LX; l++) ssq[l] = 0.f;
+        float ssq = 0.f;                                        // of token tid % PT, over this thread's columns
         auto fetch = [&](int k0) {
 #pragma unroll
             for (int l = 0; l < LX; l++) {
-                int e = tid + 256 * l, tt = e / (SM_PK / 4), k = k0 + 4 * (e % (SM_PK / 4));
+                int e = tid + 256 * l, tt = e % SM_PT, k = k0 + 4 * (e / SM_PT);
                 long long t = t0 + tt;
                 xr[l] = t < tokens && k < d ? *reinterpret_cast<const float4*>(x + t * d + k) : make_float4(0.f, 0.f, 0.f, 0.f);
             }
@@ -866,13 +970,13 @@ extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __rest
             __syncthreads();                                    // the last chunk's readers are done
 #pragma unroll
             for (int l = 0; l < LX; l++) {
-                int e = tid + 256 * l, tt = e / (SM_PK / 4), k = 4 * (e % (SM_PK / 4));
+                int e = tid + 256 * l, tt = e % SM_PT, k = 4 * (e / SM_PT);
                 float4 v = xr[l];
                 xs[(k + 0) * XP + tt] = v.x;
                 xs[(k + 1) * XP + tt] = v.y;
                 xs[(k + 2) * XP + tt] = v.z;
                 xs[(k + 3) * XP + tt] = v.w;
-                ssq[l] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+                ssq += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
             }
 #pragma unroll
             for (int l = 0; l < LP; l++) {
@@ -894,19 +998,12 @@ extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __rest
                 }
             }
         }
-        // r: the 16 loaders of a token are 16 consecutive lanes
-#pragma unroll
-        for (int l = 0; l < LX; l++) {
-            float v = ssq[l];
-#pragma unroll
-            for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-            int e = tid + 256 * l;
-            long long t = t0 + e / (SM_PK / 4);
-            if (e % (SM_PK / 4) == 0 && t < tokens) rr[t] = 1.f / sqrtf(v / (float) d + SM_EPS);
-        }
-        // the slices' partial tiles: slice kg > 0 parks its tile in shared memory, slice 0 adds them and writes u
+        // the slices' partial tiles: slice kg > 0 parks its tile in shared memory, slice 0 adds them and writes u;
+        // r: the 256 / PT loaders of a token park their sums of squares next to them
         __syncthreads();
         float* red = xs;                                        // [PS - 1][GT][32]
+        float* sq = red + (PS - 1) * GT * 32;                   // [256 / PT][PT]
+        sq[tid] = ssq;
         if (kg > 0 && kg < PS) {
 #pragma unroll
             for (int a = 0; a < 4; a++)
@@ -914,6 +1011,12 @@ extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __rest
                 for (int b = 0; b < 8; b++) red[((kg - 1) * GT + tid % GT) * 32 + a * 8 + b] = acc[a][b];
         }
         __syncthreads();
+        if (tid < SM_PT && t0 + tid < tokens) {
+            float v = 0.f;
+#pragma unroll
+            for (int k = 0; k < 256 / SM_PT; k++) v += sq[k * SM_PT + tid];
+            rr[t0 + tid] = 1.f / sqrtf(v / (float) d + SM_EPS);
+        }
         if (kg == 0) {
             for (int s = 1; s < PS; s++)
 #pragma unroll
