@@ -58,7 +58,8 @@ public final class StreamMaps implements AutoCloseable {
     private long[] packed = {}, unpacked = {};          // what the tables hold now
     private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
             streamBwdDphi, project;
-    private final int bwdTokens, smCount, streamBwdShared, streamBwdDphiShared;          // tokens per tile of sm_stream_backward*, the GPU's SMs
+    private final int bwdTokens, smCount;           // tokens per tile of sm_stream_backward*, the GPU's SMs
+    private final int streamBwdShared, streamBwdDphiShared, projectShared;   // dynamic shared memory (bytes) of those kernels
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
@@ -99,15 +100,19 @@ public final class StreamMaps implements AutoCloseable {
         project = mod.function("sm_project");
         arena = gpu.arena();
         int[] sizes;                                 // the kernels' own shared-memory needs (streams.cu, Stage)
-        try (DeviceTensor out = arena.zeros(DType.I32, 3)) {
-            mod.function("sm_stream_backward_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
+        try (DeviceTensor out = arena.zeros(DType.I32, 4)) {
+            mod.function("sm_shared_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
             sizes = out.toIntArray();
         }
         streamBwdShared = sizes[0];
         streamBwdDphiShared = sizes[1];
         bwdTokens = sizes[2];
+        projectShared = sizes[3];
         streamBwd.allowSharedMemory(streamBwdShared);
-        if (m > 0 && m <= FUSE_MAX) streamBwdDphi.allowSharedMemory(streamBwdDphiShared);
+        if (m > 0 && m <= FUSE_MAX) {
+            streamBwdDphi.allowSharedMemory(streamBwdDphiShared);
+            project.allowSharedMemory(projectShared);
+        }
         smCount = Math.max(1, gpu.info().smCount());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -159,7 +164,7 @@ public final class StreamMaps implements AutoCloseable {
         need(h, (long) tokens * c, "h");
         step("fwd.pack", () -> pack(params));
         if (m > 0 && fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4) {
-            step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), 0,
+            step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), projectShared,
                     x, phiCat, u, r, tokens, d));
         } else if (m > 0) {
             step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
@@ -191,7 +196,8 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
         need(df, (long) tokens * c, "df");
-        step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c));
+        int v = c % 4 == 0 ? Kernels.vector(4, dOut, x, f, df) : 1;
+        step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c, v));
     }
 
     /**

@@ -690,8 +690,11 @@ extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __
 
 // A block of SM_RED_THREADS per token: df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>,
 // dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one pass over dx.
-extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const float* __restrict__ x, const float* __restrict__ f,
-                  const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres, float* __restrict__ dpost, int c) {
+// Each thread takes V columns at a time (V = 4: 16-byte accesses, for aligned data and C % 4 == 0).
+template <int V>
+__device__ __forceinline__ void merge_backward_cols(const float* __restrict__ dout, const float* __restrict__ x,
+        const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
+        float* __restrict__ dpost, int c) {
     long long t = blockIdx.x;
     const float* go = dout + t * NS * c;
     const float* xt = x + t * NS * c;
@@ -702,25 +705,38 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(c
     float acc[NS * NS + NS];
 #pragma unroll
     for (int k = 0; k < NS * NS + NS; k++) acc[k] = 0.f;
-    for (int cc = threadIdx.x; cc < c; cc += blockDim.x) {
-        float gv[NS], xv[NS];
+    for (int cc = threadIdx.x * V; cc < c; cc += blockDim.x * V) {
+        float gv[NS][V], xv[NS][V], fv[V], sf[V];
 #pragma unroll
-        for (int k = 0; k < NS; k++) { gv[k] = go[(long long) k * c + cc]; xv[k] = xt[(long long) k * c + cc]; }
-        float fv = ft[cc], sf = 0.f;
-#pragma unroll
-        for (int i = 0; i < NS; i++) {
-            sf += hp[i] * gv[i];
-#pragma unroll
-            for (int j = 0; j < NS; j++) acc[i * NS + j] += gv[i] * xv[j];
-            acc[NS * NS + i] += gv[i] * fv;
+        for (int k = 0; k < NS; k++) {
+            loadv<V>(go + (long long) k * c + cc, gv[k]);
+            loadv<V>(xt + (long long) k * c + cc, xv[k]);
         }
-        df[t * c + cc] = sf;
+        loadv<V>(ft + cc, fv);
+#pragma unroll
+        for (int v = 0; v < V; v++) {
+            sf[v] = 0.f;
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+                sf[v] += hp[i] * gv[i][v];
+#pragma unroll
+                for (int j = 0; j < NS; j++) acc[i * NS + j] += gv[i][v] * xv[j][v];
+                acc[NS * NS + i] += gv[i][v] * fv[v];
+            }
+        }
+        storev<V>(df + t * c + cc, sf);
     }
     __shared__ float sums[NS * NS + NS];
     blockSum<NS * NS + NS>(acc, sums);
     __syncthreads();
     for (int k = threadIdx.x; k < NS * NS; k += blockDim.x) dres[t * NS * NS + k] = sums[k];
     for (int k = threadIdx.x; k < NS; k += blockDim.x) dpost[t * NS + k] = sums[NS * NS + k];
+}
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const float* __restrict__ x,
+        const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
+        float* __restrict__ dpost, int c, int vec) {
+    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
+    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
 
 // A block of SM_RED_THREADS per token: dpre[t, i] = <dh_t, x_t,i>.
@@ -862,7 +878,8 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
         const long long t0 = (long long) tile * BT;
         const int nt = min(BT, tokens - (int) t0);
         if (active) {
-#pragma unroll 1                                           // (the tile is in shared memory: nothing to hide; unrolling spills)
+#pragma unroll 4                                           // (spills 56 bytes at mHC's M = 24, but measured 0.65 ms per
+                                                           // step faster than unroll 1, which does not spill)
             for (int s = 0; s < nt; s++) {
                 const float xv = st[L::X + (s * NS + i) * SM_CB + cl];
                 float a = st[L::PRE + s * NS + i] * st[L::DH + s * SM_CB + cl];
@@ -904,117 +921,129 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
     if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per, vec);
 }
 
-// The dynamic shared memory of the two kernels above, for the host to reserve and pass at launch: out[0] for
-// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] tokens per tile.
-extern "C" __global__ void sm_stream_backward_sizes(int* out) {
-    out[0] = Stage<false>::BYTES;
-    out[1] = Stage<true>::BYTES;
-    out[2] = BT;
-}
-
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
 // and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
-// A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns: the x chunk goes to shared
-// memory transposed (xs[k][token]; a warp's lanes load 32 tokens, so the transposing stores hit 32 distinct banks) and
-// the Φ_cat rows of the chunk next to it; while a chunk is multiplied, the next one is already on its way into registers. Thread (kg, tg, cg) accumulates a 4-token x 8-column tile over the
-// kg-th slice of each chunk (PS slices), and the slices' partial tiles are summed through shared memory at the end.
+// A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns; each chunk of x and the
+// Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. Thread (kg, tg, cg) accumulates a
+// 4-token x 8-column tile of u over the kg-th slice of each chunk (PS slices; a float4 of x per token and 4 columns of
+// the slice at a time) and the tokens' sums of squares with it; the slices' partial tiles meet in shared memory at
+// the end. x rows are stored swizzled (float4 q of token t at q ^ (t / 4 % 16)), so the lanes of a warp, reading
+// different 4-token groups at the same q, hit distinct banks.
 #define SM_PT 64
 #define SM_PK 64
+#define SM_PSTAGES 3
 namespace sm {
 constexpr int CG = (MF + 7) / 8;                        // 8-column groups of u
-constexpr int MP8 = CG * 8;
+constexpr int MP8 = CG * 8;                             // Φ_cat's row pitch in shared memory
 constexpr int TG = SM_PT / 4;                           // 4-token groups
 constexpr int GT = TG * CG;                             // threads of one K slice
 constexpr int PS = 256 / GT >= 4 ? 4 : 256 / GT >= 2 ? 2 : 1;   // K slices per chunk
-constexpr int XP = SM_PT + 4;                           // pitch of xs (rows stay 16-byte aligned)
-constexpr int LX = SM_PT * SM_PK / 4 / 256;             // float4 loads of x per thread and chunk (4)
-constexpr int LP = (SM_PK * MF + 255) / 256;            // Φ_cat values per thread and chunk
-static_assert((PS - 1) * GT * 32 + 256 <= SM_PK * (XP + MP8), "the partial tiles and sums must fit where the chunk was");
+constexpr int XQ = SM_PK / 4;                           // float4 of a token's row in a chunk
+constexpr int PSTAGE = SM_PT * SM_PK + SM_PK * MP8;     // floats of one stage: x [PT][PK] (swizzled), Φ_cat [PK][MP8]
+constexpr int PBYTES = SM_PSTAGES * PSTAGE * 4;
+static_assert((PS - 1) * GT * 32 + PS * SM_PT <= SM_PSTAGES * PSTAGE, "the partial tiles and sums must fit in the stages");
 }
-extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __restrict__ x, const float* __restrict__ phi,
-                                                            float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
+
+// Chunk k0 .. k0 + PK - 1 of the block's tokens t0 .. and of Φ_cat into stage st.
+__device__ __forceinline__ void project_load(float* st, const float* __restrict__ x, const float* __restrict__ phi,
+                                             long long t0, int tokens, int d, int k0) {
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int l = 0; l < SM_PT * XQ / 256; l++) {
+        const int e = tid + 256 * l, tt = e / XQ, q = e % XQ;
+        const bool ok = t0 + tt < tokens && k0 + 4 * q < d;
+        cp16(st + tt * SM_PK + 4 * (q ^ ((tt >> 2) & (XQ - 1))), ok ? x + (t0 + tt) * d + k0 + 4 * q : x, ok);
+    }
+    float* ps = st + SM_PT * SM_PK;
+    const float* src = phi + (long long) k0 * MF;
+    const int rows = min(SM_PK, d - k0);
+    if constexpr (MF == MP8) {                              // rows are contiguous at the same pitch: 16-byte copies
+        for (int e = tid; e < SM_PK * MF / 4; e += 256) {
+            const bool ok = 4 * e < rows * MF;
+            cp16(ps + 4 * e, ok ? src + 4 * e : phi, ok);
+        }
+    } else {
+        for (int e = tid; e < SM_PK * MF; e += 256) {
+            const bool ok = e < rows * MF;
+            cp4(ps + (e / MF) * MP8 + e % MF, ok ? src + e : phi, ok);
+        }
+    }
+}
+
+extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __restrict__ x, const float* __restrict__ phi,
+                                                               float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
-        __shared__ float4 smem4[(SM_PK * XP + SM_PK * MP8) / 4];
-        float* xs = reinterpret_cast<float*>(smem4);            // [SM_PK][XP]
-        float* ps = xs + SM_PK * XP;                            // [SM_PK][MP8]
+        extern __shared__ float4 sm_project_stages[];
+        float* smem = reinterpret_cast<float*>(sm_project_stages);
         const int tid = threadIdx.x;
         const long long t0 = (long long) blockIdx.x * SM_PT;
-        // loader role: float4 e = tid + 256 l covers token e % PT (always tid % PT), columns 4 (e / PT) .. + 3 of the chunk
-        float4 xr[LX];
-        float pr[LP];
-        float ssq = 0.f;                                        // of token tid % PT, over this thread's columns
-        auto fetch = [&](int k0) {
+        const int kg = tid / GT, tg = (tid % GT) / CG, cg = tid % CG, sw = tg & (XQ - 1);
+        if constexpr (MF != MP8)                            // the padding columns of Φ_cat's tiles stay zero
+            for (int e = tid; e < SM_PSTAGES * SM_PK * MP8; e += 256)
+                if (e % MP8 >= MF) smem[(e / (SM_PK * MP8)) * PSTAGE + SM_PT * SM_PK + e % (SM_PK * MP8)] = 0.f;
+        float acc[4][8], ssq[4];
 #pragma unroll
-            for (int l = 0; l < LX; l++) {
-                int e = tid + 256 * l, tt = e % SM_PT, k = k0 + 4 * (e / SM_PT);
-                long long t = t0 + tt;
-                xr[l] = t < tokens && k < d ? *reinterpret_cast<const float4*>(x + t * d + k) : make_float4(0.f, 0.f, 0.f, 0.f);
-            }
-#pragma unroll
-            for (int l = 0; l < LP; l++) {
-                int e = tid + 256 * l;                          // row k0 + e / M, column e % M of Φ_cat
-                pr[l] = e < SM_PK * M && k0 + e / M < d ? phi[(long long) k0 * M + e] : 0.f;
-            }
-        };
-        // compute role
-        const int kg = tid / GT, tg = (tid % GT) / CG, cg = tid % CG;
-        float acc[4][8];
-#pragma unroll
-        for (int a = 0; a < 4; a++)
+        for (int a = 0; a < 4; a++) {
+            ssq[a] = 0.f;
 #pragma unroll
             for (int b = 0; b < 8; b++) acc[a][b] = 0.f;
-        for (int e = tid; e < SM_PK * MP8; e += 256)
-            if (e % MP8 >= M) ps[e] = 0.f;                      // the padding columns of Φ_cat's tile stay zero
-        fetch(0);
-        for (int k0 = 0; k0 < d; k0 += SM_PK) {
-            __syncthreads();                                    // the last chunk's readers are done
+        }
+        const int chunks = (d + SM_PK - 1) / SM_PK;
 #pragma unroll
-            for (int l = 0; l < LX; l++) {
-                int e = tid + 256 * l, tt = e % SM_PT, k = 4 * (e / SM_PT);
-                float4 v = xr[l];
-                xs[(k + 0) * XP + tt] = v.x;
-                xs[(k + 1) * XP + tt] = v.y;
-                xs[(k + 2) * XP + tt] = v.z;
-                xs[(k + 3) * XP + tt] = v.w;
-                ssq += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-            }
-#pragma unroll
-            for (int l = 0; l < LP; l++) {
-                int e = tid + 256 * l;
-                if (e < SM_PK * M) ps[(e / M) * MP8 + e % M] = pr[l];
-            }
+        for (int k = 0; k < SM_PSTAGES - 1; k++) {
+            if (k < chunks) project_load(smem + k * PSTAGE, x, phi, t0, tokens, d, k * SM_PK);
+            cp_commit();
+        }
+        for (int ch = 0; ch < chunks; ch++) {
+            if (ch + SM_PSTAGES - 1 < chunks)
+                project_load(smem + ((ch + SM_PSTAGES - 1) % SM_PSTAGES) * PSTAGE, x, phi, t0, tokens, d, (ch + SM_PSTAGES - 1) * SM_PK);
+            cp_commit();
+            cp_wait<SM_PSTAGES - 1>();
             __syncthreads();
-            if (k0 + SM_PK < d) fetch(k0 + SM_PK);              // in flight while this chunk is multiplied
+            const float* xs = smem + (ch % SM_PSTAGES) * PSTAGE;
+            const float* ps = xs + SM_PT * SM_PK;
             if (kg < PS) {
-                for (int k = kg * (SM_PK / PS); k < (kg + 1) * (SM_PK / PS); k++) {
-                    float4 xv = *reinterpret_cast<const float4*>(xs + k * XP + 4 * tg);
-                    float4 p0 = *reinterpret_cast<const float4*>(ps + k * MP8 + 8 * cg);
-                    float4 p1 = *reinterpret_cast<const float4*>(ps + k * MP8 + 8 * cg + 4);
-                    float xa[4] = {xv.x, xv.y, xv.z, xv.w}, pa[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
 #pragma unroll
-                    for (int a = 0; a < 4; a++)
+                for (int q = kg * (XQ / PS); q < (kg + 1) * (XQ / PS); q++) {
+                    float xa[4][4];
 #pragma unroll
-                        for (int b = 0; b < 8; b++) acc[a][b] += xa[a] * pa[b];
+                    for (int a = 0; a < 4; a++) {
+                        const float4 v = *reinterpret_cast<const float4*>(xs + (4 * tg + a) * SM_PK + 4 * (q ^ sw));
+                        xa[a][0] = v.x; xa[a][1] = v.y; xa[a][2] = v.z; xa[a][3] = v.w;
+                        ssq[a] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+                    }
+#pragma unroll
+                    for (int kk = 0; kk < 4; kk++) {
+                        const float4 p0 = *reinterpret_cast<const float4*>(ps + (4 * q + kk) * MP8 + 8 * cg);
+                        const float4 p1 = *reinterpret_cast<const float4*>(ps + (4 * q + kk) * MP8 + 8 * cg + 4);
+                        const float pa[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
+#pragma unroll
+                        for (int a = 0; a < 4; a++)
+#pragma unroll
+                            for (int b = 0; b < 8; b++) acc[a][b] += xa[a][kk] * pa[b];
+                    }
                 }
             }
+            __syncthreads();                                // the stage is used up: a later load may refill it
         }
         // the slices' partial tiles: slice kg > 0 parks its tile in shared memory, slice 0 adds them and writes u;
-        // r: the 256 / PT loaders of a token park their sums of squares next to them
-        __syncthreads();
-        float* red = xs;                                        // [PS - 1][GT][32]
-        float* sq = red + (PS - 1) * GT * 32;                   // [256 / PT][PT]
-        sq[tid] = ssq;
+        // the sums of squares of every slice's cg == 0 threads meet the same way (sq [PS][PT])
+        float* red = smem;                                  // [PS - 1][GT][32]
+        float* sq = red + (PS - 1) * GT * 32;
         if (kg > 0 && kg < PS) {
 #pragma unroll
             for (int a = 0; a < 4; a++)
 #pragma unroll
                 for (int b = 0; b < 8; b++) red[((kg - 1) * GT + tid % GT) * 32 + a * 8 + b] = acc[a][b];
         }
+        if (kg < PS && cg == 0)
+#pragma unroll
+            for (int a = 0; a < 4; a++) sq[kg * SM_PT + 4 * tg + a] = ssq[a];
         __syncthreads();
         if (tid < SM_PT && t0 + tid < tokens) {
             float v = 0.f;
 #pragma unroll
-            for (int k = 0; k < 256 / SM_PT; k++) v += sq[k * SM_PT + tid];
+            for (int k = 0; k < PS; k++) v += sq[k * SM_PT + tid];
             rr[t0 + tid] = 1.f / sqrtf(v / (float) d + SM_EPS);
         }
         if (kg == 0) {
@@ -1033,4 +1062,13 @@ extern "C" __global__ __launch_bounds__(256) void sm_project(const float* __rest
             }
         }
     }
+}
+
+// The dynamic shared memory of the pipelined kernels, for the host to reserve and pass at launch: out[0] for
+// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project.
+extern "C" __global__ void sm_shared_sizes(int* out) {
+    out[0] = Stage<false>::BYTES;
+    out[1] = Stage<true>::BYTES;
+    out[2] = BT;
+    out[3] = PBYTES;
 }
