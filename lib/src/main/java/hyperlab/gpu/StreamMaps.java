@@ -1,6 +1,5 @@
 package hyperlab.gpu;
 
-import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaFunction;
 import hyperlab.cuda.CudaModule;
 import hyperlab.cuda.DType;
@@ -46,6 +45,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
+    private static final Map<CudaModule, int[]> SHARED = new ConcurrentHashMap<>();           // module -> sm_shared_sizes
 
     private final Gpu gpu;
     private final Paradigm paradigm;
@@ -99,20 +99,11 @@ public final class StreamMaps implements AutoCloseable {
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
         project = mod.function("sm_project");
         arena = gpu.arena();
-        int[] sizes;                                 // the kernels' own shared-memory needs (streams.cu, Stage)
-        try (DeviceTensor out = arena.zeros(DType.I32, 4)) {
-            mod.function("sm_shared_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
-            sizes = out.toIntArray();
-        }
+        int[] sizes = SHARED.computeIfAbsent(mod, k -> sharedSizes(gpu, mod));
         streamBwdShared = sizes[0];
         streamBwdDphiShared = sizes[1];
         bwdTokens = sizes[2];
         projectShared = sizes[3];
-        streamBwd.allowSharedMemory(streamBwdShared);
-        if (m > 0 && m <= FUSE_MAX) {
-            streamBwdDphi.allowSharedMemory(streamBwdDphiShared);
-            project.allowSharedMemory(projectShared);
-        }
         smCount = Math.max(1, gpu.info().smCount());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -153,6 +144,23 @@ public final class StreamMaps implements AutoCloseable {
         return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 
+    /**
+     * The pipelined kernels' dynamic shared memory as the module computes it (sm_shared_sizes: the bytes of
+     * sm_stream_backward, sm_stream_backward_dphi, its tokens per tile, sm_project's bytes), with each kernel allowed
+     * that much (past 48 KB a kernel must opt in); once per module.
+     */
+    private static int[] sharedSizes(Gpu gpu, CudaModule mod) {
+        int[] sizes;
+        try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 4)) {
+            mod.function("sm_shared_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
+            sizes = out.toIntArray();
+        }
+        mod.function("sm_stream_backward").allowSharedMemory(sizes[0]);
+        mod.function("sm_stream_backward_dphi").allowSharedMemory(sizes[1]);
+        mod.function("sm_project").allowSharedMemory(sizes[3]);
+        return sizes;
+    }
+
     public StreamMapsLayout layout() {
         return layout;
     }
@@ -171,7 +179,7 @@ public final class StreamMaps implements AutoCloseable {
             step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
         }
         step("fwd.maps", () -> mapsFwd.launch(Dim3.cover(tokens, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
-        int va = c % 4 == 0 ? Kernels.vector(4, x, h) : 1;
+        int va = columnsPerAccess(x, h);
         step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
         lastTokens = tokens;
     }
@@ -182,7 +190,7 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
         need(out, (long) tokens * d, "out");
-        int v = c % 4 == 0 ? Kernels.vector(4, x, f, out) : 1;
+        int v = columnsPerAccess(x, f, out);
         step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * (c / v), 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c, v));
     }
 
@@ -196,7 +204,7 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
         need(df, (long) tokens * c, "df");
-        int v = c % 4 == 0 ? Kernels.vector(4, dOut, x, f, df) : 1;
+        int v = columnsPerAccess(dOut, x, f, df);
         step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c, v));
     }
 
@@ -227,9 +235,9 @@ public final class StreamMaps implements AutoCloseable {
         // per block on the H100 against 0.47 for both)
         boolean fused = fusedProjection && m > 0 && m <= FUSE_MAX;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + bwdTokens - 1) / bwdTokens;
-        int rows = Math.max(1, Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (BWD_BLOCKS_PER_SM * smCount + cols - 1) / cols)));
+        int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (BWD_BLOCKS_PER_SM * smCount + cols - 1) / cols));
         int per = (tiles + rows - 1) / rows;
-        boolean vec = c % 4 == 0 && Kernels.vector(4, dOut, dh, x) == 4;
+        boolean vec = columnsPerAccess(dOut, dh, x) == 4;
         CudaFunction kernel = fused ? streamBwdDphi : streamBwd;
         int shared = fused ? streamBwdDphiShared : streamBwdShared;
         step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), Dim3.of(FUSE_COLUMNS, n), shared,
@@ -314,6 +322,11 @@ public final class StreamMaps implements AutoCloseable {
     private void checkTokens(int tokens) {
         if (tokens < 1 || tokens > maxTokens)
             throw new IllegalArgumentException("tokens = " + tokens + ": 1.." + maxTokens + " (maxTokens) is allowed");
+    }
+
+    /** 4 where every row of C columns of the tensors starts 16-byte aligned (16-byte accesses), else 1. */
+    private int columnsPerAccess(DeviceTensor... ts) {
+        return c % 4 == 0 ? Kernels.vector(4, ts) : 1;
     }
 
     private void checkSame(int tokens) {

@@ -776,18 +776,13 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(c
 // vec != 0: x, dOut and dh are 16-byte aligned and C % 4 == 0 (16-byte copies), else 4-byte copies.
 #define SM_CB 64
 #define SM_FUSE_MAX 64
-#ifndef SM_STAGES
-#define SM_STAGES 2                                      // tiles in shared memory at once (one computed, the rest landing)
-#endif
+#define SM_STAGES 2                                      // tiles in shared memory at once (one computed, one landing;
+                                                         // 8-token tiles 3 or 4 deep measured slower)
 #define SM_BWD_BLOCKS (NS <= 4 ? 2 : 1)                  // blocks per SM the register budget allows for
 namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
 constexpr int MP = (MF + 3) / 4 * 4;
-#ifdef SM_BT
-constexpr int BT = SM_BT;
-#else
 constexpr int BT = NS <= 4 ? 16 : NS <= 8 ? 8 : 4;       // tokens per tile (a stage stays under ~80 KB)
-#endif
 
 // One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x,
 // the same for dOut, [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
