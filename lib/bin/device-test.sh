@@ -10,6 +10,11 @@
 #                                             $HYPERLAB_TORCH_TIMEOUT (s, default 900) bounds the PyTorch part
 #   DIR/device-test.sh --bundle DIR --compare [key=value ...]
 #                                             instead: every paradigm trained with the GPU engine (CSV for data/results/)
+#   lib/bin/device-test.sh --make-bundle DIR --ab-base REV
+#                                             also packs commit REV's build as DIR/base.jar, for:
+#   DIR/device-test.sh --bundle DIR --ab [--rounds R] [GpuBench args]
+#                                             instead: GpuBench alternating base.jar and this build, R rounds (2), merged by
+#                                             BenchAb into one JSON document (times per round, means, new / base)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 junit_ver=1.11.4
@@ -37,10 +42,21 @@ build_checkout() {  # -> sets CP, JAVA
   JAVA="$JAVA_HOME/bin/java"
 }
 
+make_base_jar() {  # $1 DIR, $2 REV: commit REV's library classes as DIR/base.jar (and its short hash in DIR/base.rev)
+  local dir="$1" rev="$2" root wt; root="$(cd "$here/../.." && pwd)"
+  wt="$(mktemp -d)"
+  git -C "$root" worktree add -q --detach "$wt" "$rev" || { log "no commit $rev in $root"; exit 2; }
+  (cd "$wt" && mvn -B -ntp -q -o -pl lib compile) >&2 || { git -C "$root" worktree remove --force "$wt"; log "$rev does not build"; exit 2; }
+  (cd "$wt/lib/target/classes" && "$JAVA_HOME/bin/jar" cf "$dir/base.jar" .)
+  git -C "$root" rev-parse --short "$rev" > "$dir/base.rev"
+  git -C "$root" worktree remove --force "$wt"
+}
+
 make_bundle() {
   local dir root; root="$(cd "$here/../.." && pwd)"
   dir="$(mkdir -p "$1" && cd "$1" && pwd)"   # absolute: the jar steps below run from other folders
   build_checkout
+  if [[ -n "${2:-}" ]]; then make_base_jar "$dir" "$2"; else rm -f "$dir/base.jar" "$dir/base.rev"; fi
   (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab.jar" .)
   (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-tests.jar" .)
   # the runtime dependencies minus DJL's PyTorch natives (111 MB, unusable there) and the table/chart/PDF stack the GPU code
@@ -96,12 +112,35 @@ engine_bench() {  # $@: GpuBench arguments; torch first, in the same run, so the
   "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuBench --torch "$torch_json" "$@"
 }
 
+ab_bench() {  # $1 DIR, then [--rounds R] [GpuBench args]: base.jar and this build alternating, one merged JSON document
+  local dir; dir="$(cd "$1" && pwd)"; shift
+  local rounds=2 r b out deps
+  if [[ "${1:-}" == --rounds ]]; then rounds="${2:?--rounds R}"; shift 2; fi
+  [[ -f "$dir/base.jar" ]] || { log "no $dir/base.jar: make the bundle with --make-bundle DIR --ab-base REV"; exit 2; }
+  deps="$(ls "$dir"/deps/*.jar | tr '\n' ':')"
+  out="$(mktemp -d)"
+  local -a bases=() news=()
+  for ((r = 1; r <= rounds; r++)); do
+    for b in base hyperlab; do
+      log "round $r of $rounds: $b build..."
+      "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$dir/$b.jar:$deps" hyperlab.gpu.GpuBench "$@" > "$out/$r-$b.json"
+    done
+    bases+=("$out/$r-base.json"); news+=("$out/$r-hyperlab.json")
+  done
+  "$JAVA" -cp "$CP" hyperlab.gpu.BenchAb --base-commit "$(cat "$dir/base.rev" 2>/dev/null || echo unknown)" \
+      --base "${bases[@]}" --new "${news[@]}"
+  rm -rf "$out"
+}
+
 case "${1:-}" in
-  --make-bundle) make_bundle "${2:?--make-bundle DIR}"; exit 0 ;;
+  --make-bundle)
+    if [[ "${3:-}" == --ab-base ]]; then make_bundle "${2:?--make-bundle DIR}" "${4:?--ab-base REV}"; else make_bundle "${2:?--make-bundle DIR}"; fi
+    exit 0 ;;
   --bundle)
     use_bundle "${2:?--bundle DIR}"
     if [[ "${3:-}" == --engine-bench ]]; then shift 3; engine_bench "$@"; exit 0; fi
-    if [[ "${3:-}" == --compare ]]; then shift 3; "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuCompare "$@"; exit 0; fi ;;
+    if [[ "${3:-}" == --compare ]]; then shift 3; "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuCompare "$@"; exit 0; fi
+    if [[ "${3:-}" == --ab ]]; then dir="$2"; shift 3; ab_bench "$dir" "$@"; exit 0; fi ;;
   "") build_checkout ;;
   *) echo "usage: $0 [--bundle DIR | --make-bundle DIR]" >&2; exit 2 ;;
 esac
