@@ -40,7 +40,6 @@ public final class StreamMaps implements AutoCloseable {
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
-    private static final int BWD_BLOCKS_PER_SM = 2; // sm_stream_backward*: one wave of blocks at 2 per SM (SM_BWD_BLOCKS, n <= 4)
     private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
@@ -58,7 +57,7 @@ public final class StreamMaps implements AutoCloseable {
     private long[] packed = {}, unpacked = {};          // what the tables hold now
     private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
             streamBwdDphi, project;
-    private final int bwdTokens, smCount;           // tokens per tile of sm_stream_backward*, the GPU's SMs
+    private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int streamBwdShared, streamBwdDphiShared, projectShared;   // dynamic shared memory (bytes) of those kernels
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
@@ -104,7 +103,7 @@ public final class StreamMaps implements AutoCloseable {
         streamBwdDphiShared = sizes[1];
         bwdTokens = sizes[2];
         projectShared = sizes[3];
-        smCount = Math.max(1, gpu.info().smCount());
+        bwdWave = sizes[4] * Math.max(1, gpu.info().smCount());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
         dPhiCat = arena.zeros(DType.F32, d, mm);
@@ -146,12 +145,12 @@ public final class StreamMaps implements AutoCloseable {
 
     /**
      * The pipelined kernels' dynamic shared memory as the module computes it (sm_shared_sizes: the bytes of
-     * sm_stream_backward, sm_stream_backward_dphi, its tokens per tile, sm_project's bytes), with each kernel allowed
-     * that much (past 48 KB a kernel must opt in); once per module.
+     * sm_stream_backward, sm_stream_backward_dphi, its tokens per tile, sm_project's bytes, the streams' backward's
+     * blocks per SM), with each kernel allowed that much (past 48 KB a kernel must opt in); once per module.
      */
     private static int[] sharedSizes(Gpu gpu, CudaModule mod) {
         int[] sizes;
-        try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 4)) {
+        try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 5)) {
             mod.function("sm_shared_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
             sizes = out.toIntArray();
         }
@@ -235,7 +234,7 @@ public final class StreamMaps implements AutoCloseable {
         // per block on the H100 against 0.47 for both)
         boolean fused = fusedProjection && m > 0 && m <= FUSE_MAX;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + bwdTokens - 1) / bwdTokens;
-        int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (BWD_BLOCKS_PER_SM * smCount + cols - 1) / cols));
+        int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
         int per = (tiles + rows - 1) / rows;
         boolean vec = columnsPerAccess(dOut, dh, x) == 4;
         CudaFunction kernel = fused ? streamBwdDphi : streamBwd;

@@ -1066,10 +1066,12 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __r
 }
 
 // The dynamic shared memory of the pipelined kernels, for the host to reserve and pass at launch: out[0] for
-// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project.
+// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project;
+// out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them).
 extern "C" __global__ void sm_shared_sizes(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;
     out[2] = BT;
     out[3] = PBYTES;
+    out[4] = SM_BWD_BLOCKS;
 }
