@@ -18,8 +18,8 @@ out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 fail=0
 for src in "${sources[@]}"; do
   rel="lib/${src#$here/}"
-  pre=()   # a source that says "needs a.cuh [and b.cuh]" gets those headers in front, as Kernels.withHeaders does for NVRTC
-  for h in $(grep -o -m1 'needs [a-z0-9_]*\.cuh\( and [a-z0-9_]*\.cuh\)\?' "$src" | grep -o '[a-z0-9_]*\.cuh'); do
+  pre=()   # a source that says "needs a.cuh[, b.cuh and c.cuh]" gets those headers in front, as Kernels.withHeaders does for NVRTC
+  for h in $(grep -o -m1 'needs [a-z0-9_]*\.cuh\(\(, \| and \)[a-z0-9_]*\.cuh\)*' "$src" | head -1 | grep -o '[a-z0-9_]*\.cuh'); do
     pre+=(-include "$(dirname "$src")/$h")
   done
   if "$nvcc" -arch="$arch" -std=c++17 -Werror all-warnings "${pre[@]}" -c "$src" -o "$out/$(basename "$src").o"; then

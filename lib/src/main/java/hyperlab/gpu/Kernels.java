@@ -63,20 +63,20 @@ final class Kernels {
         adamw = opt.function("adamw_update");
     }
 
-    /** Header files a kernel source asks for with "needs a.cuh" or "needs a.cuh and b.cuh" (its first such phrase). */
-    private static final Pattern NEEDS = Pattern.compile("needs (\\w+\\.cuh)(?: and (\\w+\\.cuh))?");
+    /** Header files a kernel source asks for with "needs a.cuh", "needs a.cuh and b.cuh" or "needs a.cuh, b.cuh and c.cuh" (its first such phrase). */
+    private static final Pattern NEEDS = Pattern.compile("needs \\w+\\.cuh(?:(?:, | and )\\w+\\.cuh)*");
+    private static final Pattern HEADER = Pattern.compile("\\w+\\.cuh");
 
     /**
      * A kernel source of hyperlab/gpu compiled with {@code options}, with the shared headers it names (bf16.cuh,
-     * async.cuh) in front; lib/bin/nvcc-check.sh includes the same ones.
+     * async.cuh, mma.cuh) in front; lib/bin/nvcc-check.sh includes the same ones.
      */
     static CudaModule withHeaders(Gpu gpu, String file, String... options) {
         String source = Cuda.source("hyperlab/gpu/" + file);
         StringBuilder all = new StringBuilder();
         Matcher m = NEEDS.matcher(source);
         if (m.find())
-            for (int g = 1; g <= m.groupCount(); g++)
-                if (m.group(g) != null) all.append(Cuda.source("hyperlab/gpu/" + m.group(g))).append('\n');
+            for (Matcher h = HEADER.matcher(m.group()); h.find(); ) all.append(Cuda.source("hyperlab/gpu/" + h.group())).append('\n');
         return Cuda.compile(gpu, file, all.append(source).toString(), options);
     }
 

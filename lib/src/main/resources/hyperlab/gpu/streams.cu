@@ -11,7 +11,8 @@
 // Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
 // The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
 // The backward recomputes the per-token maps from u and r (as the paper's fused kernel does) and walks back through
-// Sinkhorn by undoing each normalisation with the saved normalisers; needs bf16.cuh and async.cuh (wide loads, cp.async).
+// Sinkhorn by undoing each normalisation with the saved normalisers; needs bf16.cuh, async.cuh and mma.cuh (wide loads,
+// cp.async, 3xTF32 tensor-core products).
 
 #ifndef SM_N
 #define SM_N 4
@@ -782,6 +783,8 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(c
 namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
 constexpr int MP = (MF + 3) / 4 * 4;
+constexpr int MT = (MF + 7) / 8 * 8;                     // M padded to whole n8 tiles (the tensor-core products)
+constexpr int KT = MT / 8;
 constexpr int BT = NS <= 4 ? 16 : NS <= 8 ? 8 : 4;       // tokens per tile (a stage stays under ~80 KB)
 
 // One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x,
@@ -925,40 +928,36 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
 // and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
 // A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns; each chunk of x and the
-// Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. Thread (kg, tg, cg) accumulates a
-// 4-token x 8-column tile of u over the kg-th slice of each chunk (PS slices; a float4 of x per token and 4 columns of
-// the slice at a time) and the tokens' sums of squares with it; the slices' partial tiles meet in shared memory at
-// the end. x rows are stored swizzled (float4 q of token t at q ^ (t / 4 % 16)), so the lanes of a warp, reading
-// different 4-token groups at the same q, hit distinct banks.
+// Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. The product runs on tensor cores in
+// 3xTF32 (three tf32 mma.sync m16n8k8, about fp32's accuracy): warp w owns the 16 tokens 16 (w % 4) .. and half
+// w / 4 of every chunk's eight k8 steps, accumulating their [16, MT] tile of u; the halves meet in shared memory at the
+// end. The sums of squares come from the same A fragments. x rows are PK + 4 floats apart, so a fragment's 32 reads
+// hit 32 banks.
 #define SM_PT 64
 #define SM_PK 64
 #define SM_PSTAGES 3
 namespace sm {
-constexpr int CG = (MF + 7) / 8;                        // 8-column groups of u
-constexpr int MP8 = CG * 8;                             // Φ_cat's row pitch in shared memory
-constexpr int TG = SM_PT / 4;                           // 4-token groups
-constexpr int GT = TG * CG;                             // threads of one K slice
-constexpr int PS = 256 / GT >= 4 ? 4 : 256 / GT >= 2 ? 2 : 1;   // K slices per chunk
-constexpr int XQ = SM_PK / 4;                           // float4 of a token's row in a chunk
-constexpr int PSTAGE = SM_PT * SM_PK + SM_PK * MP8;     // floats of one stage: x [PT][PK] (swizzled), Φ_cat [PK][MP8]
+constexpr int XP = SM_PK + 4;                           // pitch of a token's row of x in a chunk
+constexpr int PSTAGE = SM_PT * XP + SM_PK * MT;         // floats of one stage: x [PT][XP], Φ_cat [PK][MT]
 constexpr int PBYTES = SM_PSTAGES * PSTAGE * 4;
-static_assert((PS - 1) * GT * 32 + PS * SM_PT <= SM_PSTAGES * PSTAGE, "the partial tiles and sums must fit in the stages");
+static_assert(SM_PT * MT + 2 * SM_PT <= SM_PSTAGES * PSTAGE, "the halves' tiles and sums must fit in the stages");
 }
 
 // Chunk k0 .. k0 + PK - 1 of the block's tokens t0 .. and of Φ_cat into stage st.
 __device__ __forceinline__ void project_load(float* st, const float* __restrict__ x, const float* __restrict__ phi,
                                              long long t0, int tokens, int d, int k0) {
     const int tid = threadIdx.x;
+    constexpr int XQ = SM_PK / 4;
 #pragma unroll
     for (int l = 0; l < SM_PT * XQ / 256; l++) {
         const int e = tid + 256 * l, tt = e / XQ, q = e % XQ;
         const bool ok = t0 + tt < tokens && k0 + 4 * q < d;
-        cp16(st + tt * SM_PK + 4 * (q ^ ((tt >> 2) & (XQ - 1))), ok ? x + (t0 + tt) * d + k0 + 4 * q : x, ok);
+        cp16(st + tt * XP + 4 * q, ok ? x + (t0 + tt) * d + k0 + 4 * q : x, ok);
     }
-    float* ps = st + SM_PT * SM_PK;
+    float* ps = st + SM_PT * XP;
     const float* src = phi + (long long) k0 * MF;
     const int rows = min(SM_PK, d - k0);
-    if constexpr (MF == MP8) {                              // rows are contiguous at the same pitch: 16-byte copies
+    if constexpr (MF == MT) {                               // rows are contiguous at the same pitch: 16-byte copies
         for (int e = tid; e < SM_PK * MF / 4; e += 256) {
             const bool ok = 4 * e < rows * MF;
             cp16(ps + 4 * e, ok ? src + 4 * e : phi, ok);
@@ -966,7 +965,7 @@ __device__ __forceinline__ void project_load(float* st, const float* __restrict_
     } else {
         for (int e = tid; e < SM_PK * MF; e += 256) {
             const bool ok = e < rows * MF;
-            cp4(ps + (e / MF) * MP8 + e % MF, ok ? src + e : phi, ok);
+            cp4(ps + (e / MF) * MT + e % MF, ok ? src + e : phi, ok);
         }
     }
 }
@@ -976,19 +975,17 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __r
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
         extern __shared__ float4 sm_project_stages[];
         float* smem = reinterpret_cast<float*>(sm_project_stages);
-        const int tid = threadIdx.x;
+        const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
+        const int m0 = 16 * (warp % 4), kh = warp / 4;       // the warp's tokens and half of the k8 steps
         const long long t0 = (long long) blockIdx.x * SM_PT;
-        const int kg = tid / GT, tg = (tid % GT) / CG, cg = tid % CG, sw = tg & (XQ - 1);
-        if constexpr (MF != MP8)                            // the padding columns of Φ_cat's tiles stay zero
-            for (int e = tid; e < SM_PSTAGES * SM_PK * MP8; e += 256)
-                if (e % MP8 >= MF) smem[(e / (SM_PK * MP8)) * PSTAGE + SM_PT * SM_PK + e % (SM_PK * MP8)] = 0.f;
-        float acc[4][8], ssq[4];
+        if constexpr (MF != MT)                             // the padding columns of Φ_cat's tiles stay zero
+            for (int e = tid; e < SM_PSTAGES * SM_PK * MT; e += 256)
+                if (e % MT >= MF) smem[(e / (SM_PK * MT)) * PSTAGE + SM_PT * XP + e % (SM_PK * MT)] = 0.f;
+        float acc[KT][4], ssq[2] = {0.f, 0.f};              // rows m0 + g and m0 + g + 8
 #pragma unroll
-        for (int a = 0; a < 4; a++) {
-            ssq[a] = 0.f;
+        for (int n = 0; n < KT; n++)
 #pragma unroll
-            for (int b = 0; b < 8; b++) acc[a][b] = 0.f;
-        }
+            for (int e = 0; e < 4; e++) acc[n][e] = 0.f;
         const int chunks = (d + SM_PK - 1) / SM_PK;
 #pragma unroll
         for (int k = 0; k < SM_PSTAGES - 1; k++) {
@@ -1002,64 +999,51 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __r
             cp_wait<SM_PSTAGES - 1>();
             __syncthreads();
             const float* xs = smem + (ch % SM_PSTAGES) * PSTAGE;
-            const float* ps = xs + SM_PT * SM_PK;
-            if (kg < PS) {
+            const float* ps = xs + SM_PT * XP;
 #pragma unroll
-                for (int q = kg * (XQ / PS); q < (kg + 1) * (XQ / PS); q++) {
-                    float xa[4][4];
+            for (int ks = 4 * kh; ks < 4 * kh + 4; ks++) {
+                const int k = 8 * ks + t4;
+                const float av[4] = {xs[(m0 + g) * XP + k], xs[(m0 + g + 8) * XP + k], xs[(m0 + g) * XP + k + 4], xs[(m0 + g + 8) * XP + k + 4]};
+                ssq[0] += av[0] * av[0] + av[2] * av[2];
+                ssq[1] += av[1] * av[1] + av[3] * av[3];
+                const SplitTf32<4> a(av);
 #pragma unroll
-                    for (int a = 0; a < 4; a++) {
-                        const float4 v = *reinterpret_cast<const float4*>(xs + (4 * tg + a) * SM_PK + 4 * (q ^ sw));
-                        xa[a][0] = v.x; xa[a][1] = v.y; xa[a][2] = v.z; xa[a][3] = v.w;
-                        ssq[a] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-                    }
-#pragma unroll
-                    for (int kk = 0; kk < 4; kk++) {
-                        const float4 p0 = *reinterpret_cast<const float4*>(ps + (4 * q + kk) * MP8 + 8 * cg);
-                        const float4 p1 = *reinterpret_cast<const float4*>(ps + (4 * q + kk) * MP8 + 8 * cg + 4);
-                        const float pa[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
-#pragma unroll
-                        for (int a = 0; a < 4; a++)
-#pragma unroll
-                            for (int b = 0; b < 8; b++) acc[a][b] += xa[a][kk] * pa[b];
-                    }
-                }
+                for (int n = 0; n < KT; n++)
+                    mma_3xtf32(acc[n], a, SplitTf32<2>({ps[k * MT + 8 * n + g], ps[(k + 4) * MT + 8 * n + g]}));
             }
             __syncthreads();                                // the stage is used up: a later load may refill it
         }
-        // the slices' partial tiles: slice kg > 0 parks its tile in shared memory, slice 0 adds them and writes u;
-        // the sums of squares of every slice's cg == 0 threads meet the same way (sq [PS][PT])
-        float* red = smem;                                  // [PS - 1][GT][32]
-        float* sq = red + (PS - 1) * GT * 32;
-        if (kg > 0 && kg < PS) {
+        // the two halves: half 1 parks its tile and sums in shared memory, half 0 adds them and writes u and r
+        float* red = smem;                                  // [PT][MT]
+        float* sq = red + SM_PT * MT;                       // [2][PT] ... half 1's, then the totals
 #pragma unroll
-            for (int a = 0; a < 4; a++)
-#pragma unroll
-                for (int b = 0; b < 8; b++) red[((kg - 1) * GT + tid % GT) * 32 + a * 8 + b] = acc[a][b];
+        for (int e = 0; e < 2; e++) {                       // a row's sum of squares over the quad's four lanes
+            ssq[e] += __shfl_xor_sync(0xffffffffu, ssq[e], 1);
+            ssq[e] += __shfl_xor_sync(0xffffffffu, ssq[e], 2);
         }
-        if (kg < PS && cg == 0)
+        if (kh == 1) {
 #pragma unroll
-            for (int a = 0; a < 4; a++) sq[kg * SM_PT + 4 * tg + a] = ssq[a];
+            for (int n = 0; n < KT; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) red[(m0 + g + 8 * (e >> 1)) * MT + 8 * n + 2 * t4 + (e & 1)] = acc[n][e];
+            if (t4 == 0) { sq[m0 + g] = ssq[0]; sq[m0 + g + 8] = ssq[1]; }
+        }
         __syncthreads();
-        if (tid < SM_PT && t0 + tid < tokens) {
-            float v = 0.f;
+        if (kh == 0) {
 #pragma unroll
-            for (int k = 0; k < PS; k++) v += sq[k * SM_PT + tid];
-            rr[t0 + tid] = 1.f / sqrtf(v / (float) d + SM_EPS);
-        }
-        if (kg == 0) {
-            for (int s = 1; s < PS; s++)
+            for (int e = 0; e < 2; e++) {
+                const int row = m0 + g + 8 * e;
+                const long long t = t0 + row;
+                if (t0 + row < tokens) {
 #pragma unroll
-                for (int a = 0; a < 4; a++)
+                    for (int n = 0; n < KT; n++)
 #pragma unroll
-                    for (int b = 0; b < 8; b++) acc[a][b] += red[((s - 1) * GT + tid) * 32 + a * 8 + b];
-#pragma unroll
-            for (int a = 0; a < 4; a++) {
-                long long t = t0 + 4 * tg + a;
-                if (t < tokens)
-#pragma unroll
-                    for (int b = 0; b < 8; b++)
-                        if (8 * cg + b < M) u[t * M + 8 * cg + b] = acc[a][b];
+                        for (int j = 0; j < 2; j++) {
+                            const int col = 8 * n + 2 * t4 + j;
+                            if (col < M) u[t * M + col] = acc[n][2 * e + j] + red[row * MT + col];
+                        }
+                    if (t4 == 0) rr[t] = 1.f / sqrtf((ssq[e] + sq[row]) / (float) d + SM_EPS);
+                }
             }
         }
     }
