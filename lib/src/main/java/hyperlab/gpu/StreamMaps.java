@@ -44,7 +44,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
-    private static final Map<CudaModule, int[]> SHARED = new ConcurrentHashMap<>();           // module -> sm_shared_sizes
+    private static final Map<CudaModule, LaunchShape> SHAPES = new ConcurrentHashMap<>();
 
     private final Gpu gpu;
     private final Paradigm paradigm;
@@ -58,6 +58,7 @@ public final class StreamMaps implements AutoCloseable {
     private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
             streamBwdDphi, project;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
+    private final int mapsLanes;                    // threads per token of sm_maps_forward / sm_maps_backward
     private final int streamBwdShared, streamBwdDphiShared, projectShared;   // dynamic shared memory (bytes) of those kernels
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
@@ -98,12 +99,13 @@ public final class StreamMaps implements AutoCloseable {
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
         project = mod.function("sm_project");
         arena = gpu.arena();
-        int[] sizes = SHARED.computeIfAbsent(mod, k -> sharedSizes(gpu, mod));
-        streamBwdShared = sizes[0];
-        streamBwdDphiShared = sizes[1];
-        bwdTokens = sizes[2];
-        projectShared = sizes[3];
-        bwdWave = sizes[4] * Math.max(1, gpu.info().smCount());
+        LaunchShape shape = SHAPES.computeIfAbsent(mod, k -> LaunchShape.of(gpu, mod));
+        streamBwdShared = shape.streamBwdShared();
+        streamBwdDphiShared = shape.streamBwdDphiShared();
+        bwdTokens = shape.bwdTokens();
+        projectShared = shape.projectShared();
+        bwdWave = shape.bwdBlocksPerSm() * Math.max(1, gpu.info().smCount());
+        mapsLanes = shape.mapsLanes();
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
         dPhiCat = arena.zeros(DType.F32, d, mm);
@@ -144,20 +146,24 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     /**
-     * The pipelined kernels' dynamic shared memory as the module computes it (sm_shared_sizes: the bytes of
-     * sm_stream_backward, sm_stream_backward_dphi, its tokens per tile, sm_project's bytes, the streams' backward's
-     * blocks per SM), with each kernel allowed that much (past 48 KB a kernel must opt in); once per module.
+     * How this build's kernels launch, as the module computes it (sm_launch_shape): the pipelined kernels' dynamic shared
+     * memory, the streams' backward's tokens per tile and blocks per SM, the maps kernels' threads per token.
      */
-    private static int[] sharedSizes(Gpu gpu, CudaModule mod) {
-        int[] sizes;
-        try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 5)) {
-            mod.function("sm_shared_sizes").launch(Dim3.of(1), Dim3.of(1), 0, out);
-            sizes = out.toIntArray();
+    private record LaunchShape(int streamBwdShared, int streamBwdDphiShared, int bwdTokens, int projectShared, int bwdBlocksPerSm,
+                               int mapsLanes) {
+        /** Asks the module once, and allows each pipelined kernel its shared memory (past 48 KB a kernel must opt in). */
+        static LaunchShape of(Gpu gpu, CudaModule mod) {
+            int[] v;
+            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 6)) {
+                mod.function("sm_launch_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
+                v = out.toIntArray();
+            }
+            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5]);
+            mod.function("sm_stream_backward").allowSharedMemory(s.streamBwdShared());
+            mod.function("sm_stream_backward_dphi").allowSharedMemory(s.streamBwdDphiShared());
+            mod.function("sm_project").allowSharedMemory(s.projectShared());
+            return s;
         }
-        mod.function("sm_stream_backward").allowSharedMemory(sizes[0]);
-        mod.function("sm_stream_backward_dphi").allowSharedMemory(sizes[1]);
-        mod.function("sm_project").allowSharedMemory(sizes[3]);
-        return sizes;
     }
 
     public StreamMapsLayout layout() {
@@ -177,7 +183,7 @@ public final class StreamMaps implements AutoCloseable {
             step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
             step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
         }
-        step("fwd.maps", () -> mapsFwd.launch(Dim3.cover(tokens, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
+        step("fwd.maps", () -> mapsFwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
         int va = columnsPerAccess(x, h);
         step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
         lastTokens = tokens;
@@ -222,7 +228,7 @@ public final class StreamMaps implements AutoCloseable {
         need(x, (long) tokens * d, "x");
         need(dx, (long) tokens * d, "dx");
         step("bwd.dots", () -> aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c));
-        step("bwd.maps", () -> mapsBwd.launch(Dim3.cover(tokens, 64), Dim3.of(64), 0, u, r, theta, perms, dpre, dpost, dres,
+        step("bwd.maps", () -> mapsBwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, dpre, dpost, dres,
                 dzr, coef, part, tokens, d));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;

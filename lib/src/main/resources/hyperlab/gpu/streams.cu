@@ -374,11 +374,135 @@ extern "C" __global__ void sm_sum_rows(const float* __restrict__ part, float* __
     }
 }
 
-// A thread per token: H_pre [N, n], H_post [N, n], H_res [N, n, n] from u = x_flat·Φ_cat [N, M] and r [N].
+// mHC in the plain domain with n <= 4 runs its maps on LP = NP² lanes per token (NP: the next power of two >= n; lanes
+// past n idle at 0): lane (i, j) holds entry (i, j) of the Sinkhorn iterate, the row and column sums are shuffles, and
+// each lane keeps its row's and column's normalisers in registers. At one thread per token the backward kept 640 bytes
+// of normalisers in local memory and had too few threads to hide latency (61 us per block at N = 16k on the H200).
+namespace sm {
+constexpr int NP = NS <= 2 ? 2 : 4;
+constexpr bool LANES = PAR == MHC && SM_LOG == 0 && NS >= 2 && NS <= 4 && SM_ITERS <= 32;
+constexpr int LP = LANES ? NP * NP : 1;            // threads per token of sm_maps_forward and sm_maps_backward
+
+// Σ of v over the lanes l ^ o, o = FROM, 2·FROM, .. < TO: a row (1, NP), a column (NP, LP) or a token (1, LP).
+template <int FROM, int TO>
+__device__ __forceinline__ float lane_sum(float v) {
+#pragma unroll
+    for (int o = FROM; o < TO; o <<= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// This lane's entry of the Sinkhorn projection of exp(logits) (m = its exp(logit), 0 when idle), as sinkhorn();
+// sc / sr (when non-null) receive its column's and row's sum of every iteration.
+__device__ __forceinline__ float sinkhorn_lane(float m, bool on, float* sc, float* sr) {
+#pragma unroll
+    for (int t = 0; t < SM_ITERS; t++) {
+        float s = lane_sum<NP, LP>(m);
+        if (sc) sc[t] = s;
+        m = on ? m * (1.f / s) : 0.f;
+        s = lane_sum<1, NP>(m);
+        if (sr) sr[t] = s;
+        m = on ? m * (1.f / s) : 0.f;
+    }
+    return m;
+}
+
+// dL/dlogit of this lane's entry from g = dL/dH_res (as sinkhornBackward): y the projection, m0 = exp(logit).
+__device__ __forceinline__ float sinkhorn_lane_backward(float g, float y, float m0, bool on, const float* sc, const float* sr) {
+#pragma unroll
+    for (int t = SM_ITERS - 1; t >= 0; t--) {
+        float dot = lane_sum<1, NP>(g * y);
+        g = on ? (g - dot) * (1.f / sr[t]) : 0.f;
+        y *= sr[t];
+        dot = lane_sum<NP, LP>(g * y);
+        g = on ? (g - dot) * (1.f / sc[t]) : 0.f;
+        y *= sc[t];
+    }
+    return g * m0;
+}
+
+// The token and entry of this thread; a thread past the last token works on the last one (every lane of a token
+// must take part in the shuffles) and writes nothing.
+struct Lane {
+    long long t;
+    int l, i, j;
+    bool live, on;
+    __device__ __forceinline__ explicit Lane(int tokens) {
+        const long long gid = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+        live = gid / LP < tokens;
+        t = live ? gid / LP : tokens - 1;
+        l = (int) (gid % LP);
+        i = l / NP;
+        j = l % NP;
+        on = i < NS && j < NS;
+    }
+};
+
+__device__ void maps_forward_lanes(const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th,
+                                   float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens) {
+    const Lane ln(tokens);
+    const float r = rr[ln.t];
+    const float* ut = u + ln.t * M;
+    const int k = ln.i * NS + ln.j;
+    const float h = sinkhorn_lane(ln.on ? expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k]) : 0.f, ln.on, nullptr, nullptr);
+    if (!ln.live) return;
+    if (ln.on) res[ln.t * NS * NS + k] = h;
+    if (ln.l < NS) pre[ln.t * NS + ln.l] = sigm(th[T_APRE] * (r * ut[C_PRE + ln.l]) + th[T_BPRE + ln.l]);
+    else if (ln.l < 2 * NS) post[ln.t * NS + ln.l - NS] = 2.f * sigm(th[T_APOST] * (r * ut[C_POST + ln.l - NS]) + th[T_BPOST + ln.l - NS]);
+}
+
+__device__ void maps_backward_lanes(const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th,
+                                    const float* __restrict__ dpre, const float* __restrict__ dpost, const float* __restrict__ dres,
+                                    float* __restrict__ dzr, float* __restrict__ coef, float* __restrict__ part, int tokens, int d) {
+    const Lane ln(tokens);
+    const float r = rr[ln.t];
+    const float* ut = u + ln.t * M;
+    float* dz = dzr + ln.t * M;
+    float* pt = part + ln.t * TH;
+    float da[3] = {0.f, 0.f, 0.f}, dot = 0.f;     // this lane's share of dα_pre, dα_post, dα_res and Σ dL/dz·u
+    // a gate per lane: H_pre,l on lanes l < n, H_post,l-n on the next n
+    if (ln.l < 2 * NS) {
+        const bool isPre = ln.l < NS;
+        const int g = isPre ? ln.l : ln.l - NS, col = (isPre ? C_PRE : C_POST) + g;
+        const float alpha = th[isPre ? T_APRE : T_APOST], z = r * ut[col];
+        const float a = sigm(alpha * z + th[(isPre ? T_BPRE : T_BPOST) + g]);
+        const float ga = isPre ? dpre[ln.t * NS + g] * a * (1.f - a) : dpost[ln.t * NS + g] * 2.f * a * (1.f - a);
+        if (ln.live) { pt[(isPre ? T_BPRE : T_BPOST) + g] = ga; dz[col] = r * ga * alpha; }
+        da[isPre ? 0 : 1] = ga * z;
+        dot = ga * alpha * ut[col];
+    }
+    // H_res: Sinkhorn again, then back through it
+    const int k = ln.i * NS + ln.j;
+    const float z = ln.on ? r * ut[C_RES + k] : 0.f;
+    const float m0 = ln.on ? expf(th[T_ARES] * z + th[T_RES + k]) : 0.f;
+    float sc[SM_ITERS], sr[SM_ITERS];
+    const float y = sinkhorn_lane(m0, ln.on, sc, sr);
+    const float g = sinkhorn_lane_backward(ln.on ? dres[ln.t * NS * NS + k] : 0.f, y, m0, ln.on, sc, sr);
+    if (ln.on) {
+        if (ln.live) { pt[T_RES + k] = g; dz[C_RES + k] = r * g * th[T_ARES]; }
+        da[2] = g * z;
+        dot += g * th[T_ARES] * ut[C_RES + k];
+    }
+#pragma unroll
+    for (int e = 0; e < 3; e++) da[e] = lane_sum<1, LP>(da[e]);
+    dot = lane_sum<1, LP>(dot);
+    if (ln.live && ln.l == 0) {
+        pt[T_APRE] = da[0];
+        pt[T_APOST] = da[1];
+        pt[T_ARES] = da[2];
+        coef[ln.t] = -dot * r * r * r / (float) d;
+    }
+}
+}  // namespace sm
+
+// A thread per token (LP lanes per token where LANES): H_pre [N, n], H_post [N, n], H_res [N, n, n] from u = x_flat·Φ_cat [N, M] and r [N].
 extern "C" __global__ void sm_maps_forward(const float* __restrict__ u, const float* __restrict__ rr,
                                            const float* __restrict__ th, const int* __restrict__ perms,
                                            float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res,
                                            int tokens) {
+    if constexpr (LANES) {
+        maps_forward_lanes(u, rr, th, pre, post, res, tokens);
+        return;
+    }
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= tokens) return;
     float r = DYN ? rr[t] : 0.f;
@@ -430,13 +554,17 @@ extern "C" __global__ void sm_maps_forward(const float* __restrict__ u, const fl
     for (int k = 0; k < NS * NS; k++) res[(long long) t * NS * NS + k] = h[k];
 }
 
-// A thread per token: from dH_pre, dH_post, dH_res back to dzr = r·dL/dz [N, M] (the GEMMs' operand), the RMSNorm
+// A thread per token (LP lanes per token where LANES): from dH_pre, dH_post, dH_res back to dzr = r·dL/dz [N, M] (the GEMMs' operand), the RMSNorm
 // coefficient coef [N] (dx += coef·x) and the token's share of every small parameter's gradient, part [N, TH].
 extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const float* __restrict__ rr,
                                             const float* __restrict__ th, const int* __restrict__ perms,
                                             const float* __restrict__ dpre, const float* __restrict__ dpost,
                                             const float* __restrict__ dres, float* __restrict__ dzr,
                                             float* __restrict__ coef, float* __restrict__ part, int tokens, int d) {
+    if constexpr (LANES) {
+        maps_backward_lanes(u, rr, th, dpre, dpost, dres, dzr, coef, part, tokens, d);
+        return;
+    }
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= tokens) return;
     float r = DYN ? rr[t] : 0.f;
@@ -1049,13 +1177,15 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __r
     }
 }
 
-// The dynamic shared memory of the pipelined kernels, for the host to reserve and pass at launch: out[0] for
-// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project;
-// out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them).
-extern "C" __global__ void sm_shared_sizes(int* out) {
+// What the host needs to launch this build's kernels: the dynamic shared memory of the pipelined kernels (out[0] for
+// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project),
+// out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them), out[5] the threads per
+// token of sm_maps_forward and sm_maps_backward.
+extern "C" __global__ void sm_launch_shape(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;
     out[2] = BT;
     out[3] = PBYTES;
     out[4] = SM_BWD_BLOCKS;
+    out[5] = LP;
 }
