@@ -374,80 +374,98 @@ extern "C" __global__ void sm_sum_rows(const float* __restrict__ part, float* __
     }
 }
 
-// mHC in the plain domain with n <= 4 runs its maps on LP = NP² lanes per token (NP: the next power of two >= n; lanes
-// past n idle at 0): lane (i, j) holds entry (i, j) of the Sinkhorn iterate, the row and column sums are shuffles, and
-// each lane keeps its row's and column's normalisers in registers. At one thread per token the backward kept 640 bytes
-// of normalisers in local memory and had too few threads to hide latency (61 us per block at N = 16k on the H200).
+// mHC in the plain domain with n <= 4 runs its maps on LP = NP lanes per token (NP: the next power of two >= n; a lane
+// past n idles at 0): lane i holds row i of the Sinkhorn iterate, a row sum stays in the thread, a column sum is a
+// shuffle, and each lane keeps its row's and column i's normalisers in registers. At one thread per token the
+// backward kept 640 bytes of normalisers in local memory and had too few threads to hide latency; at a lane per
+// entry (16 per token) it was latency-bound by its shuffle chains (H200, N = 16k: 30.9 and 29.6 us per block).
 namespace sm {
 constexpr int NP = NS <= 2 ? 2 : 4;
 constexpr bool LANES = PAR == MHC && SM_LOG == 0 && NS >= 2 && NS <= 4 && SM_ITERS <= 32;
-constexpr int LP = LANES ? NP * NP : 1;            // threads per token of sm_maps_forward and sm_maps_backward
+constexpr int LP = LANES ? NP : 1;                 // threads per token of sm_maps_forward and sm_maps_backward
 
-// Σ of v over the lanes l ^ o, o = FROM, 2·FROM, .. < TO: a row (1, NP), a column (NP, LP) or a token (1, LP).
-template <int FROM, int TO>
+// Σ of v over the token's lanes.
 __device__ __forceinline__ float lane_sum(float v) {
 #pragma unroll
-    for (int o = FROM; o < TO; o <<= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = 1; o < NP; o <<= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
-// This lane's entry of the Sinkhorn projection of exp(logits) (m = its exp(logit), 0 when idle), as sinkhorn();
-// sc / sr (when non-null) receive its column's and row's sum of every iteration.
-__device__ __forceinline__ float sinkhorn_lane(float m, bool on, float* sc, float* sr) {
-#pragma unroll
-    for (int t = 0; t < SM_ITERS; t++) {
-        float s = lane_sum<NP, LP>(m);
-        if (sc) sc[t] = s;
-        m = on ? m * (1.f / s) : 0.f;
-        s = lane_sum<1, NP>(m);
-        if (sr) sr[t] = s;
-        m = on ? m * (1.f / s) : 0.f;
-    }
-    return m;
-}
-
-// dL/dlogit of this lane's entry from g = dL/dH_res (as sinkhornBackward): y the projection, m0 = exp(logit).
-__device__ __forceinline__ float sinkhorn_lane_backward(float g, float y, float m0, bool on, const float* sc, const float* sr) {
-#pragma unroll
-    for (int t = SM_ITERS - 1; t >= 0; t--) {
-        float dot = lane_sum<1, NP>(g * y);
-        g = on ? (g - dot) * (1.f / sr[t]) : 0.f;
-        y *= sr[t];
-        dot = lane_sum<NP, LP>(g * y);
-        g = on ? (g - dot) * (1.f / sc[t]) : 0.f;
-        y *= sc[t];
-    }
-    return g * m0;
-}
-
-// The token and entry of this thread; a thread past the last token works on the last one (every lane of a token
-// must take part in the shuffles) and writes nothing.
+// The token and row of this thread; a thread past the last token works on the last one (every lane of a token must
+// take part in the shuffles) and writes nothing.
 struct Lane {
     long long t;
-    int l, i, j;
+    int i, base;                                   // the row, the token's first lane in the warp
     bool live, on;
     __device__ __forceinline__ explicit Lane(int tokens) {
         const long long gid = blockIdx.x * (long long) blockDim.x + threadIdx.x;
         live = gid / LP < tokens;
         t = live ? gid / LP : tokens - 1;
-        l = (int) (gid % LP);
-        i = l / NP;
-        j = l % NP;
-        on = i < NS && j < NS;
+        i = (int) (gid % LP);
+        base = (threadIdx.x & 31) & ~(NP - 1);
+        on = i < NS;
     }
 };
+
+// Row i of the Sinkhorn projection of M0 (m: its entries, zeros when idle), as sinkhorn(); sc / sr (when non-null)
+// receive column i's and row i's sum of every iteration.
+__device__ __forceinline__ void sinkhorn_row(float (&m)[NS], const Lane& ln, float* sc, float* sr) {
+#pragma unroll
+    for (int t = 0; t < SM_ITERS; t++) {
+        float own = 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            const float s = lane_sum(m[j]);
+            own = j == ln.i ? s : own;
+            m[j] *= 1.f / s;
+        }
+        if (sc) sc[t] = own;
+        float s = 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) s += m[j];
+        const float inv = ln.on ? 1.f / s : 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) m[j] *= inv;
+        if (sr) sr[t] = s;
+    }
+}
+
+// dL/dlogits of row i from g = dL/dH_res's row (as sinkhornBackward): y the projection's row, m0 = exp(logits).
+__device__ __forceinline__ void sinkhorn_row_backward(float (&g)[NS], float (&y)[NS], const float (&m0)[NS], const Lane& ln,
+                                                      const float* sc, const float* sr) {
+#pragma unroll
+    for (int t = SM_ITERS - 1; t >= 0; t--) {
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) dot += g[j] * y[j];
+        const float inv = ln.on ? 1.f / sr[t] : 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) { g[j] = (g[j] - dot) * inv; y[j] *= sr[t]; }
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            const float s = __shfl_sync(0xffffffffu, sc[t], ln.base + j), cd = lane_sum(g[j] * y[j]);
+            g[j] = ln.on ? (g[j] - cd) * (1.f / s) : 0.f;
+            y[j] *= s;
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < NS; j++) g[j] *= m0[j];
+}
 
 __device__ void maps_forward_lanes(const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th,
                                    float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens) {
     const Lane ln(tokens);
     const float r = rr[ln.t];
     const float* ut = u + ln.t * M;
-    const int k = ln.i * NS + ln.j;
-    const float h = sinkhorn_lane(ln.on ? expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k]) : 0.f, ln.on, nullptr, nullptr);
-    if (!ln.live) return;
-    if (ln.on) res[ln.t * NS * NS + k] = h;
-    if (ln.l < NS) pre[ln.t * NS + ln.l] = sigm(th[T_APRE] * (r * ut[C_PRE + ln.l]) + th[T_BPRE + ln.l]);
-    else if (ln.l < 2 * NS) post[ln.t * NS + ln.l - NS] = 2.f * sigm(th[T_APOST] * (r * ut[C_POST + ln.l - NS]) + th[T_BPOST + ln.l - NS]);
+    float m[NS];
+#pragma unroll
+    for (int j = 0; j < NS; j++) m[j] = ln.on ? expf(th[T_ARES] * (r * ut[C_RES + ln.i * NS + j]) + th[T_RES + ln.i * NS + j]) : 0.f;
+    sinkhorn_row(m, ln, nullptr, nullptr);
+    if (!ln.live || !ln.on) return;
+#pragma unroll
+    for (int j = 0; j < NS; j++) res[ln.t * NS * NS + ln.i * NS + j] = m[j];
+    pre[ln.t * NS + ln.i] = sigm(th[T_APRE] * (r * ut[C_PRE + ln.i]) + th[T_BPRE + ln.i]);
+    post[ln.t * NS + ln.i] = 2.f * sigm(th[T_APOST] * (r * ut[C_POST + ln.i]) + th[T_BPOST + ln.i]);
 }
 
 __device__ void maps_backward_lanes(const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th,
@@ -458,34 +476,44 @@ __device__ void maps_backward_lanes(const float* __restrict__ u, const float* __
     const float* ut = u + ln.t * M;
     float* dz = dzr + ln.t * M;
     float* pt = part + ln.t * TH;
+    const bool write = ln.live && ln.on;
     float da[3] = {0.f, 0.f, 0.f}, dot = 0.f;     // this lane's share of dα_pre, dα_post, dα_res and Σ dL/dz·u
-    // a gate per lane: H_pre,l on lanes l < n, H_post,l-n on the next n
-    if (ln.l < 2 * NS) {
-        const bool isPre = ln.l < NS;
-        const int g = isPre ? ln.l : ln.l - NS, col = (isPre ? C_PRE : C_POST) + g;
-        const float alpha = th[isPre ? T_APRE : T_APOST], z = r * ut[col];
-        const float a = sigm(alpha * z + th[(isPre ? T_BPRE : T_BPOST) + g]);
-        const float ga = isPre ? dpre[ln.t * NS + g] * a * (1.f - a) : dpost[ln.t * NS + g] * 2.f * a * (1.f - a);
-        if (ln.live) { pt[(isPre ? T_BPRE : T_BPOST) + g] = ga; dz[col] = r * ga * alpha; }
-        da[isPre ? 0 : 1] = ga * z;
-        dot = ga * alpha * ut[col];
+    if (ln.on) {                                   // gates H_pre,i and H_post,i
+        const float za = r * ut[C_PRE + ln.i], zb = r * ut[C_POST + ln.i];
+        const float a = sigm(th[T_APRE] * za + th[T_BPRE + ln.i]), b = sigm(th[T_APOST] * zb + th[T_BPOST + ln.i]);
+        const float ga = dpre[ln.t * NS + ln.i] * a * (1.f - a), gb = dpost[ln.t * NS + ln.i] * 2.f * b * (1.f - b);
+        if (write) {
+            pt[T_BPRE + ln.i] = ga;
+            pt[T_BPOST + ln.i] = gb;
+            dz[C_PRE + ln.i] = r * ga * th[T_APRE];
+            dz[C_POST + ln.i] = r * gb * th[T_APOST];
+        }
+        da[0] = ga * za;
+        da[1] = gb * zb;
+        dot = ga * th[T_APRE] * ut[C_PRE + ln.i] + gb * th[T_APOST] * ut[C_POST + ln.i];
     }
-    // H_res: Sinkhorn again, then back through it
-    const int k = ln.i * NS + ln.j;
-    const float z = ln.on ? r * ut[C_RES + k] : 0.f;
-    const float m0 = ln.on ? expf(th[T_ARES] * z + th[T_RES + k]) : 0.f;
-    float sc[SM_ITERS], sr[SM_ITERS];
-    const float y = sinkhorn_lane(m0, ln.on, sc, sr);
-    const float g = sinkhorn_lane_backward(ln.on ? dres[ln.t * NS * NS + k] : 0.f, y, m0, ln.on, sc, sr);
-    if (ln.on) {
-        if (ln.live) { pt[T_RES + k] = g; dz[C_RES + k] = r * g * th[T_ARES]; }
-        da[2] = g * z;
-        dot += g * th[T_ARES] * ut[C_RES + k];
-    }
+    // H_res's row i: Sinkhorn again, then back through it
+    float m0[NS], y[NS], g[NS], sc[SM_ITERS], sr[SM_ITERS];
 #pragma unroll
-    for (int e = 0; e < 3; e++) da[e] = lane_sum<1, LP>(da[e]);
-    dot = lane_sum<1, LP>(dot);
-    if (ln.live && ln.l == 0) {
+    for (int j = 0; j < NS; j++) {
+        const int k = ln.i * NS + j;
+        m0[j] = y[j] = ln.on ? expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k]) : 0.f;
+        g[j] = ln.on ? dres[ln.t * NS * NS + k] : 0.f;
+    }
+    sinkhorn_row(y, ln, sc, sr);
+    sinkhorn_row_backward(g, y, m0, ln, sc, sr);
+    if (ln.on)
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            const int k = ln.i * NS + j;
+            if (write) { pt[T_RES + k] = g[j]; dz[C_RES + k] = r * g[j] * th[T_ARES]; }
+            da[2] += g[j] * (r * ut[C_RES + k]);
+            dot += g[j] * th[T_ARES] * ut[C_RES + k];
+        }
+#pragma unroll
+    for (int e = 0; e < 3; e++) da[e] = lane_sum(da[e]);
+    dot = lane_sum(dot);
+    if (ln.live && ln.i == 0) {
         pt[T_APRE] = da[0];
         pt[T_APOST] = da[1];
         pt[T_ARES] = da[2];

@@ -162,7 +162,9 @@ class StreamMapsGpuTest {
                 }
             Map<String, Double> errors = new LinkedHashMap<>();
             runs.get(0).forEach((k, want) -> errors.put(k, TestMetrics.relError(runs.get(1).get(k), toDouble(want))));
-            assertTrue(errors.values().stream().allMatch(e -> e < 1e-5), "fused vs GEMM path: " + errors);
+            // a scalar's gradient is a sum that may cancel: held to its value only up to SCALAR_PLAIN_BAR, as above
+            assertTrue(errors.entrySet().stream().allMatch(e -> e.getValue() < (runs.get(0).get(e.getKey()).length == 1 ? SCALAR_PLAIN_BAR : 1e-5)),
+                    "fused vs GEMM path: " + errors);
         }
     }
 
