@@ -8,7 +8,9 @@ import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -74,10 +76,17 @@ final class Kernels {
     static CudaModule withHeaders(Gpu gpu, String file, String... options) {
         String source = Cuda.source("hyperlab/gpu/" + file);
         StringBuilder all = new StringBuilder();
-        Matcher m = NEEDS.matcher(source);
-        if (m.find())
-            for (Matcher h = HEADER.matcher(m.group()); h.find(); ) all.append(Cuda.source("hyperlab/gpu/" + h.group())).append('\n');
+        for (String h : headersNamed(source)) all.append(Cuda.source("hyperlab/gpu/" + h)).append('\n');
         return Cuda.compile(gpu, file, all.append(source).toString(), options);
+    }
+
+    /** The headers {@code source}'s first "needs ..." phrase names, in order (none without one). */
+    static List<String> headersNamed(String source) {
+        Matcher m = NEEDS.matcher(source);
+        if (!m.find()) return List.of();
+        List<String> names = new ArrayList<>();
+        for (Matcher h = HEADER.matcher(m.group()); h.find(); ) names.add(h.group());
+        return names;
     }
 
     private static boolean bf16(DeviceTensor t) {
