@@ -44,15 +44,61 @@ __device__ void layernorm_rows(T* out, float* mean, float* rstd, const float* x,
     if (lane == 0) { mean[row] = m; rstd[row] = r; }
 }
 
+// The same for rows of at most 128·LN_FWD_K columns with V = 4: a lane keeps its chunks of the row in registers, so
+// the row is read from memory once instead of three times (the same sums in the same order: the same bits).
+constexpr int LN_FWD_K = 8;
+template <typename T>
+__device__ void layernorm_rows_regs(T* out, float* mean, float* rstd, const float* x, const float* gamma, const float* beta,
+                                    int N, int C, float eps) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const float* xr = x + (long)row * C;
+    float a[LN_FWD_K][4];
+    float s = 0.f;
+#pragma unroll
+    for (int k = 0; k < LN_FWD_K; k++) {
+        int c = (k * 32 + lane) * 4;
+        if (c < C) {
+            loadv<4>(xr + c, a[k]);
+#pragma unroll
+            for (int j = 0; j < 4; j++) s += a[k][j];
+        }
+    }
+    float m = warp_sum(s) / C;
+    float v = 0.f;
+#pragma unroll
+    for (int k = 0; k < LN_FWD_K; k++)
+        if ((k * 32 + lane) * 4 < C)
+#pragma unroll
+            for (int j = 0; j < 4; j++) v += (a[k][j] - m) * (a[k][j] - m);
+    float r = rsqrtf(warp_sum(v) / C + eps);
+    T* o = out + (long)row * C;
+#pragma unroll
+    for (int k = 0; k < LN_FWD_K; k++) {
+        int c = (k * 32 + lane) * 4;
+        if (c < C) {
+            float g[4], b[4];
+            loadv<4>(gamma + c, g);
+            loadv<4>(beta + c, b);
+#pragma unroll
+            for (int j = 0; j < 4; j++) a[k][j] = (a[k][j] - m) * r * g[j] + b[j];
+            storev<4>(o + c, a[k]);
+        }
+    }
+    if (lane == 0) { mean[row] = m; rstd[row] = r; }
+}
+
 extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
                                              const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    if (v == 4) layernorm_rows<float, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    if (v == 4 && C <= 128 * LN_FWD_K) layernorm_rows_regs<float>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    else if (v == 4) layernorm_rows<float, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
     else layernorm_rows<float, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 
 extern "C" __global__ void layernorm_forward_bf16(bf16_t* out, float* mean, float* rstd, const float* x,
                                                   const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    if (v == 4) layernorm_rows<bf16_t, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    if (v == 4 && C <= 128 * LN_FWD_K) layernorm_rows_regs<bf16_t>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    else if (v == 4) layernorm_rows<bf16_t, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
     else layernorm_rows<bf16_t, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 
