@@ -96,7 +96,7 @@ class AttentionGpuTest {
     }
 
     @ParameterizedTest(name = "BF16 tensor cores B={0} heads={1} T={2} d={3}")
-    @CsvSource({"2,2,1,16", "2,3,17,16", "2,2,64,32", "2,3,130,32", "2,2,17,64", "2,3,64,64", "2,2,130,64", "1,2,70,128"})
+    @CsvSource({"2,2,1,16", "2,3,17,16", "2,2,64,32", "2,3,130,32", "2,2,17,64", "2,3,64,64", "2,2,130,64", "1,2,70,128", "1,2,300,64", "1,1,260,16"})
     void bf16TensorCoresMatchFloat64(int batch, int heads, int time, int d) {
         try (Attention att = new Attention(gpu, heads, d, DType.BF16)) {
             assertTrue(att.tensorCores());
