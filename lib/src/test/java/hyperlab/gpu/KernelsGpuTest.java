@@ -160,6 +160,46 @@ class KernelsGpuTest {
         }
     }
 
+    /**
+     * Every bf16 value in [-12, 12]: the bf16 GELU and its derivative (Abramowitz &amp; Stegun's erfc, not erff) are the
+     * float64 values within 5e-7 (absolute), rounded once to bf16. (In the far negative tail erff's 1 + erf(x / sqrt 2)
+     * cancels to 0; the erfc form keeps those values to about 1 % there.)
+     */
+    @Test
+    void bf16GeluIsFloat64RoundedOnceEverywhere() {
+        java.util.List<Float> xs = new java.util.ArrayList<>();
+        for (int bits = 0; bits < 0x10000; bits++) {
+            float v = DType.bf16ToFloat((short) bits);
+            if (Math.abs(v) <= 12) xs.add(v);
+        }
+        int count = xs.size();
+        float[] x = new float[count], ones = new float[count];
+        for (int i = 0; i < count; i++) {
+            x[i] = xs.get(i);
+            ones[i] = 1;
+        }
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor dx = shifted(a, DType.BF16, x, 0), g = shifted(a, DType.BF16, ones, 0);
+            DeviceTensor out = a.alloc(DType.BF16, count), grad = a.alloc(DType.BF16, count);
+            k.gelu(out, dx, count);
+            k.geluBackward(grad, g, dx, count);
+            float[] got = out.toFloatArray(), gotGrad = grad.toFloatArray();
+            for (int i = 0; i < count; i++) {
+                double v = x[i], cdf = 0.5 * (1 + org.apache.commons.math3.special.Erf.erf(v / Math.sqrt(2)));
+                double slope = cdf + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+                assertRoundedOnce(got[i], geluRef(v), "gelu(" + v + ")");
+                assertRoundedOnce(gotGrad[i], slope, "gelu'(" + v + ")");
+            }
+        }
+    }
+
+    /** got is the bf16 rounding of some value within 5e-7 of want. */
+    static void assertRoundedOnce(float got, double want, String what) {
+        float lo = DType.bf16ToFloat(DType.floatToBf16((float) (want - 5e-7)));
+        float hi = DType.bf16ToFloat(DType.floatToBf16((float) (want + 5e-7)));
+        assertTrue(got >= lo && got <= hi, what + " = " + got + ", float64 " + want + " rounds to " + lo + " .. " + hi + " within 5e-7");
+    }
+
     /** A tensor holding {@code data} that starts {@code offset} elements into its allocation. */
     static DeviceTensor shifted(DeviceArena a, DType dtype, float[] data, int offset) {
         DeviceTensor t = a.alloc(dtype, data.length + offset).view(offset, data.length);
