@@ -367,7 +367,9 @@ public final class GpuGpt implements AutoCloseable {
         mm.run(logits, false, view(paramsLo, wte), false, dLn, false);       // d lnf = dlogits · wte
         mm.run(logits, true, lnf, false, view(grads, wte), true);            // d wte += dlogitsᵀ · lnf
         tick("head and loss");
-        k.layerNormBackward(dMean, view(grads, layout.finalNorm("gamma", cfg.layers())),
+        // RC: the LayerNorm backwards write dx in bf16 as well, for the next block's GEMMs (no cast pass)
+        boolean rounded = n == 1 && dFLo != null;
+        k.layerNormBackward(dMean, rounded ? dFLo : null, view(grads, layout.finalNorm("gamma", cfg.layers())),
                 view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
                 view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c, false);
         DeviceTensor dx = dxA, dPrev = dxB;
@@ -386,7 +388,7 @@ public final class GpuGpt implements AutoCloseable {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
             }
             tick("maps");
-            DeviceTensor dfLo = lowp(df, dFLo == null ? df : dFLo);
+            DeviceTensor dfLo = rounded && b.maps == null ? dFLo : lowp(df, dFLo == null ? df : dFLo);
             tick("casts");
             weightGrad(dfLo, b.act, b.dprojW, b.dprojB, df);                  // d proj_w += dfᵀ · act, d proj_b = Σ df
             DeviceTensor dAct = b.attn ? dY : dU;
@@ -405,7 +407,8 @@ public final class GpuGpt implements AutoCloseable {
             mm.run(dHidden, false, b.fcW, false, dLn, false);               // d ln = dhidden · fc_w
             tick("gemm");
             // RC: d x = d out + d h, added by the LayerNorm backward in place; the maps need d h on its own
-            k.layerNormBackward(b.maps != null ? dH : dx, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
+            k.layerNormBackward(b.maps != null ? dH : dx, rounded && b.maps == null && i > 0 ? dFLo : null, b.dlnG, b.dlnB,
+                    dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
                 b.maps.backwardAggregate(dx, dH, b.x, b.mapG, dPrev, tokens);

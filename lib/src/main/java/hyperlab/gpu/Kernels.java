@@ -125,22 +125,36 @@ final class Kernels {
     /** Overwrites dx, or with {@code accumulate} adds into it; adds into dgamma and dbeta. */
     void layerNormBackward(DeviceTensor dx, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout, DeviceTensor x,
                            DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c, boolean accumulate) {
+        layerNormBackward(dx, null, dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c, accumulate);
+    }
+
+    /**
+     * The same, and where dxLo (BF16, the shape of dx) is not null, dx rounded to bf16 into it: written as the row
+     * leaves registers where the row fits there, else by a cast after.
+     */
+    void layerNormBackward(DeviceTensor dx, DeviceTensor dxLo, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout,
+                           DeviceTensor x, DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c,
+                           boolean accumulate) {
         if (c > LN_SHARED_FLOATS / 2)
             throw new IllegalArgumentException("LayerNorm width " + c + " > " + LN_SHARED_FLOATS / 2 + ": the backward keeps 2·width floats per warp in shared memory");
+        if (dxLo != null && (dxLo.dtype() != DType.BF16 || dxLo.elements() != dx.elements()))
+            throw new IllegalArgumentException("dxLo must be BF16 with dx's " + dx.elements() + " elements, not " + dxLo.dtype() + " with " + dxLo.elements());
         int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
         int v = c % 4 == 0 ? vector(4, dx, dout, x, gamma) : 1;
+        if (dxLo != null && vector(4, dxLo) != 4) v = 1;
         int chunks = (c + 127) / 128;
         if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
             int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
             CudaFunction f = lnBwdRegs.computeIfAbsent(chunks,
                     kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk).function("layernorm_backward_regs_k"));
-            f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout,
-                    x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
+            f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dxLo == null ? 0L : dxLo,
+                    dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
             return;
         }
         int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
         lnBwd.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
                 rstd, rows, c, accumulate ? 1 : 0, v);
+        if (dxLo != null) toBf16(dxLo, dx, dx.elements());
     }
 
     void gelu(DeviceTensor out, DeviceTensor x, long count) {

@@ -177,9 +177,10 @@ extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* d
 // The same backward for rows of at most 128·K columns (V = 4): a lane keeps its K chunks of x̂ and dout in registers,
 // so each row is read from memory once rather than twice, and dgamma/dbeta accumulate in registers with no shared
 // memory traffic per element; the warps meet in shared memory once, at the end. Same sums in the same order as
-// layernorm_backward_rows. Dynamic shared memory: warps * 2C floats.
+// layernorm_backward_rows. Dynamic shared memory: warps * 2C floats. dxlo (or null): dx rounded to bf16 as well, the
+// operand the next block's backward GEMMs read, so they need no cast pass over dx.
 template <int K>
-__device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+__device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const float* dout, const float* x,
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -229,6 +230,7 @@ __device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, 
                     sb[k][j] += dv[k][j];
                 }
                 storev<4>(o + c, ov);
+                if (dxlo) storev<4>(dxlo + (long)row * C + c, ov);
             }
         }
     }
@@ -248,7 +250,8 @@ __device__ void layernorm_backward_regs(float* dx, float* dgamma, float* dbeta, 
 #ifndef LN_BWD_K
 #define LN_BWD_K 6   // Kernels.LN_REGS_DEFAULT_CHUNKS: the width the plain compile serves
 #endif
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(float* dx, float* dgamma,
-        float* dbeta, const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
-    layernorm_backward_regs<LN_BWD_K>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(float* dx, bf16_t* dxlo,
+        float* dgamma, float* dbeta, const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
+        int N, int C, int acc) {
+    layernorm_backward_regs<LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }

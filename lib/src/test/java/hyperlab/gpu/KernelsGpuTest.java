@@ -73,7 +73,8 @@ class KernelsGpuTest {
     /**
      * c = 72: four columns per lane (float4), the backward's rows in registers (one 128-column chunk, partly used);
      * c = 520 and 768 (preset M's width): 5 and 6 chunks, the last of 520's partly used; c = 70: one column per lane,
-     * the backward without registers; accumulate: the backward adds into what dx holds (RC).
+     * the backward without registers; accumulate: the backward adds into what dx holds (RC). The backward also writes
+     * dx rounded to bf16, which must be the rounding of the fp32 dx it wrote.
      */
     @ParameterizedTest(name = "width {0}, accumulate {1}, {2} rows")
     @CsvSource({"72, false, 37", "70, false, 37", "72, true, 37", "70, true, 37", "520, true, 6", "768, false, 5", "768, true, 5", "1100, true, 3"})
@@ -112,7 +113,11 @@ class KernelsGpuTest {
             k.layerNorm(out, mean, rstd, dx, dg, db, rows, c);
             double fwd = relError(out.toFloatArray(), want);
             DeviceTensor gx = a.of(DType.F32, before), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
-            k.layerNormBackward(gx, gg, gb, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c, accumulate);
+            DeviceTensor lo = a.alloc(DType.BF16, rows, c);   // dx in bf16 too, as RC's backward asks for it
+            k.layerNormBackward(gx, lo, gg, gb, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c, accumulate);
+            float[] gotDx = gx.toFloatArray(), gotLo = lo.toFloatArray();
+            for (int i = 0; i < gotDx.length; i++)
+                assertEquals(DType.bf16ToFloat(DType.floatToBf16(gotDx[i])), gotLo[i], "dx in bf16 at " + i);
             double[] wantDx = java.util.Arrays.copyOfRange(grad, 0, rows * c);
             for (int i = 0; i < wantDx.length; i++) wantDx[i] += before[i];
             double ex = relError(gx.toFloatArray(), wantDx);
