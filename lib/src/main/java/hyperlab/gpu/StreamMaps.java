@@ -55,7 +55,7 @@ public final class StreamMaps implements AutoCloseable {
             part, partSums;
     private final DeviceTensor packTable, gradTable;   // I64 [slots, 4] for sm_pack / sm_unpack_add
     private long[] packed = {}, unpacked = {};          // what the tables hold now
-    private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, aggDots, streamBwd,
+    private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, mergeBwdBf16, aggDots, streamBwd,
             streamBwdDphi, project;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward / sm_maps_backward
@@ -94,6 +94,7 @@ public final class StreamMaps implements AutoCloseable {
         agg = mod.function("sm_aggregate");
         merge = mod.function("sm_merge");
         mergeBwd = mod.function("sm_merge_backward");
+        mergeBwdBf16 = mod.function("sm_merge_backward_bf16");
         aggDots = mod.function("sm_aggregate_dots");
         streamBwd = mod.function("sm_stream_backward");
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
@@ -200,17 +201,22 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     /**
-     * From dOut: df = Σ_i H_post,i dOut_i (overwrites df); keeps dH_res, dH_post for backwardAggregate, which also
-     * computes the streams' gradient through the merge, H_resᵀ dOut.
+     * From dOut: df = Σ_i H_post,i dOut_i (overwrites df: F32, or BF16 rounded once, for a caller that needs df only as
+     * a bf16 GEMM operand); keeps dH_res, dH_post for backwardAggregate, which also computes the streams' gradient
+     * through the merge, H_resᵀ dOut.
      */
     public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor df, int tokens) {
         checkSame(tokens);
         need(dOut, (long) tokens * d, "dOut");
         need(x, (long) tokens * d, "x");
         need(f, (long) tokens * c, "f");
-        need(df, (long) tokens * c, "df");
+        boolean lo = df.dtype() == DType.BF16;
+        if (!lo) need(df, (long) tokens * c, "df");
+        else if (df.elements() < (long) tokens * c)
+            throw new IllegalArgumentException("df is " + df + ": at least " + (long) tokens * c + " elements are required");
         int v = columnsPerAccess(dOut, x, f, df);
-        step("bwd.merge", () -> mergeBwd.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c, v));
+        CudaFunction kernel = lo ? mergeBwdBf16 : mergeBwd;
+        step("bwd.merge", () -> kernel.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c, v));
     }
 
     /**

@@ -853,10 +853,11 @@ extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __
 
 // A block of SM_RED_THREADS per token: df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>,
 // dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one pass over dx.
-// Each thread takes V columns at a time (V = 4: 16-byte accesses, for aligned data and C % 4 == 0).
-template <int V>
+// Each thread takes V columns at a time (V = 4: 16-byte accesses, for aligned data and C % 4 == 0). df is fp32, or
+// bf16 (T) where the sublayer's backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass.
+template <int V, typename T>
 __device__ __forceinline__ void merge_backward_cols(const float* __restrict__ dout, const float* __restrict__ x,
-        const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
+        const float* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c) {
     long long t = blockIdx.x;
     const float* go = dout + t * NS * c;
@@ -898,6 +899,12 @@ __device__ __forceinline__ void merge_backward_cols(const float* __restrict__ do
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const float* __restrict__ x,
         const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c, int vec) {
+    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
+    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
+}
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const float* __restrict__ dout,
+        const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
+        float* __restrict__ dres, float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }

@@ -25,6 +25,7 @@ import java.util.Random;
 import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -364,13 +365,18 @@ class StreamMapsGpuTest {
 
             // the same inputs give bit-identical results (no atomics), and parameter gradients are added to what grads
             // held: a second run into grads holding g0 must give exactly fl(g0 + first run's gradient)
-            float[] dx1 = dx.toFloatArray();
+            // (this run takes df in bf16, as the bf16 engine does: the rounding of the first run's fp32 df)
+            float[] dx1 = dx.toFloatArray(), df1 = df.toFloatArray();
             Map<String, DeviceTensor> grads2 = new LinkedHashMap<>();
             for (MapSpec.Param p : spec) grads2.put(p.name(), a.alloc(DType.F32, p.shape()).copyFrom(grad0.get(p.name())));
+            DeviceTensor dfLo = a.alloc(DType.BF16, tokens, c);
             sm.aggregate(dxT, params, h, tokens);
-            sm.backwardMerge(dOut, dxT, fT, df, tokens);
+            sm.backwardMerge(dOut, dxT, fT, dfLo, tokens);
             sm.backwardAggregate(dOut, dh, dxT, grads2, dx, tokens);
             assertArrayEquals(dx1, dx.toFloatArray(), "dx differs between two identical runs");
+            float[] gotLo = dfLo.toFloatArray();
+            for (int i = 0; i < df1.length; i++)
+                assertEquals(DType.bf16ToFloat(DType.floatToBf16(df1[i])), gotLo[i], "df in bf16 at " + i);
             for (MapSpec.Param p : spec) {
                 float[] first = grads.get(p.name()).toFloatArray(), g0 = grad0.get(p.name()), want = new float[g0.length];
                 for (int i = 0; i < want.length; i++) want[i] = g0[i] + first[i];
