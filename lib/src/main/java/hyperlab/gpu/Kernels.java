@@ -36,7 +36,7 @@ final class Kernels {
         CudaModule ln = withHeaders(gpu, "layernorm.cu");
         CudaModule gelu = withHeaders(gpu, "gelu.cu");
         CudaModule cls = withHeaders(gpu, "classifier.cu");
-        CudaModule opt = Cuda.compileResource(gpu, "hyperlab/gpu/adamw.cu");
+        CudaModule opt = withHeaders(gpu, "adamw.cu");
         CudaModule precision = withHeaders(gpu, "precision.cu");
         encFwd = enc.function("encoder_forward");
         encBwdWte = enc.function("encoder_backward_wte");
@@ -205,13 +205,14 @@ final class Kernels {
 
     /** out[0] = ‖g‖₂ over its first {@code count} elements; partial must hold NORM_PARTS floats. */
     void norm(DeviceTensor out, DeviceTensor partial, DeviceTensor g, long count) {
-        sumsqPartial.launch(Dim3.of(NORM_PARTS), Dim3.of(256), 0, partial, g, count);
+        sumsqPartial.launch(Dim3.of(NORM_PARTS), Dim3.of(256), 0, partial, g, count, vector(4, g));
         sumsqFinish.launch(Dim3.of(1), Dim3.of(256), 0, out, partial, NORM_PARTS);
     }
 
     void adamw(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, long count, float lr, float beta1, float beta2,
                float c1, float c2, float eps, float wd, DeviceTensor norm, float maxNorm) {
         if (count == 0) return;
-        adamw.launch(cover(count), Dim3.of(256), 0, p, g, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm);
+        int vec = vector(4, p, g, m, v);
+        adamw.launch(cover((count + vec - 1) / vec), Dim3.of(256), 0, p, g, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm, vec);
     }
 }

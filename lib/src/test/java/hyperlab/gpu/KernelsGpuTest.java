@@ -290,8 +290,10 @@ class KernelsGpuTest {
         }
     }
 
-    @Test
-    void globalNormAndAdamWMatchFloat64() {
+    /** offset 0: float4 accesses and a 3-element tail (count 100,003); offset 1: arrays off a 16-byte boundary, one float at a time. */
+    @ParameterizedTest(name = "offset {0}")
+    @CsvSource({"0", "1"})
+    void globalNormAndAdamWMatchFloat64(int offset) {
         int count = 100_003;
         Random r = new Random(5);
         float[] p = random(r, count, 1), g = random(r, count, 0.01), m = random(r, count, 0.01), v = new float[count];
@@ -308,7 +310,9 @@ class KernelsGpuTest {
             want[i] = p[i] * (1 - lr * wd) - lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
         }
         try (DeviceArena a = gpu.arena()) {
-            DeviceTensor dp = a.of(DType.F32, p), dg = a.of(DType.F32, g), dm = a.of(DType.F32, m), dv = a.of(DType.F32, v);
+            DeviceTensor dp = shifted(a, DType.F32, p, offset), dg = shifted(a, DType.F32, g, offset);
+            DeviceTensor dm = shifted(a, DType.F32, m, offset), dv = shifted(a, DType.F32, v, offset);
+            assertEquals(offset == 0 ? 4 : 1, Kernels.vector(4, dp, dg, dm, dv), "the path under test");
             DeviceTensor out = a.alloc(DType.F32, 1), partial = a.alloc(DType.F32, Kernels.NORM_PARTS);
             k.norm(out, partial, dg, count);
             double gotNorm = out.toFloatArray()[0];
