@@ -10,6 +10,14 @@ if [[ ${#sources[@]} -eq 0 ]]; then
   echo "nvcc-check: no .cu sources under lib/src/main/resources; nothing to compile"
   exit 0
 fi
+# NVRTC (what the library compiles with) rejects any function without an execution space ("host functions are not
+# allowed in JIT mode"); nvcc takes it as host code, so that is checked here by pattern, nvcc or not.
+lint=0
+while IFS= read -r hit; do
+  echo "nvcc-check: FAIL ${hit#$here/}: a function without __device__ (NVRTC rejects it; use __device__ or a constant)" >&2; lint=1
+done < <(grep -nHE '^\s*((static|inline|constexpr)\s+)*(void|int|float|double|bool|unsigned|long|char|short|auto|size_t)\s+\**\w+\s*\([^;]*\)\s*(const\s*)?\{' \
+           $(find "$here/src/main/resources" -name '*.cu' -o -name '*.cuh' | sort) | grep -vE '__device__|__global__|__host__' || true)
+[[ $lint == 0 ]] || exit 1
 if [[ ! -x "$nvcc" ]]; then  # CI sets NVCC_REQUIRED=1 so a missing toolkit cannot pass silently
   echo "nvcc-check: nvcc not found, ${#sources[@]} CUDA source(s) NOT checked (install the CUDA toolkit or set NVCC)" >&2
   [[ "${NVCC_REQUIRED:-0}" == 1 ]] && exit 2 || exit 0

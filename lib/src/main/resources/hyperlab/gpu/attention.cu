@@ -270,8 +270,10 @@ constexpr int TK = HD <= 64 ? 64 : 32;                   // keys per forward til
 constexpr int TQ = HD <= 32 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of Q, dO + K + dS)
 constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [TB][SP]
 // Static shared memory of a backward block of w warps: two stages of Q and dO, the keys, dS^T, lse and delta.
-constexpr int bwd_shared(int w) { return (2 * 2 * TQ * KP + 16 * w * KP + 16 * w * SP) * 2 + 2 * 2 * TQ * 4; }
-constexpr int BW = bwd_shared(8) <= 48 * 1024 ? 8 : 4;  // warps of a backward block, 16 keys each: 8 where that fits
+// (a constant, not a constexpr function: NVRTC rejects functions without __device__, and the namespace-scope use
+// below is host context)
+constexpr int BWD_SHARED_8 = (2 * 2 * TQ * KP + 16 * 8 * KP + 16 * 8 * SP) * 2 + 2 * 2 * TQ * 4;
+constexpr int BW = BWD_SHARED_8 <= 48 * 1024 ? 8 : 4;  // warps of a backward block, 16 keys each: 8 where that fits
 constexpr int TB = 16 * BW;                              // 48 KB, since a dQ atomic then sums twice the keys (d = 64: 8)
 constexpr int MT = TQ / 16;                              // m16 tiles of a dQ tile: warp w computes tile w % MT ...
 constexpr int NQ = (HD / 8 * MT + BW - 1) / BW;          // ... and its n8 tiles w / MT, w / MT + BW / MT, ...
