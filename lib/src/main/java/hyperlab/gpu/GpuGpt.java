@@ -380,18 +380,18 @@ public final class GpuGpt implements AutoCloseable {
             if (i % group == group - 1 || i == blocks.size() - 1) rebuildStreams(i - i % group, i);
             tick("recompute");
             Block b = blocks.get(i);
-            DeviceTensor df, dfLo;                   // F's gradient, and the GEMMs' operand (df itself in fp32)
+            DeviceTensor df;                         // F's gradient
+            boolean dfRounded;                       // whether dFLo already holds it in bf16
             if (b.maps == null) {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
-                tick("maps");
-                dfLo = rounded ? dFLo : lowp(df, dFLo == null ? df : dFLo);
+                dfRounded = rounded;
             } else {
-                boolean direct = dFLo != null && biasGradEpilogue;   // only the bf16 GEMMs read df: the merge rounds it
-                b.maps.backwardMerge(dx, b.x, b.f, direct ? dFLo : dF, tokens);
-                df = direct ? dFLo : dF;
-                tick("maps");
-                dfLo = direct ? dFLo : lowp(df, dFLo == null ? df : dFLo);
+                dfRounded = dFLo != null && biasGradEpilogue;   // only the bf16 GEMMs read df: the merge rounds it
+                df = dfRounded ? dFLo : dF;
+                b.maps.backwardMerge(dx, b.x, b.f, df, tokens);
             }
+            tick("maps");
+            DeviceTensor dfLo = dfRounded ? dFLo : lowp(df, dFLo == null ? df : dFLo);   // the GEMMs' operand
             tick("casts");
             weightGrad(dfLo, b.act, b.dprojW, b.dprojB, df);                  // d proj_w += dfᵀ · act, d proj_b = Σ df
             DeviceTensor dAct = b.attn ? dY : dU;

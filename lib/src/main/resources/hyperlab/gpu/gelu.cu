@@ -14,23 +14,23 @@ __device__ __forceinline__ float gelu_grad(float v) {
 // memory: they take Phi from Abramowitz & Stegun 7.1.26, erfc(z) = t (a1 + t (a2 + ... + t a5)) e^(-z^2),
 // t = 1 / (1 + p z), |error| <= 1.5e-7, whose e^(-x^2 / 2) is also the backward's phi. Against float64: |gelu| error
 // <= 4.2e-7, |gelu'| error <= 2.5e-7 (relative 1.7e-4 in the far negative tail), 20x under one bf16 rounding (2^-9).
-__device__ __forceinline__ float normal_tail(float v, float e) {   // Phi(-|v|) = erfc(|v| / sqrt 2) / 2, given e = e^(-v^2 / 2)
+__device__ __forceinline__ float normal_cdf(float v, float e) {   // Phi(v), given e = e^(-v^2 / 2)
     float t = __fdividef(1.f, fmaf(0.3275911f * 0.70710678118654752f, fabsf(v), 1.f));
-    // the coefficients a1..a5 halved
+    // the coefficients a1..a5 halved: h = Phi(-|v|) = erfc(|v| / sqrt 2) / 2
     float p = fmaf(t, fmaf(t, fmaf(t, fmaf(t, 0.5307027145f, -0.7265760135f), 0.7107068705f), -0.142248368f), 0.127414796f);
-    return t * p * e;
+    float h = t * p * e;
+    return v < 0.f ? h : 1.f - h;
 }
 
 __device__ __forceinline__ float half_gauss(float v) { return exp2f(v * v * -0.72134752044448170f); }   // e^(-v^2 / 2)
 
 __device__ __forceinline__ float gelu_fast(float v) {
-    float h = normal_tail(v, half_gauss(v));
-    return v * (v < 0.f ? h : 1.f - h);
+    return v * normal_cdf(v, half_gauss(v));
 }
 
 __device__ __forceinline__ float gelu_grad_fast(float v) {
-    float e = half_gauss(v), h = normal_tail(v, e);
-    return fmaf(v * 0.39894228040143268f, e, v < 0.f ? h : 1.f - h);
+    float e = half_gauss(v);
+    return fmaf(v * 0.39894228040143268f, e, normal_cdf(v, e));
 }
 
 // fp32 tensors (the engine's reference precision) get erff; bf16 ones the fast form, below their own rounding
