@@ -27,14 +27,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class Attention implements AutoCloseable {
     public static final int MAX_HEAD_DIM = 128;
     private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
-    private static final Map<CudaModule, int[]> BWD_SHAPES = new ConcurrentHashMap<>();   // {keys, threads} per block
 
     private final Gpu gpu;
     private final int heads, headDim;
     private final DType dtype;
     private final boolean tensorCores;
     private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore;
-    private final int bwdKeys, bwdThreads;   // the tensor-core backward's keys and threads per block (head size dependent)
     private DeviceArena scratch;
     private DeviceTensor deltaBuf, dqAcc;
 
@@ -69,17 +67,6 @@ public final class Attention implements AutoCloseable {
         dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
         bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
         dqStore = tensorCores ? m.function("attn_dq_store_bf16") : null;
-        int[] shape = BWD_SHAPES.computeIfAbsent(m, k -> bwdShape(gpu, k));
-        bwdKeys = shape[0];
-        bwdThreads = shape[1];
-    }
-
-    /** Asks the module how its tensor-core backward launches (attn_bwd_shape: it sizes the block to its shared memory). */
-    private static int[] bwdShape(Gpu gpu, CudaModule m) {
-        try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 2)) {
-            m.function("attn_bwd_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
-            return out.toIntArray();
-        }
     }
 
     public int heads() {
@@ -133,8 +120,7 @@ public final class Attention implements AutoCloseable {
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
             DeviceTensor acc = dqAcc.view(0, tokens * width()).zero();
-            bwd.launch(Dim3.of((time + bwdKeys - 1) / bwdKeys, batch * heads), Dim3.of(bwdThreads), 0, qkv, dy, lse, d, acc, dqkv,
-                    heads, time, scaleLog2, scale);
+            bwd.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
             long count8 = tokens * width() / 8;
             dqStore.launch(Dim3.cover(count8, 256), Dim3.of(256), 0, acc, dqkv, width(), count8, scale);
         } else {

@@ -263,20 +263,14 @@ extern "C" __global__ __launch_bounds__(64) void attn_dq_simt_bf16(const bf16_t*
 
 constexpr float LOG2E = 1.4426950408889634f;
 constexpr float LN2 = 0.6931471805599453f;
-constexpr int TR = 64;                                   // queries per forward block (4 warps x 16)
+constexpr int TR = 64;                                   // queries per forward block, keys per backward block (4 x 16)
 constexpr int KP = HD + 8;                               // pitch of [rows][HD] tiles: rows 16 bytes apart mod 128, so
                                                          // the 8 row addresses of an ldmatrix hit distinct banks
 constexpr int TK = HD <= 64 ? 64 : 32;                   // keys per forward tile (two stages of K, V under 48 KB)
 constexpr int TQ = HD <= 32 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of Q, dO + K + dS)
-constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [TB][SP]
-// Static shared memory of a backward block of w warps: two stages of Q and dO, the keys, dS^T, lse and delta.
-// (a constant, not a constexpr function: NVRTC rejects functions without __device__, and the namespace-scope use
-// below is host context)
-constexpr int BWD_SHARED_8 = (2 * 2 * TQ * KP + 16 * 8 * KP + 16 * 8 * SP) * 2 + 2 * 2 * TQ * 4;
-constexpr int BW = BWD_SHARED_8 <= 48 * 1024 ? 8 : 4;  // warps of a backward block, 16 keys each: 8 where that fits
-constexpr int TB = 16 * BW;                              // 48 KB, since a dQ atomic then sums twice the keys (d = 64: 8)
 constexpr int MT = TQ / 16;                              // m16 tiles of a dQ tile: warp w computes tile w % MT ...
-constexpr int NQ = (HD / 8 * MT + BW - 1) / BW;          // ... and its n8 tiles w / MT, w / MT + BW / MT, ...
+constexpr int NQ = (HD / 8 * MT + 3) / 4;                // ... and its n8 tiles w / MT, w / MT + 4 / MT, ...
+constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [TR][SP]
 
 namespace {
 
@@ -367,11 +361,10 @@ __device__ __forceinline__ void red2(float* p, float a, float b) {
 #endif
 }
 
-// Queues rows [r0, r0 + ROWS) of a [*, HD] matrix with row stride ld into the tile [ROWS][KP] (rows >= limit: zeros);
-// NT threads share the copies.
-template <int ROWS, int NT = 128>
+// Queues rows [r0, r0 + ROWS) of a [*, HD] matrix with row stride ld into the tile [ROWS][KP] (rows >= limit: zeros).
+template <int ROWS>
 __device__ __forceinline__ void load_async(bf16_t* tile, const bf16_t* src, long ld, int r0, int limit) {
-    for (int e = threadIdx.x; e < ROWS * (HD / 8); e += NT) {   // consecutive threads along a row: coalesced
+    for (int e = threadIdx.x; e < ROWS * (HD / 8); e += 128) {   // consecutive threads along a row: coalesced
         const int r = e / (HD / 8), c = (e % (HD / 8)) * 8;
         const bool ok = r0 + r < limit;
         cp16(tile + r * KP + c, src + (long)(ok ? r0 + r : 0) * ld + c, ok);
@@ -446,9 +439,9 @@ __device__ __forceinline__ void store_rows(bf16_t* dst, long ld, int row0, int l
 // One backward stage: the query tile at q0 (Q and dO rows queued with cp.async) with its lse (log2 units) and delta.
 __device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], const bf16_t* q, long ldq, const bf16_t* dyb,
                                                 int C, const float* lse, const float* delta, int q0, int Tn) {
-    load_async<TQ, 32 * BW>(stage, q, ldq, q0, Tn);
-    load_async<TQ, 32 * BW>(stage + TQ * KP, dyb, C, q0, Tn);
-    for (int r = threadIdx.x; r < TQ; r += 32 * BW) {
+    load_async<TQ>(stage, q, ldq, q0, Tn);
+    load_async<TQ>(stage + TQ * KP, dyb, C, q0, Tn);
+    for (int r = threadIdx.x; r < TQ; r += 128) {
         const int i = q0 + r;
         ld[0][r] = i < Tn ? lse[i] * LOG2E : 0.f;
         ld[1][r] = i < Tn ? delta[i] : 0.f;
@@ -459,8 +452,10 @@ __device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], 
 
 // Forward. Grid (ceil(T/64), B*H), 128 threads; a block owns 64 queries (16 per warp) and walks the key tiles of TK
 // up to its diagonal, the next tile's K and V on their way (cp.async) while this one is multiplied; only the tiles
-// that reach the diagonal (or T) are masked. scale_log2 = log2(e) / sqrt(d).
-extern "C" __global__ __launch_bounds__(128) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse, int H, int Tn,
+// that reach the diagonal (or T) are masked. scale_log2 = log2(e) / sqrt(d). Up to d = 64 the block is built for 4 per
+// SM (at most 128 registers: d = 64 spills 8 bytes, yet 0.156 against 0.167 ms per layer at preset M on the H100).
+constexpr int FWD_BLOCKS = HD <= 64 ? 4 : 1;
+extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse, int H, int Tn,
                                                                    float scale_log2) {
     __shared__ int4 kv_raw[(2 * 2 * TK * KP) / 8];   // two stages of [K tile | V tile]; int4: 16-byte aligned
     bf16_t* kv = reinterpret_cast<bf16_t*>(kv_raw);
@@ -565,17 +560,16 @@ extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y,
     delta[r] = s;
 }
 
-// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/TB), B*H), 32*BW threads (attn_bwd_shape): a
-// block owns TB keys (16 per warp) and walks the query tiles of TQ from its diagonal on, the next tile's Q and dO on
-// their way. Per tile, S^T = K Q^T and dP^T = V dO^T give P^T and dS^T = P^T (dP^T - delta) in registers; dV += P^T dO
-// and dK += dS^T Q stay in registers; dQ += dS K needs all TB keys, so dS^T goes through shared memory and each warp
-// adds its part of the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. attn_dq_store_bf16 then
-// writes dQ. A warp whose keys all lie after the tile's queries (near the diagonal) skips its products: P^T = 0.
-extern "C" __global__ __launch_bounds__(32 * BW, 1) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
+// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/64), B*H), 128 threads: a block owns 64 keys
+// (16 per warp) and walks the query tiles of TQ from its diagonal on, the next tile's Q and dO on their way. Per tile,
+// S^T = K Q^T and dP^T = V dO^T give P^T and dS^T = P^T (dP^T - delta) in registers; dV += P^T dO and dK += dS^T Q
+// stay in registers; dQ += dS K needs all 64 keys, so dS^T goes through shared memory and each warp adds its part of
+// the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. attn_dq_store_bf16 then writes dQ.
+extern "C" __global__ __launch_bounds__(128) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
         const float* delta, float* dqacc, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
     __shared__ int4 qo_raw[(2 * 2 * TQ * KP) / 8];   // two stages of [Q tile | dO tile]; int4: 16-byte aligned
-    __shared__ int4 k_raw[(TB * KP) / 8];            // the block's keys: dQ's B operand
-    __shared__ int4 ds_raw[(TB * SP) / 8];           // dS^T of the current tile (bf16)
+    __shared__ int4 k_raw[(TR * KP) / 8];            // the block's keys: dQ's B operand
+    __shared__ int4 ds_raw[(TR * SP) / 8];           // dS^T of the current tile (bf16)
     __shared__ float lds[2][2][TQ];                  // per stage: lse (log2 units), delta
     bf16_t* qo = reinterpret_cast<bf16_t*>(qo_raw);
     bf16_t* Ks = reinterpret_cast<bf16_t*>(k_raw);
@@ -588,10 +582,10 @@ extern "C" __global__ __launch_bounds__(32 * BW, 1) void attn_bwd_tc_bf16(const 
     const bf16_t* dyb = dy + (long)b * Tn * C + h * HD;
     const float* lse_bh = lse + (long)bh * Tn;
     const float* delta_bh = delta + (long)bh * Tn;
-    const int kblk = blockIdx.x * TB;                 // block 0 has the most queries: it starts first
+    const int kblk = blockIdx.x * TR;                 // block 0 has the most queries: it starts first
     const int key0 = kblk + warp * 16, ka_ = key0 + g, kb_ = ka_ + 8;
     const int tiles = (Tn - kblk + TQ - 1) / TQ;
-    load_async<TB, 32 * BW>(Ks, base + C, ld3, kblk, Tn);
+    load_async<TR>(Ks, base + C, ld3, kblk, Tn);
     load_query_tile(qo, lds[0], base, ld3, dyb, C, lse_bh, delta_bh, kblk, Tn);
     cp_commit();
     unsigned ka[HD / 16][4], va[HD / 16][4];
@@ -626,24 +620,22 @@ extern "C" __global__ __launch_bounds__(32 * BW, 1) void attn_bwd_tc_bf16(const 
             p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
             dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
         }
-        if (key0 <= min(q0 + TQ, Tn) - 1) {   // some query of the tile sees some key of this warp
-            mma_abt<TQ>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
-            mma_abt<TQ>(dp, va, Os);    // dP^T = V dO^T
-            const bool masked = q0 < kblk + TB || q0 + TQ > Tn;
+        mma_abt<TQ>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
+        mma_abt<TQ>(dp, va, Os);    // dP^T = V dO^T
+        const bool masked = q0 < kblk + TR || q0 + TQ > Tn;
 #pragma unroll
-            for (int nt = 0; nt < TQ / 8; nt++) {
+        for (int nt = 0; nt < TQ / 8; nt++) {
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
-                    float pv = exp2f(p[nt][e] * scale_log2 - Ls[col]);
-                    if (masked && (query < key || query >= Tn)) pv = 0.f;
-                    p[nt][e] = pv;
-                    dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
-                }
+            for (int e = 0; e < 4; e++) {
+                const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
+                float pv = exp2f(p[nt][e] * scale_log2 - Ls[col]);
+                if (masked && (query < key || query >= Tn)) pv = 0.f;
+                p[nt][e] = pv;
+                dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
             }
-            mma_pv<TQ>(dv, p, Os);    // dV += P^T dO
-            mma_pv<TQ>(dk, dp, Qs);   // dK += dS^T Q
         }
+        mma_pv<TQ>(dv, p, Os);    // dV += P^T dO
+        mma_pv<TQ>(dk, dp, Qs);   // dK += dS^T Q
 #pragma unroll
         for (int nt = 0; nt < TQ / 8; nt++) {
             bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
@@ -651,19 +643,19 @@ extern "C" __global__ __launch_bounds__(32 * BW, 1) void attn_bwd_tc_bf16(const 
             *reinterpret_cast<unsigned*>(d + 8 * SP) = pack2(dp[nt][2], dp[nt][3]);
         }
         __syncthreads();
-        // dQ rows q0 + 16 mq .. +15 = dS (16 x TB keys, A fragments from dS^T by ldmatrix.trans) . K (TB keys x HD)
-        unsigned da[TB / 16][4];
+        // dQ rows q0 + 16 mq .. +15 = dS (16 x 64 keys, A fragments from dS^T by ldmatrix.trans) . K (64 keys x HD)
+        unsigned da[TR / 16][4];
 #pragma unroll
-        for (int kc = 0; kc < TB / 16; kc++)
+        for (int kc = 0; kc < TR / 16; kc++)
             ldsm4<true>(da[kc], dSt + (kc * 16 + (lane >> 4) * 8 + (lane & 7)) * SP + mq * 16 + ((lane >> 3) & 1) * 8);
         const int r0 = q0 + mq * 16 + g, r1 = r0 + 8;
 #pragma unroll
         for (int i = 0; i < NQ; i++) {
-            const int nt = warp / MT + i * (BW / MT);
+            const int nt = warp / MT + i * (4 / MT);
             if (nt < HD / 8) {
                 float acc[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-                for (int kk = 0; kk < TB / 32; kk++) {   // one ldmatrix.x4.trans: b0, b1 of two k16 chunks
+                for (int kk = 0; kk < TR / 32; kk++) {   // one ldmatrix.x4.trans: b0, b1 of two k16 chunks
                     unsigned bb[4];
                     ldsm4<true>(bb, Ks + (kk * 32 + lane) * KP + nt * 8);
                     mma_bf16(acc, da[2 * kk], bb);
@@ -678,12 +670,6 @@ extern "C" __global__ __launch_bounds__(32 * BW, 1) void attn_bwd_tc_bf16(const 
     bf16_t* out = dqkv + (long)b * Tn * ld3 + h * HD;
     store_rows(out + C, ld3, key0, Tn, dk, scale, scale);
     store_rows(out + 2 * C, ld3, key0, Tn, dv, 1.f, 1.f);
-}
-
-// How the backward launches: keys per block (TB) and threads per block (32 * BW).
-extern "C" __global__ void attn_bwd_shape(int* out) {
-    out[0] = TB;
-    out[1] = 32 * BW;
 }
 
 // dqkv[row, 0:C] = bf16(scale * dqacc[row, :]) for the [rows, C] accumulator; a thread per 8 columns.
@@ -705,9 +691,5 @@ extern "C" __global__ void attn_fwd_tc_bf16(const bf16_t*, bf16_t*, float*, int,
 extern "C" __global__ void attn_delta_tc_bf16(const bf16_t*, const bf16_t*, float*, int, int, long) {}
 extern "C" __global__ void attn_bwd_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, float*, bf16_t*, int, int, float, float) {}
 extern "C" __global__ void attn_dq_store_bf16(const float*, bf16_t*, int, long, float) {}
-extern "C" __global__ void attn_bwd_shape(int* out) {
-    out[0] = 64;
-    out[1] = 128;
-}
 
 #endif  // HEAD_DIM % 16 == 0
