@@ -455,8 +455,8 @@ __device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], 
 // that reach the diagonal (or T) are masked. scale_log2 = log2(e) / sqrt(d). Up to d = 64 the block is built for 4 per
 // SM (at most 128 registers: d = 64 spills 8 bytes, yet 0.156 against 0.167 ms per layer at preset M on the H100).
 constexpr int FWD_BLOCKS = HD <= 64 ? 4 : 1;
-extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse, int H, int Tn,
-                                                                   float scale_log2) {
+extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse,
+        int H, int Tn, float scale_log2) {
     __shared__ int4 kv_raw[(2 * 2 * TK * KP) / 8];   // two stages of [K tile | V tile]; int4: 16-byte aligned
     bf16_t* kv = reinterpret_cast<bf16_t*>(kv_raw);
     const int C = H * HD;
