@@ -25,9 +25,12 @@ import java.util.Random;
  * With {@code --recompute off,auto} every paradigm is measured with each setting in the same run, so the time that
  * recomputation costs and the memory it saves come as ratios against the same paradigm without it; likewise
  * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
- * ratio to RC taken at its own precision. {@code --profile} adds each row's time per phase of one step.
+ * ratio to RC taken at its own precision, and {@code --stream-precision fp32,bf16} measures each hyper-connected
+ * paradigm with its streams stored both ways (RC, one residual, runs once). {@code --profile} adds each row's time per
+ * phase of one step.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
- *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--torch FILE] [--emulator] [--profile]
+ *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--stream-precision fp32|bf16[,...]]
+ *                 [--torch FILE] [--emulator] [--profile]
  */
 public final class GpuBench {
     /** Dense peaks of the H100 SXM, which the H200 shares (same chip and clocks, more memory bandwidth). */
@@ -37,7 +40,7 @@ public final class GpuBench {
     }
 
     public static void main(String[] args) throws Exception {
-        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16";
+        String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16", streamPrecision = "fp32";
         int batch = 16, time = 1024, steps = 10, streams = 4;
         Path torch = null;
         boolean emulator = false, profile = false;
@@ -51,20 +54,22 @@ public final class GpuBench {
                 case "--paradigms" -> paradigms = args[++i];
                 case "--recompute" -> recompute = args[++i];
                 case "--precision" -> precision = args[++i];
+                case "--stream-precision" -> streamPrecision = args[++i];
                 case "--torch" -> torch = Path.of(args[++i]);
                 case "--emulator" -> emulator = true;
                 case "--profile" -> profile = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
                         + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
                         + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]]"
-                        + " [--torch FILE] [--emulator] [--profile]");
+                        + " [--stream-precision fp32|bf16[,...]] [--torch FILE] [--emulator] [--profile]");
             }
         }
         Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
         JsonObject out = new JsonObject();
         out.addProperty("device", gpu.info().name());
         out.addProperty("precision_note", "fp32: cuBLASLt COMPUTE_32F GEMMs and SIMT attention on fp32 activations; bf16: bf16"
-                + " GEMM and attention operands (tensor cores) with fp32 accumulation, fp32 master weights, streams and AdamW");
+                + " GEMM and attention operands (tensor cores) with fp32 accumulation, fp32 master weights and AdamW; the n-stream"
+                + " residual of hc/mhc/mhc-lite/shc stored as stream_precision says (fp32 or bf16; sums and gradients fp32), RC's in fp32");
         out.addProperty("preset", preset);
         out.addProperty("batch", batch);
         out.addProperty("time", time);
@@ -78,11 +83,16 @@ public final class GpuBench {
                 Paradigm par = Paradigm.parse(p.trim());
                 GptConfig cfg = GptConfig.preset(preset).paradigm(par);
                 if (par != Paradigm.RC) cfg = cfg.streams(streams);
+                String[] sps = streamPrecision.split(",");
+                for (int si = 0; si < sps.length; si++)
                 for (String rec : recompute.split(",")) {
+                    DType sp = GpuGpt.dtypeOf(sps[si]);
+                    if (par == Paradigm.RC && si > 0) continue;                // RC's residual is fp32 whatever sp says
+                    if (sp == DType.BF16 && dtype != DType.BF16) continue;     // bf16 streams belong to mixed precision
                     int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
-                    JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype, profile);
+                    JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype, sp, profile);
                     row.addProperty("recompute", rec.trim());
-                    String same = prec.trim() + "/" + rec.trim(), plain = prec.trim() + "/" + par.key();
+                    String same = prec.trim() + "/" + rec.trim(), plain = prec.trim() + "/" + par.key() + "/" + row.get("stream_precision").getAsString();
                     if (row.has("ms_per_step")) {
                         double ms = row.get("ms_per_step").getAsDouble();
                         if (par == Paradigm.RC) rcMs.put(same, ms);
@@ -101,7 +111,7 @@ public final class GpuBench {
                 double ms = r.get("ms_per_step").getAsDouble();
                 String prec = r.get("precision").getAsString();
                 Double rc = rcMs.get(prec + "/" + r.get("recompute").getAsString());
-                String plainKey = prec + "/" + r.get("paradigm").getAsString();
+                String plainKey = prec + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
                 Double plain = plainMs.get(plainKey);
                 if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
                 if (plain != null && r.get("recompute_group").getAsInt() > 1) {
@@ -125,14 +135,17 @@ public final class GpuBench {
      * With {@code profile}, one more step runs with GPU events between its phases and the row gets "phases_ms":
      * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step.
      */
-    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision, boolean profile) {
+    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision, DType streams,
+                              boolean profile) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
         row.addProperty("precision", GpuGpt.nameOf(precision));
+        boolean narrow = streams == DType.BF16 && cfg.paradigm() != Paradigm.RC && cfg.streams() > 1;
+        row.addProperty("stream_precision", GpuGpt.nameOf(narrow ? DType.BF16 : DType.F32));
         row.addProperty("streams", cfg.streams());
         row.addProperty("recompute_group", group);
         long before = gpu.memoryInfo()[0];
-        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time, group, precision);
+        try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time, group, precision, streams);
              GpuAdamW opt = new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
             Random r = new Random(1);
             int[] ids = new int[batch * time], targets = new int[batch * time];

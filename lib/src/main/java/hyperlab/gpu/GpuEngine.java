@@ -3,6 +3,7 @@ package hyperlab.gpu;
 import ai.djl.ndarray.NDManager;
 import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaException;
+import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.data.BatchSampler;
 import hyperlab.nn.Gpt;
@@ -20,7 +21,7 @@ public final class GpuEngine implements Engine {
         this.cfg = cfg;
         this.model = new GpuGpt(gpu, cfg.model(), cfg.batch(), cfg.model().context(),
                 GpuGpt.recomputeGroup(cfg.recompute(), 2 * cfg.model().layers()),
-                GpuGpt.dtypeOf(cfg.effectivePrecision()));
+                GpuGpt.dtypeOf(cfg.effectivePrecision()), GpuGpt.dtypeOf(cfg.streamPrecision()));
         this.opt = new GpuAdamW(model, cfg.beta1(), cfg.beta2(), 1e-8, cfg.weightDecay(), cfg.gradClip());
     }
 
@@ -63,6 +64,7 @@ public final class GpuEngine implements Engine {
     @Override
     public String describe() {
         return "gpu (" + model.gpu().info().name() + ", " + GpuGpt.nameOf(model.precision())
+                + (model.streamPrecision() == DType.BF16 ? ", bf16 streams" : "")
                 + (model.recomputeGroup() > 1 ? ", recompute group " + model.recomputeGroup() : "") + ")";
     }
 

@@ -26,7 +26,9 @@ import java.util.Map;
  * that only feed GEMMs and attention (LayerNorm outputs, qkv, fc, GELU, attention output, logits and their
  * gradients) are bf16, the weights they meet are a bf16 copy of the fp32 master weights made each step, every
  * product accumulates in fp32, and the residual streams, the maps, norm statistics, losses, weight gradients and the
- * optimiser stay fp32.
+ * optimiser stay fp32. With bf16 streams the n &gt; 1 streams of the hyper-connected paradigms are stored in bf16 as
+ * well (autocast's H_res·x yields bf16 streams too): each pass over them moves half the bytes, their sums and
+ * gradients stay fp32. RC's single residual stays fp32 either way.
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
@@ -35,6 +37,7 @@ public final class GpuGpt implements AutoCloseable {
     private final int batch, time, tokens, c, n, group;
     private final boolean biasGradEpilogue;       // weight-gradient GEMMs also sum the bias gradients (cuBLASLt BGRADB)
     private final DType compute;                  // F32, or BF16 for the GEMM and attention operands
+    private final DType streamType;               // the n > 1 streams as stored: F32, or BF16
     private final DeviceArena arena;
     private final Kernels k;
     private final Matmul mm;
@@ -61,7 +64,7 @@ public final class GpuGpt implements AutoCloseable {
             attn = index % 2 == 0;
             int hiddenWidth = attn ? 3 * c : 4 * c;
             maps = cfg.paradigm() == Paradigm.RC ? null : new StreamMaps(gpu, cfg.paradigm(), n, c, cfg.dynamic(),
-                    cfg.sinkhornIterations(), cfg.sinkhornLogDomain(), tokens);
+                    cfg.sinkhornIterations(), cfg.sinkhornLogDomain(), tokens, streamType);
             layout.mapParams(cfg, index).forEach((name, e) -> {
                 mapW.put(name, view(params, e));
                 mapG.put(name, view(grads, e));
@@ -107,6 +110,23 @@ public final class GpuGpt implements AutoCloseable {
      * {@code compute} is F32 or BF16 (mixed precision, see the class comment).
      */
     public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time, int group, DType compute) {
+        this(gpu, cfg, batch, time, group, compute, DType.F32);
+    }
+
+    /**
+     * As above, with the n &gt; 1 streams of hc, mhc, mhc-lite and shc stored as {@code streams} (F32, or BF16 with BF16
+     * compute; see the class comment); RC and n = 1 keep fp32 streams whatever it says.
+     */
+    public GpuGpt(Gpu gpu, GptConfig cfg, int batch, int time, int group, DType compute, DType streams) {
+        if (streams != DType.F32 && streams != DType.BF16)
+            throw new IllegalArgumentException("stream precision must be F32 or BF16, got " + streams);
+        if (streams == DType.BF16 && compute != DType.BF16)
+            throw new IllegalArgumentException("bf16 streams are part of mixed precision: use precision bf16 with them, or fp32 streams");
+        boolean narrow = streams == DType.BF16 && cfg.paradigm() != Paradigm.RC && cfg.streams() > 1;
+        if (narrow && !StreamMaps.bf16StreamsSupported(cfg.paradigm(), cfg.streams(), cfg.width(), cfg.dynamic()))
+            throw new IllegalArgumentException("bf16 streams are not available for " + cfg.paradigm().key() + " with n = " + cfg.streams()
+                    + " and width " + cfg.width() + " (they need at most 64 map columns and n·width a multiple of 8): use fp32 streams");
+        this.streamType = narrow ? DType.BF16 : DType.F32;
         if (compute != DType.F32 && compute != DType.BF16)
             throw new IllegalArgumentException("precision must be F32 or BF16, got " + compute);
         if (group < 1 || group > 2 * cfg.layers())
@@ -135,10 +155,10 @@ public final class GpuGpt implements AutoCloseable {
         ids = arena.alloc(DType.I32, tokens);
         targets = arena.alloc(DType.I32, tokens);
         List<DeviceTensor> shared = new ArrayList<>();          // slot j of every group (j ≥ 1) shares one buffer
-        for (int j = 1; j < group; j++) shared.add(arena.alloc(DType.F32, tokens, n, c));
+        for (int j = 1; j < group; j++) shared.add(arena.alloc(streamType, tokens, n, c));
         for (int i = 0; i < 2 * cfg.layers(); i++)
-            blocks.add(new Block(i, i % group == 0 ? arena.alloc(DType.F32, tokens, n, c) : shared.get(i % group - 1)));
-        xFinal = arena.alloc(DType.F32, tokens, n, c);
+            blocks.add(new Block(i, i % group == 0 ? arena.alloc(streamType, tokens, n, c) : shared.get(i % group - 1)));
+        xFinal = arena.alloc(streamType, tokens, n, c);
         xMean = n == 1 ? xFinal.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
         lnf = arena.alloc(compute, tokens, c);
         lnfMean = arena.alloc(DType.F32, tokens);
@@ -186,6 +206,9 @@ public final class GpuGpt implements AutoCloseable {
 
     /** F32, or BF16 for mixed precision. */
     public DType precision() { return compute; }
+
+    /** How the streams are stored: BF16 where bf16 streams were asked for and apply (n &gt; 1, not RC), else F32. */
+    public DType streamPrecision() { return streamType; }
 
     /** The dtype a precision name means: "bf16" (mixed precision) or "fp32", as TrainConfig and GpuBench spell them. */
     public static DType dtypeOf(String precision) {

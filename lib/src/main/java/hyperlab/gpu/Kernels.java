@@ -21,7 +21,7 @@ final class Kernels {
     static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
     static final int LN_SHARED_FLOATS = 12288;    // 48 KiB: the LayerNorm backward's per-warp dgamma/dbeta slices
 
-    private final CudaFunction encFwd, encBwdWte, encBwdWpe, meanFwd, meanBwd;
+    private final CudaFunction encFwd, encFwdBf16, encBwdWte, encBwdWpe, meanFwd, meanFwdBf16, meanBwd;
     private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
     /** The LayerNorm backward with rows of up to 128·K columns in registers, by K (compiled on first use of a width). */
@@ -32,16 +32,18 @@ final class Kernels {
     private final int smCount;
 
     Kernels(Gpu gpu) {
-        CudaModule enc = Cuda.compileResource(gpu, "hyperlab/gpu/encoder.cu");
+        CudaModule enc = withHeaders(gpu, "encoder.cu");
         CudaModule ln = withHeaders(gpu, "layernorm.cu");
         CudaModule gelu = withHeaders(gpu, "gelu.cu");
         CudaModule cls = withHeaders(gpu, "classifier.cu");
         CudaModule opt = withHeaders(gpu, "adamw.cu");
         CudaModule precision = withHeaders(gpu, "precision.cu");
         encFwd = enc.function("encoder_forward");
+        encFwdBf16 = enc.function("encoder_forward_bf16");
         encBwdWte = enc.function("encoder_backward_wte");
         encBwdWpe = enc.function("encoder_backward_wpe");
         meanFwd = enc.function("stream_mean_forward");
+        meanFwdBf16 = enc.function("stream_mean_forward_bf16");
         meanBwd = enc.function("stream_mean_backward");
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
@@ -97,8 +99,9 @@ final class Kernels {
         return Dim3.cover(count, 256);
     }
 
+    /** x (the n streams: F32 or BF16) = the token plus position embedding, copied into every stream. */
     void encoderForward(DeviceTensor x, DeviceTensor ids, DeviceTensor wte, DeviceTensor wpe, int tokens, int time, int c, int n) {
-        encFwd.launch(cover((long) tokens * c), Dim3.of(256), 0, x, ids, wte, wpe, tokens, time, c, n);
+        (bf16(x) ? encFwdBf16 : encFwd).launch(cover((long) tokens * c), Dim3.of(256), 0, x, ids, wte, wpe, tokens, time, c, n);
     }
 
     /** Adds the embedding gradients of the streams' gradient dx into dwte and dwpe. */
@@ -108,8 +111,9 @@ final class Kernels {
         encBwdWpe.launch(cover((long) time * c), Dim3.of(256), 0, dwpe, dx, batch, time, c, n);
     }
 
+    /** out (F32) = the mean of the n streams x (F32 or BF16). */
     void streamMean(DeviceTensor out, DeviceTensor x, int tokens, int c, int n) {
-        meanFwd.launch(cover((long) tokens * c), Dim3.of(256), 0, out, x, tokens, c, n);
+        (bf16(x) ? meanFwdBf16 : meanFwd).launch(cover((long) tokens * c), Dim3.of(256), 0, out, x, tokens, c, n);
     }
 
     void streamMeanBackward(DeviceTensor dx, DeviceTensor dout, int tokens, int c, int n) {

@@ -21,7 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * The hyper-connection stream maps of one block on the GPU, forward and backward in fp32, computing what
  * {@link hyperlab.nn.ResidualMaps} (DJL) and {@link hyperlab.nn.ReferenceMaps} (float64) compute, with the same
  * parameter names and shapes ({@link hyperlab.nn.MapSpec}).
- * <p>Streams x are row-major [N, n, C], the sublayer's input h and output f are [N, C]. The forward is seed 001 §4.3's
+ * <p>Streams x are row-major [N, n, C], stored F32 or BF16 (the constructor's {@code streamType}: every pass over x
+ * moves half the bytes, all sums stay fp32; the streams' gradients stay F32), the sublayer's input h and output f are
+ * F32 [N, C]. The forward is seed 001 §4.3's
  * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then one thread per
  * token applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
  * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
@@ -49,6 +51,7 @@ public final class StreamMaps implements AutoCloseable {
     private final Gpu gpu;
     private final Paradigm paradigm;
     private final int n, c, d, m, th, maxTokens;
+    private final DType xType;                       // the streams as stored: F32 or BF16
     private final StreamMapsLayout layout;
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
@@ -71,6 +74,22 @@ public final class StreamMaps implements AutoCloseable {
      */
     public StreamMaps(Gpu gpu, Paradigm p, int streams, int width, boolean dynamic, int sinkhornIterations,
                       boolean logDomain, int maxTokens) {
+        this(gpu, p, streams, width, dynamic, sinkhornIterations, logDomain, maxTokens, DType.F32);
+    }
+
+    /**
+     * As above, with the streams x stored as {@code streamType}: F32, or BF16 where {@link #bf16StreamsSupported} (the
+     * projections then always run in the fused kernels, which read bf16; cuBLASLt's fp32 GEMM path cannot).
+     */
+    public StreamMaps(Gpu gpu, Paradigm p, int streams, int width, boolean dynamic, int sinkhornIterations,
+                      boolean logDomain, int maxTokens, DType streamType) {
+        if (streamType != DType.F32 && streamType != DType.BF16)
+            throw new IllegalArgumentException("streamType = " + streamType + ": F32 or BF16 is required");
+        if (streamType == DType.BF16 && !bf16StreamsSupported(p, streams, width, dynamic))
+            throw new IllegalArgumentException("bf16 streams need the fused projection kernels: at most " + FUSE_MAX
+                    + " map columns (" + p.key() + " with n = " + streams + " has " + new StreamMapsLayout(p, streams, width, dynamic).columns()
+                    + ") and n·C a multiple of 8 (" + streams * width + "); use fp32 streams");
+        this.xType = streamType;
         if (p == Paradigm.MHC && sinkhornIterations < 1)
             throw new IllegalArgumentException("sinkhornIterations = " + sinkhornIterations + ": at least 1 is required (mHC uses 20)");
         if (maxTokens < 1) throw new IllegalArgumentException("maxTokens = " + maxTokens);
@@ -84,7 +103,7 @@ public final class StreamMaps implements AutoCloseable {
         this.th = layout.thetaSize();
         this.maxTokens = maxTokens;
         CudaModule mod = module(gpu, p, streams, layout.dynamic(), p == Paradigm.MHC ? sinkhornIterations : 1,
-                p == Paradigm.MHC && logDomain);
+                p == Paradigm.MHC && logDomain, streamType == DType.BF16);
         rms = mod.function("sm_rms");
         packKernel = mod.function("sm_pack");
         unpackAdd = mod.function("sm_unpack_add");
@@ -135,14 +154,19 @@ public final class StreamMaps implements AutoCloseable {
         gradTable = arena.zeros(DType.I64, layout.slots().size(), 4);
     }
 
-    private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log) {
+    /** Whether this configuration can keep its streams in bf16: Φ_cat fits the fused kernels and n·C is a multiple of 8. */
+    public static boolean bf16StreamsSupported(Paradigm p, int streams, int width, boolean dynamic) {
+        return p != Paradigm.RC && new StreamMapsLayout(p, streams, width, dynamic).columns() <= FUSE_MAX && (streams * width) % 8 == 0;
+    }
+
+    private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log, boolean bf16) {
         String[] opts = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
             case HC -> 0;
             case MHC -> 1;
             case MHC_LITE -> 2;
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
-        }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0)};
+        }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0), "-DSM_XBF16=" + (bf16 ? 1 : 0)};
         return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 
@@ -174,10 +198,13 @@ public final class StreamMaps implements AutoCloseable {
     /** h = H_pre·x per token; computes and keeps this block's per-token maps (and what the backward needs). */
     public void aggregate(DeviceTensor x, Map<String, DeviceTensor> params, DeviceTensor h, int tokens) {
         checkTokens(tokens);
-        need(x, (long) tokens * d, "x");
+        needStreams(x, tokens, "x");
         need(h, (long) tokens * c, "h");
         step("fwd.pack", () -> pack(params));
-        if (m > 0 && fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4) {
+        boolean lo = xType == DType.BF16;
+        if (lo && m > 0 && (Kernels.vector(8, x) != 8 || !fusedProjection))
+            throw new IllegalArgumentException("bf16 streams x = " + x + " need the fused projection on 16-byte aligned rows");
+        if (m > 0 && (lo || fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4)) {
             step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), projectShared,
                     x, phiCat, u, r, tokens, d));
         } else if (m > 0) {
@@ -193,9 +220,9 @@ public final class StreamMaps implements AutoCloseable {
     /** out = H_res·x + H_post^T ⊗ f per token (f = F(h) is [N, C]); out must not alias x. */
     public void merge(DeviceTensor x, DeviceTensor f, DeviceTensor out, int tokens) {
         checkSame(tokens);
-        need(x, (long) tokens * d, "x");
+        needStreams(x, tokens, "x");
         need(f, (long) tokens * c, "f");
-        need(out, (long) tokens * d, "out");
+        needStreams(out, tokens, "out");
         int v = columnsPerAccess(x, f, out);
         step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * (c / v), 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c, v));
     }
@@ -208,7 +235,7 @@ public final class StreamMaps implements AutoCloseable {
     public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor df, int tokens) {
         checkSame(tokens);
         need(dOut, (long) tokens * d, "dOut");
-        need(x, (long) tokens * d, "x");
+        needStreams(x, tokens, "x");
         need(f, (long) tokens * c, "f");
         boolean lo = df.dtype() == DType.BF16;
         if (!lo) need(df, (long) tokens * c, "df");
@@ -231,7 +258,7 @@ public final class StreamMaps implements AutoCloseable {
         need(dOut, (long) tokens * d, "dOut");
         if (dOut.address() == dx.address()) throw new IllegalArgumentException("dx must not alias dOut");
         need(dh, (long) tokens * c, "dh");
-        need(x, (long) tokens * d, "x");
+        needStreams(x, tokens, "x");
         need(dx, (long) tokens * d, "dx");
         step("bwd.dots", () -> aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c));
         step("bwd.maps", () -> mapsBwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, dpre, dpost, dres,
@@ -244,11 +271,12 @@ public final class StreamMaps implements AutoCloseable {
         });
         // fused: the projections' path and dΦ_cat in the same pass (the path alone, dΦ_cat by GEMM, measured 0.72 + 0.20 ms
         // per block on the H100 against 0.47 for both)
-        boolean fused = fusedProjection && m > 0 && m <= FUSE_MAX;
+        boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + bwdTokens - 1) / bwdTokens;
         int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
         int per = (tiles + rows - 1) / rows;
-        boolean vec = columnsPerAccess(dOut, dh, x) == 4;
+        // 16-byte copies: for bf16 x, 8 columns each (C % 8 == 0)
+        boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x) == 8);
         CudaFunction kernel = fused ? streamBwdDphi : streamBwd;
         int shared = fused ? streamBwdDphiShared : streamBwdShared;
         step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), Dim3.of(FUSE_COLUMNS, n), shared,
@@ -347,6 +375,13 @@ public final class StreamMaps implements AutoCloseable {
                     + ": call aggregate() for this block first");
     }
 
+    /** x or out: the streams of {@code tokens} tokens in this instance's stream dtype. */
+    private void needStreams(DeviceTensor t, int tokens, String what) {
+        if (t.elements() < (long) tokens * d || t.dtype() != xType)
+            throw new IllegalArgumentException(what + " is " + t + ": at least " + (long) tokens * d + " " + xType
+                    + " elements (the streams of " + tokens + " tokens) are required");
+    }
+
     private static void need(DeviceTensor t, long elements, String what) {
         if (t.elements() < elements || t.dtype() != DType.F32)
             throw new IllegalArgumentException(what + " is " + t + ": at least " + elements + " F32 elements are required");
@@ -362,6 +397,11 @@ public final class StreamMaps implements AutoCloseable {
 
     public Paradigm paradigm() {
         return paradigm;
+    }
+
+    /** The dtype the streams x are stored in: F32 or BF16. */
+    public DType streamType() {
+        return xType;
     }
 
     /** Device bytes this block's maps hold (weights packed for the kernels and per-token state). */

@@ -27,7 +27,8 @@ public record TrainConfig(
         int batch, int steps, double lr, double minLr, int warmup, double weightDecay, double beta1, double beta2,
         double gradClip, int evalEvery, int evalBatches, int logEvery, int checkpointEvery, long seed,
         String data, String tokenizer, String engine, Path out, boolean resume, int maxBadSteps,
-        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init, String recompute, String precision) {
+        boolean dynamic, int sinkhornIters, boolean sinkhornLog, MapInit init, String recompute, String precision,
+        String streamPrecision) {
 
     /** The valid keys with their defaults and what each accepts, in the order they print. */
     static final Map<String, String[]> KEYS = keys(
@@ -65,7 +66,9 @@ public record TrainConfig(
             "recompute", "off", "off, auto, or g ≥ 1: engine=gpu keeps the streams entering every g-th block only and"
                     + " rebuilds the rest in the backward (less memory, same gradients); auto picks the g that needs least",
             "precision", "auto", "auto (bf16 on engine=gpu, else fp32), fp32, or bf16: bf16 GEMM and attention operands"
-                    + " with fp32 accumulation, fp32 master weights, optimiser and streams (engine=gpu or emulator)");
+                    + " with fp32 accumulation, fp32 master weights, optimiser and streams (engine=gpu or emulator)",
+            "stream_precision", "fp32", "fp32 or bf16: how hc/mhc/mhc-lite/shc store their n streams with precision=bf16"
+                    + " (bf16 halves the bytes of every pass over them; sums and gradients stay fp32; rc keeps fp32)");
 
     public TrainConfig {
         if (!List.of("cpu", "gpu", "emulator").contains(engine))
@@ -78,6 +81,10 @@ public record TrainConfig(
         if (!List.of("auto", "fp32", "bf16").contains(precision)) throw bad("precision", precision, KEYS.get("precision")[1]);
         if (engine.equals("cpu") && precision.equals("bf16"))
             throw bad("precision", precision, "auto or fp32 with engine=cpu (the DJL engine trains in fp32); bf16 is an option of engine=gpu or emulator");
+        if (!List.of("fp32", "bf16").contains(streamPrecision)) throw bad("stream_precision", streamPrecision, KEYS.get("stream_precision")[1]);
+        if (streamPrecision.equals("bf16") && !(precision.equals("auto") ? engine.equals("gpu") : precision.equals("bf16")))
+            throw bad("stream_precision", streamPrecision, "fp32 unless precision is bf16 (engine=gpu, or emulator with precision=bf16):"
+                    + " bf16 streams are part of mixed precision");
     }
 
     /** fp32 or bf16: what {@code precision} means for this engine (auto: bf16 on a real GPU, where tensor cores pay off). */
@@ -177,7 +184,8 @@ public record TrainConfig(
                 integer(v, "checkpoint_every", 0), longValue(v, "seed"), v.get("data"), tok, engine, Path.of(v.get("out")),
                 Boolean.parseBoolean(resume), integer(v, "max_bad_steps", 1),
                 bool(v, "dynamic"), integer(v, "sinkhorn_iters", 1), bool(v, "sinkhorn_log"), mapInit(v),
-                v.get("recompute").toLowerCase(Locale.ROOT), v.get("precision").toLowerCase(Locale.ROOT));
+                v.get("recompute").toLowerCase(Locale.ROOT), v.get("precision").toLowerCase(Locale.ROOT),
+                v.get("stream_precision").toLowerCase(Locale.ROOT));
         c.model();   // validates the model keys against the preset now (e.g. heads dividing width)
         return c;
     }
@@ -237,6 +245,7 @@ public record TrainConfig(
         m.put("init", init.name().toLowerCase(Locale.ROOT));
         m.put("recompute", recompute);
         m.put("precision", precision);
+        m.put("stream_precision", streamPrecision);
         return m;
     }
 

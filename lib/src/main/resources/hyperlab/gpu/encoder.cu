@@ -1,14 +1,21 @@
 // Token + position embedding into n residual streams, the stream mean before the final norm, and the
-// plain residual add; forward and backward. Layouts are row-major: streams x [N, n, C] with N = B*T.
+// plain residual add; forward and backward. Layouts are row-major: streams x [N, n, C] with N = B*T, stored fp32 or
+// bf16 (the _bf16 kernels; needs bf16.cuh).
 
 // x[i, s, :] = wte[ids[i]] + wpe[i % T] for every stream s (the stream expand copies the embedding).
-extern "C" __global__ void encoder_forward(float* x, const int* ids, const float* wte, const float* wpe,
-                                           int N, int T, int C, int n) {
+template <typename S>
+__device__ __forceinline__ void encoder_forward_t(S* x, const int* ids, const float* wte, const float* wpe, int N, int T, int C, int n) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)N * C) return;
     int i = (int)(idx / C), c = (int)(idx % C);
     float v = wte[(long)ids[i] * C + c] + wpe[(long)(i % T) * C + c];
-    for (int s = 0; s < n; s++) x[((long)i * n + s) * C + c] = v;
+    for (int s = 0; s < n; s++) store(x + ((long)i * n + s) * C + c, v);
+}
+extern "C" __global__ void encoder_forward(float* x, const int* ids, const float* wte, const float* wpe, int N, int T, int C, int n) {
+    encoder_forward_t(x, ids, wte, wpe, N, T, C, n);
+}
+extern "C" __global__ void encoder_forward_bf16(bf16_t* x, const int* ids, const float* wte, const float* wpe, int N, int T, int C, int n) {
+    encoder_forward_t(x, ids, wte, wpe, N, T, C, n);
 }
 
 // dwte[ids[i]] += sum_s dx[i, s]  (atomics: tokens repeat), dwpe[t] += sum_{b,s} dx[b*T + t, s] (one thread each).
@@ -31,14 +38,21 @@ extern "C" __global__ void encoder_backward_wpe(float* dwpe, const float* dx, in
     dwpe[idx] += g;
 }
 
-// out[i, :] = mean_s x[i, s, :]  (the stream reduce before ln_f)
-extern "C" __global__ void stream_mean_forward(float* out, const float* x, int N, int C, int n) {
+// out[i, :] = mean_s x[i, s, :]  (the stream reduce before ln_f; out is fp32)
+template <typename S>
+__device__ __forceinline__ void stream_mean_forward_t(float* out, const S* x, int N, int C, int n) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)N * C) return;
     int i = (int)(idx / C), c = (int)(idx % C);
     float acc = 0.f;
-    for (int s = 0; s < n; s++) acc += x[((long)i * n + s) * C + c];
+    for (int s = 0; s < n; s++) acc += load(x + ((long)i * n + s) * C + c);
     out[idx] = acc / n;
+}
+extern "C" __global__ void stream_mean_forward(float* out, const float* x, int N, int C, int n) {
+    stream_mean_forward_t(out, x, N, C, n);
+}
+extern "C" __global__ void stream_mean_forward_bf16(float* out, const bf16_t* x, int N, int C, int n) {
+    stream_mean_forward_t(out, x, N, C, n);
 }
 
 extern "C" __global__ void stream_mean_backward(float* dx, const float* dout, int N, int C, int n) {

@@ -29,6 +29,9 @@
 #ifndef SM_LOG
 #define SM_LOG 0
 #endif
+#ifndef SM_XBF16
+#define SM_XBF16 0
+#endif
 #define SM_EPS 1e-6f               // ResidualMaps.EPS
 #define SM_RED_THREADS 128         // block size of the per-token reduction kernels
 
@@ -37,6 +40,13 @@ constexpr int HC = 0, MHC = 1, LITE = 2, SHC = 3;
 constexpr int PAR = SM_PARADIGM;
 constexpr int NS = SM_N;
 constexpr bool DYN = PAR != HC || SM_DYN != 0;
+// The streams x as stored: fp32, or bf16 (SM_XBF16=1: half the bytes of every pass over x, as under PyTorch's autocast;
+// every sum still runs in fp32). Only x is narrowed; its gradients, the maps and f stay fp32.
+#if SM_XBF16
+typedef bf16_t xs_t;
+#else
+typedef float xs_t;
+#endif
 __host__ __device__ constexpr int fact(int k) { return k <= 1 ? 1 : k * fact(k - 1); }
 constexpr int NF = PAR == LITE ? fact(NS) : 1;
 constexpr int KS = (NS - 1) * (NS - 2) / 2;        // free entries of the sHC skew core
@@ -305,13 +315,13 @@ __device__ void blockSum(float (&acc)[V], float* out) {
 using namespace sm;
 
 // r[t] = 1/sqrt(mean(x_t^2) + eps) over the D = nC values of token t; a warp per token.
-extern "C" __global__ void sm_rms(const float* __restrict__ x, float* __restrict__ r, int tokens, int d) {
+extern "C" __global__ void sm_rms(const xs_t* __restrict__ x, float* __restrict__ r, int tokens, int d) {
     int t = (int) ((blockIdx.x * (long long) blockDim.x + threadIdx.x) >> 5);
     int lane = threadIdx.x & 31;
     if (t >= tokens) return;                       // whole warps leave together
-    const float* xt = x + (long long) t * d;
+    const xs_t* xt = x + (long long) t * d;
     float s = 0.f;
-    for (int i = lane; i < d; i += 32) { float v = xt[i]; s += v * v; }
+    for (int i = lane; i < d; i += 32) { float v = load(xt + i); s += v * v; }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
     if (lane == 0) r[t] = 1.f / sqrtf(s / (float) d + SM_EPS);
@@ -791,13 +801,13 @@ extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const f
 // h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 4 (x, h 16-byte aligned, C % 4 == 0) moves
 // 16 bytes per access and reads the token's maps once per 4 columns, V = 1 otherwise.
 template <int V>
-__device__ __forceinline__ void aggregate_cols(const float* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+__device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
                                                int tokens, int c) {
     const long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x, g = c / V;
     if (i >= tokens * g) return;
     const long long t = i / g;
     const int cc = (int) (i - t * g) * V;
-    const float* xt = x + t * NS * c + cc;
+    const xs_t* xt = x + t * NS * c + cc;
     float s[V], xv[V];
 #pragma unroll
     for (int v = 0; v < V; v++) s[v] = 0.f;
@@ -810,7 +820,7 @@ __device__ __forceinline__ void aggregate_cols(const float* __restrict__ x, cons
     }
     storev<V>(h + t * c + cc, s);
 }
-extern "C" __global__ void sm_aggregate(const float* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
                                         int tokens, int c, int vec) {
     if (vec == 4) aggregate_cols<4>(x, pre, h, tokens, c);
     else aggregate_cols<1>(x, pre, h, tokens, c);
@@ -818,13 +828,13 @@ extern "C" __global__ void sm_aggregate(const float* __restrict__ x, const float
 
 // out[t, i, c] = Σ_j H_res[t, i, j] x[t, j, c] + H_post[t, i] f[t, c]; a thread per (t, V columns) as for sm_aggregate.
 template <int V>
-__device__ __forceinline__ void merge_cols(const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
-                                           const float* __restrict__ res, float* __restrict__ out, int tokens, int c) {
+__device__ __forceinline__ void merge_cols(const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+                                           const float* __restrict__ res, xs_t* __restrict__ out, int tokens, int c) {
     const long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x, g = c / V;
     if (i >= tokens * g) return;
     const long long t = i / g;
     const int cc = (int) (i - t * g) * V;
-    const float* xt = x + t * NS * c + cc;
+    const xs_t* xt = x + t * NS * c + cc;
     const float* ht = res + t * NS * NS;
     float xv[NS][V], fv[V];
 #pragma unroll
@@ -845,8 +855,8 @@ __device__ __forceinline__ void merge_cols(const float* __restrict__ x, const fl
         storev<V>(out + t * NS * c + (long long) k * c + cc, o);
     }
 }
-extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
-                                    const float* __restrict__ res, float* __restrict__ out, int tokens, int c, int vec) {
+extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+                                    const float* __restrict__ res, xs_t* __restrict__ out, int tokens, int c, int vec) {
     if (vec == 4) merge_cols<4>(x, f, post, res, out, tokens, c);
     else merge_cols<1>(x, f, post, res, out, tokens, c);
 }
@@ -856,12 +866,12 @@ extern "C" __global__ void sm_merge(const float* __restrict__ x, const float* __
 // Each thread takes V columns at a time (V = 4: 16-byte accesses, for aligned data and C % 4 == 0). df is fp32, or
 // bf16 (T) where the sublayer's backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass.
 template <int V, typename T>
-__device__ __forceinline__ void merge_backward_cols(const float* __restrict__ dout, const float* __restrict__ x,
+__device__ __forceinline__ void merge_backward_cols(const float* __restrict__ dout, const xs_t* __restrict__ x,
         const float* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c) {
     long long t = blockIdx.x;
     const float* go = dout + t * NS * c;
-    const float* xt = x + t * NS * c;
+    const xs_t* xt = x + t * NS * c;
     const float* ft = f + t * c;
     float hp[NS];
 #pragma unroll
@@ -896,23 +906,23 @@ __device__ __forceinline__ void merge_backward_cols(const float* __restrict__ do
     for (int k = threadIdx.x; k < NS * NS; k += blockDim.x) dres[t * NS * NS + k] = sums[k];
     for (int k = threadIdx.x; k < NS; k += blockDim.x) dpost[t * NS + k] = sums[NS * NS + k];
 }
-extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const float* __restrict__ x,
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const xs_t* __restrict__ x,
         const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const float* __restrict__ dout,
-        const float* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
+        const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
         float* __restrict__ dres, float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
 
 // A block of SM_RED_THREADS per token: dpre[t, i] = <dh_t, x_t,i>.
-extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(const float* __restrict__ dh, const float* __restrict__ x, float* __restrict__ dpre, int c) {
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(const float* __restrict__ dh, const xs_t* __restrict__ x, float* __restrict__ dpre, int c) {
     long long t = blockIdx.x;
-    const float* xt = x + t * NS * c;
+    const xs_t* xt = x + t * NS * c;
     const float* gt = dh + t * c;
     float acc[NS];
 #pragma unroll
@@ -920,7 +930,7 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(c
     for (int cc = threadIdx.x; cc < c; cc += blockDim.x) {
         float gv = gt[cc];
 #pragma unroll
-        for (int k = 0; k < NS; k++) acc[k] += gv * xt[(long long) k * c + cc];
+        for (int k = 0; k < NS; k++) acc[k] += gv * load(xt + (long long) k * c + cc);
     }
     __shared__ float sums[NS];
     blockSum<NS>(acc, sums);
@@ -950,33 +960,48 @@ constexpr int MT = (MF + 7) / 8 * 8;                     // M padded to whole n8
 constexpr int KT = MT / 8;
 constexpr int BT = NS <= 4 ? 16 : NS <= 8 ? 8 : 4;       // tokens per tile (a stage stays under ~80 KB)
 
-// One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x,
-// the same for dOut, [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
+// One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x (as
+// stored: bf16 takes half the floats), [BT][NS][SM_CB] dOut, [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
 template <bool PROJ>
 struct Stage {
-    static constexpr int MK = PROJ ? MP : 0, DZ = 0, X = BT * MK, DO = X + BT * NS * SM_CB, DH = DO + BT * NS * SM_CB,
+    static constexpr int MK = PROJ ? MP : 0, DZ = 0, X = BT * MK, DO = X + BT * NS * SM_CB * (int) sizeof(xs_t) / 4,
+                         DH = DO + BT * NS * SM_CB,
                          RES = DH + BT * SM_CB, PRE = RES + BT * NS * NS, COEF = PRE + BT * NS,
                          FLOATS = (COEF + BT + 3) / 4 * 4, BYTES = SM_STAGES * FLOATS * 4;
 };
 }
 
+// One element of x into shared memory: by cp.async for fp32; bf16 (2 bytes, below cp.async's least) by a plain load
+// and store, which the __syncthreads after the stage's wait publishes as well. Only the unaligned path takes this.
+__device__ __forceinline__ void cpx(float* dst, const float* src, bool ok) { cp4(dst, src, ok); }
+__device__ __forceinline__ void cpx(bf16_t* dst, const bf16_t* src, bool ok) { *dst = ok ? *src : (bf16_t) 0; }
+
 // The tile of tokens t0 .. t0 + nt - 1 into stage st (see Stage), by cp.async; a thread issues every nthreads-th copy.
+// vec (bf16 x: also C % 8 == 0) moves 16 bytes per copy.
 template <bool PROJ>
 __device__ __forceinline__ void stream_backward_load(float* st, const float* __restrict__ dout, const float* __restrict__ dh,
-        const float* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
+        const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0, bool vec) {
     using L = Stage<PROJ>;
     const int tid = threadIdx.y * SM_CB + threadIdx.x, nthreads = SM_CB * NS;
     const long long d = (long long) NS * c;
-    if (vec) {                                             // rows of SM_CB columns as 16 chunks of 4
-        constexpr int Q = SM_CB / 4;
+    xs_t* xsm = reinterpret_cast<xs_t*>(st + L::X);
+    if (vec) {                                             // rows of SM_CB columns as 16-byte chunks
+        constexpr int Q = SM_CB / 4, XE = 16 / (int) sizeof(xs_t), QX = SM_CB / XE;
         for (int e = tid; e < BT * NS * Q; e += nthreads) {
             const int row = e / Q, k = 4 * (e % Q), s = row / NS;
             const bool ok = s < nt && c0 + k < c;
             const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
-            cp16(st + L::X + row * SM_CB + k, x + g, ok);
+            if constexpr (XE == 4) cp16(xsm + row * SM_CB + k, x + g, ok);   // fp32: x and dOut chunks alike
             cp16(st + L::DO + row * SM_CB + k, dout + g, ok);
         }
+        if constexpr (XE != 4)                             // bf16: x in chunks of 8
+            for (int e = tid; e < BT * NS * QX; e += nthreads) {
+                const int row = e / QX, k = XE * (e % QX), s = row / NS;
+                const bool ok = s < nt && c0 + k < c;
+                const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
+                cp16(xsm + row * SM_CB + k, x + g, ok);
+            }
         for (int e = tid; e < BT * Q; e += nthreads) {
             const int s = e / Q, k = 4 * (e % Q);
             const bool ok = s < nt && c0 + k < c;
@@ -987,7 +1012,7 @@ __device__ __forceinline__ void stream_backward_load(float* st, const float* __r
             const int row = e / SM_CB, k = e % SM_CB, s = row / NS;
             const bool ok = s < nt && c0 + k < c;
             const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
-            cp4(st + L::X + e, x + g, ok);
+            cpx(xsm + e, x + g, ok);
             cp4(st + L::DO + e, dout + g, ok);
         }
         for (int e = tid; e < BT * SM_CB; e += nthreads) {
@@ -1006,7 +1031,7 @@ __device__ __forceinline__ void stream_backward_load(float* st, const float* __r
 
 template <bool PROJ>
 __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, const float* __restrict__ dh,
-        const float* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
+        const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
         float* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per, int vec) {
     using L = Stage<PROJ>;
@@ -1026,18 +1051,18 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
         for (int e = tid; e < SM_STAGES * BT * L::MK; e += SM_CB * NS)
             if (e % L::MK >= M) smem[(e / (BT * L::MK)) * L::FLOATS + L::DZ + e % (BT * L::MK)] = 0.f;
     const int tiles = (tokens + BT - 1) / BT, first = blockIdx.y * per, last = min(tiles, first + per);
-    auto load = [&](int tile) {
+    auto fetch = [&](int tile) {
         const long long t0 = (long long) tile * BT;
         stream_backward_load<PROJ>(smem + ((tile - first) % SM_STAGES) * L::FLOATS, dout, dh, x, pre, res, coef, dzr, t0,
                                    min(BT, tokens - (int) t0), c, c0, vec != 0);
     };
 #pragma unroll
     for (int k = 0; k < SM_STAGES - 1; k++) {
-        if (first + k < last) load(first + k);
+        if (first + k < last) fetch(first + k);
         cp_commit();
     }
     for (int tile = first; tile < last; tile++) {
-        if (tile + SM_STAGES - 1 < last) load(tile + SM_STAGES - 1);   // its stage was freed by the last iteration's sync
+        if (tile + SM_STAGES - 1 < last) fetch(tile + SM_STAGES - 1);   // its stage was freed by the last iteration's sync
         cp_commit();
         cp_wait<SM_STAGES - 1>();                          // this tile's copies (this thread's) have landed ...
         __syncthreads();                                   // ... and everyone else's
@@ -1048,7 +1073,7 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
 #pragma unroll 4                                           // (spills 56 bytes at mHC's M = 24, but measured 0.65 ms per
                                                            // step faster than unroll 1, which does not spill)
             for (int s = 0; s < nt; s++) {
-                const float xv = st[L::X + (s * NS + i) * SM_CB + cl];
+                const float xv = load(reinterpret_cast<const xs_t*>(st + L::X) + (s * NS + i) * SM_CB + cl);
                 float a = st[L::PRE + s * NS + i] * st[L::DH + s * SM_CB + cl];
                 if (DYN) a += st[L::COEF + s] * xv;
 #pragma unroll
@@ -1077,7 +1102,7 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
             if (j < M) out[j] = dp[j];
     }
 }
-#define SM_STREAM_BACKWARD_ARGS const float* __restrict__ dout, const float* __restrict__ dh, const float* __restrict__ x, \
+#define SM_STREAM_BACKWARD_ARGS const float* __restrict__ dout, const float* __restrict__ dh, const xs_t* __restrict__ x, \
         const float* __restrict__ pre, const float* __restrict__ res, const float* __restrict__ coef, \
         const float* __restrict__ dzr, const float* __restrict__ phi, float* __restrict__ dx, float* __restrict__ part, \
         int tokens, int c, int per, int vec
@@ -1094,30 +1119,33 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
 // Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. The product runs on tensor cores in
 // 3xTF32 (three tf32 mma.sync m16n8k8, about fp32's accuracy): warp w owns the 16 tokens 16 (w % 4) .. and half
 // w / 4 of every chunk's eight k8 steps, accumulating their [16, MT] tile of u; the halves meet in shared memory at the
-// end. The sums of squares come from the same A fragments. x rows are PK + 4 floats apart, so a fragment's 32 reads
+// end. The sums of squares come from the same A fragments. x rows are PK + 16 bytes apart, so a fragment's 32 reads
 // hit 32 banks.
 #define SM_PT 64
 #define SM_PK 64
 #define SM_PSTAGES 3
 namespace sm {
-constexpr int XP = SM_PK + 4;                           // pitch of a token's row of x in a chunk
-constexpr int PSTAGE = SM_PT * XP + SM_PK * MT;         // floats of one stage: x [PT][XP], Φ_cat [PK][MT]
+constexpr int XE = 16 / (int) sizeof(xs_t);             // elements of x per 16-byte copy
+constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
+constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
+constexpr int PSTAGE = XF + SM_PK * MT;                 // floats of one stage: x [PT][XP], Φ_cat [PK][MT]
 constexpr int PBYTES = SM_PSTAGES * PSTAGE * 4;
 static_assert(SM_PT * MT + 2 * SM_PT <= SM_PSTAGES * PSTAGE, "the halves' tiles and sums must fit in the stages");
 }
 
 // Chunk k0 .. k0 + PK - 1 of the block's tokens t0 .. and of Φ_cat into stage st.
-__device__ __forceinline__ void project_load(float* st, const float* __restrict__ x, const float* __restrict__ phi,
+__device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__ x, const float* __restrict__ phi,
                                              long long t0, int tokens, int d, int k0) {
     const int tid = threadIdx.x;
-    constexpr int XQ = SM_PK / 4;
+    constexpr int XQ = SM_PK / XE;
+    xs_t* xsm = reinterpret_cast<xs_t*>(st);
 #pragma unroll
     for (int l = 0; l < SM_PT * XQ / 256; l++) {
         const int e = tid + 256 * l, tt = e / XQ, q = e % XQ;
-        const bool ok = t0 + tt < tokens && k0 + 4 * q < d;
-        cp16(st + tt * XP + 4 * q, ok ? x + (t0 + tt) * d + k0 + 4 * q : x, ok);
+        const bool ok = t0 + tt < tokens && k0 + XE * q < d;
+        cp16(xsm + tt * XP + XE * q, ok ? x + (t0 + tt) * d + k0 + XE * q : x, ok);
     }
-    float* ps = st + SM_PT * XP;
+    float* ps = st + XF;
     const float* src = phi + (long long) k0 * MF;
     const int rows = min(SM_PK, d - k0);
     if constexpr (MF == MT) {                               // rows are contiguous at the same pitch: 16-byte copies
@@ -1133,7 +1161,7 @@ __device__ __forceinline__ void project_load(float* st, const float* __restrict_
     }
 }
 
-extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __restrict__ x, const float* __restrict__ phi,
+extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __restrict__ x, const float* __restrict__ phi,
                                                                float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
         extern __shared__ float4 sm_project_stages[];
@@ -1143,7 +1171,7 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __r
         const long long t0 = (long long) blockIdx.x * SM_PT;
         if constexpr (MF != MT)                             // the padding columns of Φ_cat's tiles stay zero
             for (int e = tid; e < SM_PSTAGES * SM_PK * MT; e += 256)
-                if (e % MT >= MF) smem[(e / (SM_PK * MT)) * PSTAGE + SM_PT * XP + e % (SM_PK * MT)] = 0.f;
+                if (e % MT >= MF) smem[(e / (SM_PK * MT)) * PSTAGE + XF + e % (SM_PK * MT)] = 0.f;
         float acc[KT][4], ssq[2] = {0.f, 0.f};              // rows m0 + g and m0 + g + 8
 #pragma unroll
         for (int n = 0; n < KT; n++)
@@ -1161,12 +1189,13 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const float* __r
             cp_commit();
             cp_wait<SM_PSTAGES - 1>();
             __syncthreads();
-            const float* xs = smem + (ch % SM_PSTAGES) * PSTAGE;
-            const float* ps = xs + SM_PT * XP;
+            const xs_t* xs = reinterpret_cast<const xs_t*>(smem + (ch % SM_PSTAGES) * PSTAGE);
+            const float* ps = smem + (ch % SM_PSTAGES) * PSTAGE + XF;
 #pragma unroll
             for (int ks = 4 * kh; ks < 4 * kh + 4; ks++) {
                 const int k = 8 * ks + t4;
-                const float av[4] = {xs[(m0 + g) * XP + k], xs[(m0 + g + 8) * XP + k], xs[(m0 + g) * XP + k + 4], xs[(m0 + g + 8) * XP + k + 4]};
+                const float av[4] = {load(xs + (m0 + g) * XP + k), load(xs + (m0 + g + 8) * XP + k), load(xs + (m0 + g) * XP + k + 4),
+                                     load(xs + (m0 + g + 8) * XP + k + 4)};
                 ssq[0] += av[0] * av[0] + av[2] * av[2];
                 ssq[1] += av[1] * av[1] + av[3] * av[3];
                 const SplitTf32<4> a(av);

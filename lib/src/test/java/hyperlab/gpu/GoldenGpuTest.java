@@ -3,6 +3,7 @@ package hyperlab.gpu;
 import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.cuda.TestMetrics;
+import hyperlab.nn.Paradigm;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -30,6 +31,12 @@ class GoldenGpuTest {
      * every token with cancellation and so carry more of the rounding of F: each must be within BF16_TENSOR_TOL.
      */
     static final double BF16_TOL = 2e-2, BF16_TENSOR_TOL = 1e-1;
+    /**
+     * With bf16 streams every term of such a sum also carries the streams' rounding, which HC's unconstrained maps
+     * amplify (emulator: HC n = 4's α_post 0.167 against 0.050 with fp32 streams; all gradients together 7.7e-3, inside
+     * BF16_TOL); the bf16 kernels themselves match the fp32 ones on the same values (StreamMapsGpuTest).
+     */
+    static final double BF16_STREAMS_TENSOR_TOL = 2.5e-1;
 
     private static final Gpu DEVICE = TestDevices.gpuOrEmulator().orElse(null);
 
@@ -73,16 +80,35 @@ class GoldenGpuTest {
         return firstSteps(DType.BF16);
     }
 
+    /**
+     * Mixed precision with the n streams stored in bf16 too, to the same bf16 bar, for the golden models that have n &gt; 1
+     * streams (for the others nothing changes).
+     */
+    @TestFactory
+    Stream<DynamicTest> bf16StreamsFirstStepMatchesTheCpuEngine() throws IOException {
+        return firstSteps(DType.BF16, DType.BF16);
+    }
+
     private Stream<DynamicTest> firstSteps(DType precision) throws IOException {
+        return firstSteps(precision, DType.F32);
+    }
+
+    private Stream<DynamicTest> firstSteps(DType precision, DType streams) throws IOException {
         if (DEVICE == null) return Stream.of(DynamicTest.dynamicTest("no device", this::needsDevice));
         List<Path> files = goldenFiles();
         assertTrue(!files.isEmpty(), "no golden files found");
-        return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(Golden.read(f), f, precision)));
+        return files.stream().flatMap(f -> {
+            Golden g = Golden.read(f);
+            boolean narrow = g.config().streams() > 1 && g.config().paradigm() != Paradigm.RC;
+            return streams == DType.BF16 && !narrow ? Stream.empty()
+                    : Stream.of(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(g, f, precision, streams)));
+        });
     }
 
-    private static void check(Golden g, Path f, DType precision) {
+    private static void check(Golden g, Path f, DType precision, DType streams) {
         boolean bf16 = precision == DType.BF16;
-        try (GpuGpt model = new GpuGpt(DEVICE, g.config(), g.batch(), g.time(), 1, precision)) {
+        try (GpuGpt model = new GpuGpt(DEVICE, g.config(), g.batch(), g.time(), 1, precision, streams)) {
+            assertTrue(model.streamPrecision() == streams, "streams stored as " + model.streamPrecision() + ", not " + streams);
             g.params().forEach(model::setParam);
             model.step(g.ids(), g.targets(), false);
             double logitsErr = TestMetrics.relError(model.logits(), toDouble(g.logits()));
@@ -108,7 +134,7 @@ class GoldenGpuTest {
                     worstDjlName = e.getKey();
                 }
             }
-            String tag = (DEVICE.emulated() ? "emulator_" : "") + (bf16 ? "bf16_" : "") + f.getFileName().toString().replace("golden-", "").replace(".bin", "");
+            String tag = (DEVICE.emulated() ? "emulator_" : "") + (bf16 ? "bf16_" : "") + (streams == DType.BF16 ? "bf16streams_" : "") + f.getFileName().toString().replace("golden-", "").replace(".bin", "");
             TestMetrics.record("golden_" + tag + "_loss_rel_error", lossErr);
             TestMetrics.record("golden_" + tag + "_logits_rel_error", logitsErr);
             double globalErr = Math.sqrt(sqErr / globalSq);
@@ -122,7 +148,8 @@ class GoldenGpuTest {
             assertTrue(lossErr <= (bf16 ? BF16_TOL : LOSS_TOL), "loss relative error " + lossErr);
             assertTrue(logitsErr <= (bf16 ? BF16_TOL : LOGITS_TOL), "logits relative error " + logitsErr);
             assertTrue(globalErr <= (bf16 ? BF16_TOL : GRAD_TOL), "all gradients: relative error " + globalErr + " against float64");
-            assertTrue(worst <= (bf16 ? BF16_TENSOR_TOL : GRAD_TOL), "gradient of " + worstName + ": relative error " + worst + " against float64");
+            double tensorTol = streams == DType.BF16 ? BF16_STREAMS_TENSOR_TOL : bf16 ? BF16_TENSOR_TOL : GRAD_TOL;
+            assertTrue(worst <= tensorTol, "gradient of " + worstName + ": relative error " + worst + " against float64");
         }
     }
 

@@ -21,7 +21,7 @@ class GpuBenchTest {
         Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
         assumeTrue(dev != null, TestDevices::why);
         GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32, false);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32, DType.F32, false);
         assertFalse(row.has("error"), row.toString());
         assertEquals(2, row.get("recompute_group").getAsInt());
         assertTrue(row.get("ms_per_step").getAsDouble() > 0, row.toString());
@@ -36,6 +36,30 @@ class GpuBenchTest {
     }
 
     /**
+     * --stream-precision bf16: the row says how its streams were stored, and the model holds half the bytes for every
+     * stream buffer (one per block plus the final streams); RC's single residual stays fp32. bf16 streams without bf16
+     * compute are refused.
+     */
+    @Test
+    void bf16StreamRowsHalveTheStreamBuffers() {
+        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
+        assumeTrue(dev != null, TestDevices::why);
+        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+        JsonObject wide = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.BF16, DType.F32, false);
+        JsonObject narrow = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.BF16, DType.BF16, false);
+        assertFalse(narrow.has("error"), narrow.toString());
+        assertEquals("fp32", wide.get("stream_precision").getAsString());
+        assertEquals("bf16", narrow.get("stream_precision").getAsString());
+        long buffers = 2L * cfg.layers() + 1, streamElements = 2L * 16 * 2 * cfg.width();
+        assertEquals(buffers * streamElements * 2, wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
+        JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 1, 1, DType.BF16, DType.BF16, false);
+        assertEquals("fp32", rc.get("stream_precision").getAsString());
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new GpuGpt(dev, cfg, 2, 16, 1, DType.F32, DType.BF16));
+        assertTrue(e.getMessage().contains("precision bf16"), e.getMessage());
+    }
+
+    /**
      * --profile: one step's time split into the named phases, the optimiser included. How the phases' sum compares
      * with a timed step is not asserted: on a GPU a tiny model's step is launch-bound and the events themselves cost
      * about as much as the work (H100: 2.2 ms profiled against 1.0 ms timed).
@@ -45,7 +69,7 @@ class GpuBenchTest {
         Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
         assumeTrue(dev != null, TestDevices::why);
         GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, DType.F32, true);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, DType.F32, DType.F32, true);
         assertFalse(row.has("error"), row.toString());
         JsonObject phases = row.getAsJsonObject("phases_ms");
         Set<String> named = Set.of("input copies", "casts", "embedding", "maps", "layernorm", "gemm", "attention", "gelu",

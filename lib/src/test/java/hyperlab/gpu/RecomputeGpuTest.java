@@ -26,9 +26,10 @@ class RecomputeGpuTest {
      * whatever order the blocks finish (LayerNorm, bias and embedding gradients), which moves the last bit between any
      * two runs, recomputed or not: there the gradients must agree to 1e-6 relative (norm-wise).
      */
-    @ParameterizedTest(name = "{0} n={1}, {2} layers, group {3}, {4}")
-    @CsvSource({"rc,1,2,2,F32", "mhc,2,3,4,F32", "hc,2,3,0,F32", "shc,2,2,3,F32", "mhc,2,2,2,BF16"})
-    void sameBitsLessMemory(String paradigm, int n, int layers, int group, DType precision) {
+    @ParameterizedTest(name = "{0} n={1}, {2} layers, group {3}, {4}, {5} streams")
+    @CsvSource({"rc,1,2,2,F32,F32", "mhc,2,3,4,F32,F32", "hc,2,3,0,F32,F32", "shc,2,2,3,F32,F32", "mhc,2,2,2,BF16,F32",
+            "mhc,4,2,2,BF16,BF16"})
+    void sameBitsLessMemory(String paradigm, int n, int layers, int group, DType precision, DType streams) {
         assumeTrue(DEVICE != null, TestDevices::why);
         GptConfig cfg = GptConfig.preset("tiny").layers(layers).context(32).paradigm(Paradigm.parse(paradigm)).streams(n);
         int blocks = 2 * layers, g = group == 0 ? GpuGpt.optimalGroup(blocks) : group, batch = 2, time = 32;
@@ -39,8 +40,8 @@ class RecomputeGpuTest {
                 ids[s][i] = r.nextInt(cfg.vocab());
                 targets[s][i] = r.nextInt(cfg.vocab());
             }
-        try (GpuGpt all = new GpuGpt(DEVICE, cfg, batch, time, 1, precision);
-             GpuGpt some = new GpuGpt(DEVICE, cfg, batch, time, g, precision)) {
+        try (GpuGpt all = new GpuGpt(DEVICE, cfg, batch, time, 1, precision, streams);
+             GpuGpt some = new GpuGpt(DEVICE, cfg, batch, time, g, precision, streams)) {
             for (int s = 0; s < 2; s++) {
                 assertEquals(all.step(ids[s], targets[s], true), some.step(ids[s], targets[s], true), "loss of step " + s);
                 float[] want = all.grads().toFloatArray(), got = some.grads().toFloatArray();
@@ -52,7 +53,7 @@ class RecomputeGpuTest {
                 all.params().copyFrom(perturbed(all.params().toFloatArray(), s));   // a new point for the next step
                 some.params().copyFrom(perturbed(some.params().toFloatArray(), s));
             }
-            long streamBytes = 4L * batch * time * n * cfg.width();
+            long streamBytes = (long) streams.bytes() * batch * time * n * cfg.width();
             long kept = (blocks + g - 1) / g + g - 1;
             assertEquals((blocks - kept) * streamBytes, all.deviceBytes() - some.deviceBytes(),
                     "saved: the stream buffers of " + blocks + " blocks minus " + kept + " (kept and shared)");

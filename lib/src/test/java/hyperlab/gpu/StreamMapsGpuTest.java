@@ -169,6 +169,83 @@ class StreamMapsGpuTest {
         }
     }
 
+    /**
+     * bf16 streams compute what fp32 streams compute from the same (bf16-representable) values: the maps, h, df, dx
+     * and every parameter gradient agree to fp32 rounding, and out is the fp32 path's out rounded once to bf16. The fp32
+     * path is held to float64 above, so this chains the bf16 kernels to the same reference. The widths take the 16-byte
+     * paths (C % 8 == 0) and the element paths (C % 8 != 0, and C % 4 != 0 for the merge and aggregate).
+     */
+    @ParameterizedTest(name = "{0} n={1} dynamic={2} C={3}")
+    @CsvSource({"MHC, 4, true, 72", "MHC, 4, true, 30", "HC, 3, true, 40", "HC, 2, false, 44", "MHC_LITE, 3, true, 24",
+            "SHC, 4, true, 36"})
+    void bf16StreamsMatchFp32StreamsOnTheSameValues(Paradigm p, int n, boolean dynamic, int c) {
+        assumeTrue(gpu != null, TestDevices::why);
+        int tokens = 83;                              // tiles of 16 and 64 tokens with a partial last one
+        Random rnd = new Random(11);
+        var spec = MapSpec.of(p, n, c, dynamic, MapInit.PAPER, 0);
+        float[] xv = random(rnd, tokens * n * c);
+        for (int i = 0; i < xv.length; i++) xv[i] = DType.bf16ToFloat(DType.floatToBf16(xv[i]));
+        try (DeviceArena a = gpu.arena()) {
+            Map<String, DeviceTensor> params = new LinkedHashMap<>();
+            for (MapSpec.Param ps : spec) {
+                float[] v = new float[(int) ps.size()];
+                for (int i = 0; i < v.length; i++) v[i] = (float) (ps.init()[i] + 0.3 * rnd.nextGaussian());
+                params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
+            }
+            DeviceTensor f = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
+            DeviceTensor dOut = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
+            DeviceTensor dh = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
+            List<Map<String, float[]>> runs = new ArrayList<>();
+            for (DType xs : new DType[] {DType.F32, DType.BF16})
+                try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, false, tokens, xs)) {
+                    assertEquals(xs, sm.streamType());
+                    DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv);
+                    DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(xs, tokens, n, c);
+                    DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
+                    Map<String, DeviceTensor> grads = new LinkedHashMap<>();
+                    for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
+                    sm.aggregate(x, params, h, tokens);
+                    sm.merge(x, f, out, tokens);
+                    sm.backwardMerge(dOut, x, f, df, tokens);
+                    sm.backwardAggregate(dOut, dh, x, grads, dx, tokens);
+                    Map<String, float[]> got = new LinkedHashMap<>();
+                    StreamMaps.Maps maps = sm.lastMaps();
+                    got.put("pre", maps.pre());
+                    got.put("post", maps.post());
+                    got.put("res", maps.res());
+                    got.put("h", h.toFloatArray());
+                    got.put("out", out.toFloatArray());
+                    got.put("df", df.toFloatArray());
+                    got.put("dx", dx.toFloatArray());
+                    grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
+                    runs.add(got);
+                }
+            float[] outFp32 = runs.get(0).get("out"), outBf16 = runs.get(1).get("out");
+            for (int i = 0; i < outFp32.length; i++)
+                assertEquals(DType.bf16ToFloat(DType.floatToBf16(outFp32[i])), outBf16[i], "out at " + i + ": not fp32's out rounded to bf16");
+            Map<String, Double> errors = new LinkedHashMap<>();
+            runs.get(0).forEach((k, want) -> {
+                if (!k.equals("out")) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
+            });
+            System.out.println("streammaps bf16 streams " + p.key() + " n=" + n + " C=" + c + ": " + fmt(errors));
+            assertTrue(errors.values().stream().allMatch(e -> e < 1e-6), "bf16 vs fp32 streams on the same values: " + errors);
+        }
+    }
+
+    /** bf16 streams are refused, with what to change, where the fused kernels cannot read them (Φ_cat over 64 columns). */
+    @org.junit.jupiter.api.Test
+    void bf16StreamsOutsideTheFusedKernelsAreRefused() {
+        assumeTrue(gpu != null, TestDevices::why);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new StreamMaps(gpu, Paradigm.MHC, 8, 16, true, 20, false, 8, DType.BF16));
+        assertTrue(e.getMessage().contains("use fp32 streams"), e.getMessage());
+        try (DeviceArena a = gpu.arena(); StreamMaps sm = new StreamMaps(gpu, Paradigm.MHC, 4, 16, true, 20, false, 8, DType.BF16)) {
+            DeviceTensor x = a.alloc(DType.F32, 8, 4, 16), h = a.alloc(DType.F32, 8, 16);
+            var wrong = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> sm.aggregate(x, Map.of(), h, 8));
+            assertTrue(wrong.getMessage().contains("BF16"), wrong.getMessage());
+        }
+    }
+
     /** The float64 block for one token: its loss share Σ w1·h + Σ w2·out. */
     static final class Block {
         final Case k;

@@ -77,6 +77,12 @@ class TrainConfigTest {
         assertEquals("bf16", TrainConfig.of("engine=gpu").effectivePrecision());
         assertEquals("fp32", TrainConfig.of("engine=emulator").effectivePrecision());
         assertEquals("bf16", TrainConfig.of("engine=emulator", "precision=bf16").effectivePrecision());
+        assertEquals("fp32", TrainConfig.of("engine=gpu").streamPrecision());
+        assertEquals("bf16", TrainConfig.of("engine=gpu", "stream_precision=bf16").streamPrecision());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=gpu", "stream_precision=fp16"));
+        assertTrue(e.getMessage().contains("stream_precision = 'fp16'") && e.getMessage().contains("fp32 or bf16"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("engine=emulator", "stream_precision=bf16"));
+        assertTrue(e.getMessage().contains("precision is bf16"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("width=30", "heads=4"));
         assertTrue(e.getMessage().contains("divisible"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.of("steps"));
