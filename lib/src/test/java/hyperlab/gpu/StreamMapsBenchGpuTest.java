@@ -26,21 +26,26 @@ class StreamMapsBenchGpuTest {
         assumeTrue(Cuda.isAvailable(), () -> "no GPU: " + Cuda.unavailableReason().orElse(""));
         Gpu gpu = Cuda.gpu();
         int tokens = 16 * 1024, c = 768, n = 4;
-        Object[][] cases = {{Paradigm.HC, false}, {Paradigm.HC, true}, {Paradigm.MHC, false}, {Paradigm.MHC, true},
-                {Paradigm.MHC_LITE, false}, {Paradigm.SHC, false}};
+        Object[][] cases = {{Paradigm.HC, false, DType.F32}, {Paradigm.HC, true, DType.F32}, {Paradigm.MHC, false, DType.F32},
+                {Paradigm.MHC, true, DType.F32}, {Paradigm.MHC_LITE, false, DType.F32}, {Paradigm.SHC, false, DType.F32},
+                {Paradigm.MHC, false, DType.BF16}, {Paradigm.HC, true, DType.BF16}};
         Random rnd = new Random(7);
         try (DeviceArena a = gpu.arena()) {
-            DeviceTensor x = a.alloc(DType.F32, tokens, n, c).copyFrom(StreamMapsGpuTest.random(rnd, tokens * n * c));
+            float[] xv = StreamMapsGpuTest.random(rnd, tokens * n * c);
+            DeviceTensor x32 = a.alloc(DType.F32, tokens, n, c).copyFrom(xv), x16 = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv);
+            DeviceTensor x = x32;
             DeviceTensor f = a.alloc(DType.F32, tokens, c).copyFrom(StreamMapsGpuTest.random(rnd, tokens * c));
-            DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(DType.F32, tokens, n, c);
+            DeviceTensor h = a.alloc(DType.F32, tokens, c), out32 = a.alloc(DType.F32, tokens, n, c), out16 = a.alloc(DType.BF16, tokens, n, c);
             DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
-            DeviceTensor copy = a.alloc(DType.F32, tokens, n, c);
+            DeviceTensor copy = a.alloc(DType.F32, tokens, n, c), dOut = a.alloc(DType.F32, tokens, n, c).copyFrom(xv);
             float copyMs = median(gpu, () -> copy.copyFrom(x));
             System.out.printf(Locale.ROOT, "streammaps bench: N=%d C=%d n=%d, a device copy of x (%.0f MB) takes %.3f ms%n",
                     tokens, c, n, x.bytes() / 1e6, copyMs);
             for (Object[] cs : cases) {
                 Paradigm p = (Paradigm) cs[0];
                 boolean flag = (Boolean) cs[1];      // HC: dynamic; mHC: log domain
+                DType xs = (DType) cs[2];             // how the streams are stored
+                DeviceTensor xin = xs == DType.BF16 ? x16 : x32, out = xs == DType.BF16 ? out16 : out32;
                 boolean dynamic = p != Paradigm.HC || flag;
                 var spec = MapSpec.of(p, n, c, dynamic, MapInit.PAPER, 0);
                 Map<String, DeviceTensor> params = new LinkedHashMap<>(), grads = new LinkedHashMap<>();
@@ -51,19 +56,19 @@ class StreamMapsBenchGpuTest {
                     grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
                 }
                 for (boolean fusedProjection : new boolean[] {true, false})
-                try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, p == Paradigm.MHC && flag, tokens)) {
+                try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, p == Paradigm.MHC && flag, tokens, xs)) {
+                    if (!fusedProjection && (xs == DType.BF16 || !(p == Paradigm.MHC && !flag))) continue;   // the RMS pass + GEMMs for plain mHC only
                     sm.useFusedProjection(fusedProjection);
-                    if (!fusedProjection && !(p == Paradigm.MHC && !flag)) continue;   // the RMS pass + GEMMs for plain mHC only
                     float fwd = median(gpu, () -> {
-                        sm.aggregate(x, params, h, tokens);
-                        sm.merge(x, f, out, tokens);
+                        sm.aggregate(xin, params, h, tokens);
+                        sm.merge(xin, f, out, tokens);
                     });
                     float bwd = median(gpu, () -> {
-                        sm.backwardMerge(out, x, f, df, tokens);
-                        sm.backwardAggregate(out, h, x, grads, dx, tokens);
+                        sm.backwardMerge(dOut, xin, f, df, tokens);
+                        sm.backwardAggregate(dOut, h, xin, grads, dx, tokens);
                     });
                     String name = p.key() + (p == Paradigm.HC ? (flag ? "-dynamic" : "-static") : p == Paradigm.MHC && flag ? "-log" : "")
-                            + (fusedProjection ? "" : "-gemmproj");
+                            + (fusedProjection ? "" : "-gemmproj") + (xs == DType.BF16 ? "-bf16streams" : "");
                     System.out.printf(Locale.ROOT, "streammaps bench %-12s forward %.3f ms, backward %.3f ms (%.1f / %.1f copies of x)%n",
                             name, fwd, bwd, fwd / copyMs, bwd / copyMs);
                     TestMetrics.record("streammaps.bench." + name + ".forward_ms", fwd);
@@ -73,10 +78,10 @@ class StreamMapsBenchGpuTest {
                     sm.profile(steps);
                     int reps = 5;
                     for (int i = 0; i < reps; i++) {
-                        sm.aggregate(x, params, h, tokens);
-                        sm.merge(x, f, out, tokens);
-                        sm.backwardMerge(out, x, f, df, tokens);
-                        sm.backwardAggregate(out, h, x, grads, dx, tokens);
+                        sm.aggregate(xin, params, h, tokens);
+                        sm.merge(xin, f, out, tokens);
+                        sm.backwardMerge(dOut, xin, f, df, tokens);
+                        sm.backwardAggregate(dOut, h, xin, grads, dx, tokens);
                     }
                     sm.profile(null);
                     StringBuilder sb = new StringBuilder();
