@@ -26,9 +26,9 @@ import java.util.Map;
  * that only feed GEMMs and attention (LayerNorm outputs, qkv, fc, GELU, attention output, logits and their
  * gradients) are bf16, the weights they meet are a bf16 copy of the fp32 master weights made each step, every
  * product accumulates in fp32, and the residual streams, the maps, norm statistics, losses, weight gradients and the
- * optimiser stay fp32. With bf16 streams the n &gt; 1 streams of the hyper-connected paradigms are stored in bf16 as
- * well (autocast's H_res·x yields bf16 streams too): each pass over them moves half the bytes, their sums and
- * gradients stay fp32. RC's single residual stays fp32 either way.
+ * optimiser stay fp32. With bf16 streams the n &gt; 1 streams of the hyper-connected paradigms and their gradients
+ * are stored in bf16 as well (autocast's H_res·x yields bf16 streams, and autograd bf16 gradients for them): each pass
+ * over them moves half the bytes, every sum stays fp32. RC's single residual stays fp32 either way.
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
@@ -165,8 +165,8 @@ public final class GpuGpt implements AutoCloseable {
         lnfRstd = arena.alloc(DType.F32, tokens);
         logits = arena.alloc(compute, tokens, cfg.vocab());
         losses = arena.alloc(DType.F32, tokens);
-        dxA = arena.alloc(DType.F32, tokens, n, c);
-        dxB = arena.alloc(DType.F32, tokens, n, c);
+        dxA = arena.alloc(streamType, tokens, n, c);
+        dxB = arena.alloc(streamType, tokens, n, c);
         dMean = n == 1 ? dxA.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
         dLn = arena.alloc(DType.F32, tokens, c);
         dH = arena.alloc(DType.F32, tokens, c);

@@ -21,7 +21,8 @@ final class Kernels {
     static final int NORM_PARTS = 1024;           // blocks of the sum-of-squares pass
     static final int LN_SHARED_FLOATS = 12288;    // 48 KiB: the LayerNorm backward's per-warp dgamma/dbeta slices
 
-    private final CudaFunction encFwd, encFwdBf16, encBwdWte, encBwdWpe, meanFwd, meanFwdBf16, meanBwd;
+    private final CudaFunction encFwd, encFwdBf16, encBwdWte, encBwdWteBf16, encBwdWpe, encBwdWpeBf16, meanFwd, meanFwdBf16, meanBwd,
+            meanBwdBf16;
     private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
     /** The LayerNorm backward with rows of up to 128·K columns in registers, by K (compiled on first use of a width). */
@@ -41,10 +42,13 @@ final class Kernels {
         encFwd = enc.function("encoder_forward");
         encFwdBf16 = enc.function("encoder_forward_bf16");
         encBwdWte = enc.function("encoder_backward_wte");
+        encBwdWteBf16 = enc.function("encoder_backward_wte_bf16");
         encBwdWpe = enc.function("encoder_backward_wpe");
+        encBwdWpeBf16 = enc.function("encoder_backward_wpe_bf16");
         meanFwd = enc.function("stream_mean_forward");
         meanFwdBf16 = enc.function("stream_mean_forward_bf16");
         meanBwd = enc.function("stream_mean_backward");
+        meanBwdBf16 = enc.function("stream_mean_backward_bf16");
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
         lnBwd = ln.function("layernorm_backward");
@@ -104,11 +108,11 @@ final class Kernels {
         (bf16(x) ? encFwdBf16 : encFwd).launch(cover((long) tokens * c), Dim3.of(256), 0, x, ids, wte, wpe, tokens, time, c, n);
     }
 
-    /** Adds the embedding gradients of the streams' gradient dx into dwte and dwpe. */
+    /** Adds the embedding gradients of the streams' gradient dx (F32 or BF16) into dwte and dwpe. */
     void encoderBackward(DeviceTensor dwte, DeviceTensor dwpe, DeviceTensor dx, DeviceTensor ids, int batch, int time, int c, int n) {
         int tokens = batch * time;
-        encBwdWte.launch(cover((long) tokens * c), Dim3.of(256), 0, dwte, dx, ids, tokens, c, n);
-        encBwdWpe.launch(cover((long) time * c), Dim3.of(256), 0, dwpe, dx, batch, time, c, n);
+        (bf16(dx) ? encBwdWteBf16 : encBwdWte).launch(cover((long) tokens * c), Dim3.of(256), 0, dwte, dx, ids, tokens, c, n);
+        (bf16(dx) ? encBwdWpeBf16 : encBwdWpe).launch(cover((long) time * c), Dim3.of(256), 0, dwpe, dx, batch, time, c, n);
     }
 
     /** out (F32) = the mean of the n streams x (F32 or BF16). */
@@ -116,8 +120,9 @@ final class Kernels {
         (bf16(x) ? meanFwdBf16 : meanFwd).launch(cover((long) tokens * c), Dim3.of(256), 0, out, x, tokens, c, n);
     }
 
+    /** dx (the streams' gradient: F32 or BF16) = dout / n in every stream. */
     void streamMeanBackward(DeviceTensor dx, DeviceTensor dout, int tokens, int c, int n) {
-        meanBwd.launch(cover((long) tokens * c), Dim3.of(256), 0, dx, dout, tokens, c, n);
+        (bf16(dx) ? meanBwdBf16 : meanBwd).launch(cover((long) tokens * c), Dim3.of(256), 0, dx, dout, tokens, c, n);
     }
 
     void layerNorm(DeviceTensor out, DeviceTensor mean, DeviceTensor rstd, DeviceTensor x, DeviceTensor gamma,

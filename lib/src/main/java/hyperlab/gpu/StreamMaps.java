@@ -21,9 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * The hyper-connection stream maps of one block on the GPU, forward and backward in fp32, computing what
  * {@link hyperlab.nn.ResidualMaps} (DJL) and {@link hyperlab.nn.ReferenceMaps} (float64) compute, with the same
  * parameter names and shapes ({@link hyperlab.nn.MapSpec}).
- * <p>Streams x are row-major [N, n, C], stored F32 or BF16 (the constructor's {@code streamType}: every pass over x
- * moves half the bytes, all sums stay fp32; the streams' gradients stay F32), the sublayer's input h and output f are
- * F32 [N, C]. The forward is seed 001 §4.3's
+ * <p>Streams x and their gradients dOut, dx are row-major [N, n, C], stored F32 or BF16 (the constructor's
+ * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's input h and output
+ * f and their gradients are F32 [N, C]. The forward is seed 001 §4.3's
  * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then one thread per
  * token applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
  * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
@@ -78,7 +78,7 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     /**
-     * As above, with the streams x stored as {@code streamType}: F32, or BF16 where {@link #bf16StreamsSupported} (the
+     * As above, with the streams x and their gradients stored as {@code streamType}: F32, or BF16 where {@link #bf16StreamsSupported} (the
      * projections then always run in the fused kernels, which read bf16; cuBLASLt's fp32 GEMM path cannot).
      */
     public StreamMaps(Gpu gpu, Paradigm p, int streams, int width, boolean dynamic, int sinkhornIterations,
@@ -234,7 +234,7 @@ public final class StreamMaps implements AutoCloseable {
      */
     public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor df, int tokens) {
         checkSame(tokens);
-        need(dOut, (long) tokens * d, "dOut");
+        needStreams(dOut, tokens, "dOut");
         needStreams(x, tokens, "x");
         need(f, (long) tokens * c, "f");
         boolean lo = df.dtype() == DType.BF16;
@@ -255,11 +255,11 @@ public final class StreamMaps implements AutoCloseable {
     public void backwardAggregate(DeviceTensor dOut, DeviceTensor dh, DeviceTensor x, Map<String, DeviceTensor> grads, DeviceTensor dx,
                                   int tokens) {
         checkSame(tokens);
-        need(dOut, (long) tokens * d, "dOut");
+        needStreams(dOut, tokens, "dOut");
         if (dOut.address() == dx.address()) throw new IllegalArgumentException("dx must not alias dOut");
         need(dh, (long) tokens * c, "dh");
         needStreams(x, tokens, "x");
-        need(dx, (long) tokens * d, "dx");
+        needStreams(dx, tokens, "dx");
         step("bwd.dots", () -> aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c));
         step("bwd.maps", () -> mapsBwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, dpre, dpost, dres,
                 dzr, coef, part, tokens, d));
@@ -275,8 +275,8 @@ public final class StreamMaps implements AutoCloseable {
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + bwdTokens - 1) / bwdTokens;
         int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
         int per = (tiles + rows - 1) / rows;
-        // 16-byte copies: for bf16 x, 8 columns each (C % 8 == 0)
-        boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x) == 8);
+        // 16-byte copies: for bf16 streams, 8 columns each (C % 8 == 0)
+        boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x, dOut) == 8);
         CudaFunction kernel = fused ? streamBwdDphi : streamBwd;
         int shared = fused ? streamBwdDphiShared : streamBwdShared;
         step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), Dim3.of(FUSE_COLUMNS, n), shared,
@@ -375,7 +375,7 @@ public final class StreamMaps implements AutoCloseable {
                     + ": call aggregate() for this block first");
     }
 
-    /** x or out: the streams of {@code tokens} tokens in this instance's stream dtype. */
+    /** x, out, dOut or dx: the streams (or their gradient) of {@code tokens} tokens in this instance's stream dtype. */
     private void needStreams(DeviceTensor t, int tokens, String what) {
         if (t.elements() < (long) tokens * d || t.dtype() != xType)
             throw new IllegalArgumentException(what + " is " + t + ": at least " + (long) tokens * d + " " + xType

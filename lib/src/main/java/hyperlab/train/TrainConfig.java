@@ -67,8 +67,8 @@ public record TrainConfig(
                     + " rebuilds the rest in the backward (less memory, same gradients); auto picks the g that needs least",
             "precision", "auto", "auto (bf16 on engine=gpu, else fp32), fp32, or bf16: bf16 GEMM and attention operands"
                     + " with fp32 accumulation, fp32 master weights, optimiser and streams (engine=gpu or emulator)",
-            "stream_precision", "fp32", "fp32 or bf16: how hc/mhc/mhc-lite/shc store their n streams with precision=bf16"
-                    + " (bf16 halves the bytes of every pass over them; sums and gradients stay fp32; rc keeps fp32)");
+            "stream_precision", "fp32", "fp32 or bf16: how hc/mhc/mhc-lite/shc store their n streams and the streams'"
+                    + " gradients with precision=bf16 (bf16 halves the bytes of every pass over them; every sum stays fp32; rc keeps fp32)");
 
     public TrainConfig {
         if (!List.of("cpu", "gpu", "emulator").contains(engine))

@@ -19,23 +19,37 @@ extern "C" __global__ void encoder_forward_bf16(bf16_t* x, const int* ids, const
 }
 
 // dwte[ids[i]] += sum_s dx[i, s]  (atomics: tokens repeat), dwpe[t] += sum_{b,s} dx[b*T + t, s] (one thread each).
-extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dx, const int* ids, int N, int C, int n) {
+template <typename S>
+__device__ __forceinline__ void encoder_backward_wte_t(float* dwte, const S* dx, const int* ids, int N, int C, int n) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)N * C) return;
     int i = (int)(idx / C), c = (int)(idx % C);
     float g = 0.f;
-    for (int s = 0; s < n; s++) g += dx[((long)i * n + s) * C + c];
+    for (int s = 0; s < n; s++) g += load(dx + ((long)i * n + s) * C + c);
     atomicAdd(&dwte[(long)ids[i] * C + c], g);
 }
+extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dx, const int* ids, int N, int C, int n) {
+    encoder_backward_wte_t(dwte, dx, ids, N, C, n);
+}
+extern "C" __global__ void encoder_backward_wte_bf16(float* dwte, const bf16_t* dx, const int* ids, int N, int C, int n) {
+    encoder_backward_wte_t(dwte, dx, ids, N, C, n);
+}
 
-extern "C" __global__ void encoder_backward_wpe(float* dwpe, const float* dx, int B, int T, int C, int n) {
+template <typename S>
+__device__ __forceinline__ void encoder_backward_wpe_t(float* dwpe, const S* dx, int B, int T, int C, int n) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)T * C) return;
     int t = (int)(idx / C), c = (int)(idx % C);
     float g = 0.f;
     for (int b = 0; b < B; b++)
-        for (int s = 0; s < n; s++) g += dx[(((long)b * T + t) * n + s) * C + c];
+        for (int s = 0; s < n; s++) g += load(dx + (((long)b * T + t) * n + s) * C + c);
     dwpe[idx] += g;
+}
+extern "C" __global__ void encoder_backward_wpe(float* dwpe, const float* dx, int B, int T, int C, int n) {
+    encoder_backward_wpe_t(dwpe, dx, B, T, C, n);
+}
+extern "C" __global__ void encoder_backward_wpe_bf16(float* dwpe, const bf16_t* dx, int B, int T, int C, int n) {
+    encoder_backward_wpe_t(dwpe, dx, B, T, C, n);
 }
 
 // out[i, :] = mean_s x[i, s, :]  (the stream reduce before ln_f; out is fp32)
@@ -55,10 +69,17 @@ extern "C" __global__ void stream_mean_forward_bf16(float* out, const bf16_t* x,
     stream_mean_forward_t(out, x, N, C, n);
 }
 
-extern "C" __global__ void stream_mean_backward(float* dx, const float* dout, int N, int C, int n) {
+template <typename S>
+__device__ __forceinline__ void stream_mean_backward_t(S* dx, const float* dout, int N, int C, int n) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)N * C) return;
     int i = (int)(idx / C), c = (int)(idx % C);
     float g = dout[idx] / n;
-    for (int s = 0; s < n; s++) dx[((long)i * n + s) * C + c] = g;
+    for (int s = 0; s < n; s++) store(dx + ((long)i * n + s) * C + c, g);
+}
+extern "C" __global__ void stream_mean_backward(float* dx, const float* dout, int N, int C, int n) {
+    stream_mean_backward_t(dx, dout, N, C, n);
+}
+extern "C" __global__ void stream_mean_backward_bf16(bf16_t* dx, const float* dout, int N, int C, int n) {
+    stream_mean_backward_t(dx, dout, N, C, n);
 }

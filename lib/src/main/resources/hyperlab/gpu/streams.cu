@@ -40,8 +40,9 @@ constexpr int HC = 0, MHC = 1, LITE = 2, SHC = 3;
 constexpr int PAR = SM_PARADIGM;
 constexpr int NS = SM_N;
 constexpr bool DYN = PAR != HC || SM_DYN != 0;
-// The streams x as stored: fp32, or bf16 (SM_XBF16=1: half the bytes of every pass over x, as under PyTorch's autocast;
-// every sum still runs in fp32). Only x is narrowed; its gradients, the maps and f stay fp32.
+// The streams x and their gradients dOut, dx as stored: fp32, or bf16 (SM_XBF16=1: half the bytes of every pass over
+// them, as under PyTorch's autocast, whose bf16 H_res·x has bf16 gradients; every sum still runs in fp32). The maps,
+// h, f and their gradients stay fp32.
 #if SM_XBF16
 typedef bf16_t xs_t;
 #else
@@ -866,11 +867,11 @@ extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const float* __r
 // Each thread takes V columns at a time (V = 4: 16-byte accesses, for aligned data and C % 4 == 0). df is fp32, or
 // bf16 (T) where the sublayer's backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass.
 template <int V, typename T>
-__device__ __forceinline__ void merge_backward_cols(const float* __restrict__ dout, const xs_t* __restrict__ x,
+__device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const float* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c) {
     long long t = blockIdx.x;
-    const float* go = dout + t * NS * c;
+    const xs_t* go = dout + t * NS * c;
     const xs_t* xt = x + t * NS * c;
     const float* ft = f + t * c;
     float hp[NS];
@@ -906,13 +907,13 @@ __device__ __forceinline__ void merge_backward_cols(const float* __restrict__ do
     for (int k = threadIdx.x; k < NS * NS; k += blockDim.x) dres[t * NS * NS + k] = sums[k];
     for (int k = threadIdx.x; k < NS; k += blockDim.x) dpost[t * NS + k] = sums[NS * NS + k];
 }
-extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const float* __restrict__ dout, const xs_t* __restrict__ x,
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
-extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const float* __restrict__ dout,
+extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const xs_t* __restrict__ dout,
         const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
         float* __restrict__ dres, float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
@@ -960,48 +961,42 @@ constexpr int MT = (MF + 7) / 8 * 8;                     // M padded to whole n8
 constexpr int KT = MT / 8;
 constexpr int BT = NS <= 4 ? 16 : NS <= 8 ? 8 : 4;       // tokens per tile (a stage stays under ~80 KB)
 
-// One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x (as
-// stored: bf16 takes half the floats), [BT][NS][SM_CB] dOut, [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
+// One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x and
+// the same for dOut (as stored: bf16 takes half the floats), [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
 template <bool PROJ>
 struct Stage {
-    static constexpr int MK = PROJ ? MP : 0, DZ = 0, X = BT * MK, DO = X + BT * NS * SM_CB * (int) sizeof(xs_t) / 4,
-                         DH = DO + BT * NS * SM_CB,
+    static constexpr int SX = BT * NS * SM_CB * (int) sizeof(xs_t) / 4;   // floats of the x or dOut tile
+    static constexpr int MK = PROJ ? MP : 0, DZ = 0, X = BT * MK, DO = X + SX, DH = DO + SX,
                          RES = DH + BT * SM_CB, PRE = RES + BT * NS * NS, COEF = PRE + BT * NS,
                          FLOATS = (COEF + BT + 3) / 4 * 4, BYTES = SM_STAGES * FLOATS * 4;
 };
 }
 
-// One element of x into shared memory: by cp.async for fp32; bf16 (2 bytes, below cp.async's least) by a plain load
+// One element of x or dOut into shared memory: by cp.async for fp32; bf16 (2 bytes, below cp.async's least) by a plain load
 // and store, which the __syncthreads after the stage's wait publishes as well. Only the unaligned path takes this.
 __device__ __forceinline__ void cpx(float* dst, const float* src, bool ok) { cp4(dst, src, ok); }
 __device__ __forceinline__ void cpx(bf16_t* dst, const bf16_t* src, bool ok) { *dst = ok ? *src : (bf16_t) 0; }
 
 // The tile of tokens t0 .. t0 + nt - 1 into stage st (see Stage), by cp.async; a thread issues every nthreads-th copy.
-// vec (bf16 x: also C % 8 == 0) moves 16 bytes per copy.
+// vec (bf16 streams: also C % 8 == 0) moves 16 bytes per copy.
 template <bool PROJ>
-__device__ __forceinline__ void stream_backward_load(float* st, const float* __restrict__ dout, const float* __restrict__ dh,
+__device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __restrict__ dout, const float* __restrict__ dh,
         const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0, bool vec) {
     using L = Stage<PROJ>;
     const int tid = threadIdx.y * SM_CB + threadIdx.x, nthreads = SM_CB * NS;
     const long long d = (long long) NS * c;
     xs_t* xsm = reinterpret_cast<xs_t*>(st + L::X);
-    if (vec) {                                             // rows of SM_CB columns as 16-byte chunks
+    xs_t* dsm = reinterpret_cast<xs_t*>(st + L::DO);
+    if (vec) {                                             // rows of SM_CB columns as 16-byte chunks (XE elements)
         constexpr int Q = SM_CB / 4, XE = 16 / (int) sizeof(xs_t), QX = SM_CB / XE;
-        for (int e = tid; e < BT * NS * Q; e += nthreads) {
-            const int row = e / Q, k = 4 * (e % Q), s = row / NS;
+        for (int e = tid; e < BT * NS * QX; e += nthreads) {
+            const int row = e / QX, k = XE * (e % QX), s = row / NS;
             const bool ok = s < nt && c0 + k < c;
             const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
-            if constexpr (XE == 4) cp16(xsm + row * SM_CB + k, x + g, ok);   // fp32: x and dOut chunks alike
-            cp16(st + L::DO + row * SM_CB + k, dout + g, ok);
+            cp16(xsm + row * SM_CB + k, x + g, ok);
+            cp16(dsm + row * SM_CB + k, dout + g, ok);
         }
-        if constexpr (XE != 4)                             // bf16: x in chunks of 8
-            for (int e = tid; e < BT * NS * QX; e += nthreads) {
-                const int row = e / QX, k = XE * (e % QX), s = row / NS;
-                const bool ok = s < nt && c0 + k < c;
-                const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
-                cp16(xsm + row * SM_CB + k, x + g, ok);
-            }
         for (int e = tid; e < BT * Q; e += nthreads) {
             const int s = e / Q, k = 4 * (e % Q);
             const bool ok = s < nt && c0 + k < c;
@@ -1013,7 +1008,7 @@ __device__ __forceinline__ void stream_backward_load(float* st, const float* __r
             const bool ok = s < nt && c0 + k < c;
             const long long g = ok ? (t0 + s) * d + (long long) (row % NS) * c + c0 + k : 0;
             cpx(xsm + e, x + g, ok);
-            cp4(st + L::DO + e, dout + g, ok);
+            cpx(dsm + e, dout + g, ok);
         }
         for (int e = tid; e < BT * SM_CB; e += nthreads) {
             const int s = e / SM_CB, k = e % SM_CB;
@@ -1030,10 +1025,10 @@ __device__ __forceinline__ void stream_backward_load(float* st, const float* __r
 }
 
 template <bool PROJ>
-__device__ __forceinline__ void stream_backward(const float* __restrict__ dout, const float* __restrict__ dh,
+__device__ __forceinline__ void stream_backward(const xs_t* __restrict__ dout, const float* __restrict__ dh,
         const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
-        float* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per, int vec) {
+        xs_t* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per, int vec) {
     using L = Stage<PROJ>;
     constexpr int MK = PROJ ? MP : 4;
     extern __shared__ float4 sm_stages[];
@@ -1077,7 +1072,8 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
                 float a = st[L::PRE + s * NS + i] * st[L::DH + s * SM_CB + cl];
                 if (DYN) a += st[L::COEF + s] * xv;
 #pragma unroll
-                for (int j = 0; j < NS; j++) a += st[L::RES + s * NS * NS + j * NS + i] * st[L::DO + (s * NS + j) * SM_CB + cl];
+                for (int j = 0; j < NS; j++)
+                    a += st[L::RES + s * NS * NS + j * NS + i] * load(reinterpret_cast<const xs_t*>(st + L::DO) + (s * NS + j) * SM_CB + cl);
                 if constexpr (PROJ) {
                     const float4* dz4 = reinterpret_cast<const float4*>(st + L::DZ + s * L::MK);
 #pragma unroll
@@ -1090,7 +1086,7 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
                         dp[4 * j + 3] += xv * v.w;
                     }
                 }
-                dx[(t0 + s) * d + q] = a;
+                store(dx + (t0 + s) * d + q, a);
             }
         }
         __syncthreads();                                   // the stage is used up: the next load may refill it
@@ -1102,9 +1098,9 @@ __device__ __forceinline__ void stream_backward(const float* __restrict__ dout, 
             if (j < M) out[j] = dp[j];
     }
 }
-#define SM_STREAM_BACKWARD_ARGS const float* __restrict__ dout, const float* __restrict__ dh, const xs_t* __restrict__ x, \
+#define SM_STREAM_BACKWARD_ARGS const xs_t* __restrict__ dout, const float* __restrict__ dh, const xs_t* __restrict__ x, \
         const float* __restrict__ pre, const float* __restrict__ res, const float* __restrict__ coef, \
-        const float* __restrict__ dzr, const float* __restrict__ phi, float* __restrict__ dx, float* __restrict__ part, \
+        const float* __restrict__ dzr, const float* __restrict__ phi, xs_t* __restrict__ dx, float* __restrict__ part, \
         int tokens, int c, int per, int vec
 extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_stream_backward(SM_STREAM_BACKWARD_ARGS) {
     stream_backward<false>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per, vec);

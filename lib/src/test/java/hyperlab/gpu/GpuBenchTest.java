@@ -37,7 +37,7 @@ class GpuBenchTest {
 
     /**
      * --stream-precision bf16: the row says how its streams were stored, and the model holds half the bytes for every
-     * stream buffer (one per block plus the final streams); RC's single residual stays fp32. bf16 streams without bf16
+     * stream buffer (one per block, the final streams and the two gradient buffers); RC's single residual stays fp32. bf16 streams without bf16
      * compute are refused.
      */
     @Test
@@ -50,7 +50,7 @@ class GpuBenchTest {
         assertFalse(narrow.has("error"), narrow.toString());
         assertEquals("fp32", wide.get("stream_precision").getAsString());
         assertEquals("bf16", narrow.get("stream_precision").getAsString());
-        long buffers = 2L * cfg.layers() + 1, streamElements = 2L * 16 * 2 * cfg.width();
+        long buffers = 2L * cfg.layers() + 1 + 2, streamElements = 2L * 16 * 2 * cfg.width();
         assertEquals(buffers * streamElements * 2, wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
         JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 1, 1, DType.BF16, DType.BF16, false);
         assertEquals("fp32", rc.get("stream_precision").getAsString());

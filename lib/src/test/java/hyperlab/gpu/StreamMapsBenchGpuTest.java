@@ -36,8 +36,9 @@ class StreamMapsBenchGpuTest {
             DeviceTensor x = x32;
             DeviceTensor f = a.alloc(DType.F32, tokens, c).copyFrom(StreamMapsGpuTest.random(rnd, tokens * c));
             DeviceTensor h = a.alloc(DType.F32, tokens, c), out32 = a.alloc(DType.F32, tokens, n, c), out16 = a.alloc(DType.BF16, tokens, n, c);
-            DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
-            DeviceTensor copy = a.alloc(DType.F32, tokens, n, c), dOut = a.alloc(DType.F32, tokens, n, c).copyFrom(xv);
+            DeviceTensor dx32 = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
+            DeviceTensor copy = a.alloc(DType.F32, tokens, n, c), dOut32 = a.alloc(DType.F32, tokens, n, c).copyFrom(xv),
+                    dOut16 = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv), dx16 = a.alloc(DType.BF16, tokens, n, c);
             float copyMs = median(gpu, () -> copy.copyFrom(x));
             System.out.printf(Locale.ROOT, "streammaps bench: N=%d C=%d n=%d, a device copy of x (%.0f MB) takes %.3f ms%n",
                     tokens, c, n, x.bytes() / 1e6, copyMs);
@@ -45,7 +46,8 @@ class StreamMapsBenchGpuTest {
                 Paradigm p = (Paradigm) cs[0];
                 boolean flag = (Boolean) cs[1];      // HC: dynamic; mHC: log domain
                 DType xs = (DType) cs[2];             // how the streams are stored
-                DeviceTensor xin = xs == DType.BF16 ? x16 : x32, out = xs == DType.BF16 ? out16 : out32;
+                boolean lo = xs == DType.BF16;
+                DeviceTensor xin = lo ? x16 : x32, out = lo ? out16 : out32, dOut = lo ? dOut16 : dOut32, dx = lo ? dx16 : dx32;
                 boolean dynamic = p != Paradigm.HC || flag;
                 var spec = MapSpec.of(p, n, c, dynamic, MapInit.PAPER, 0);
                 Map<String, DeviceTensor> params = new LinkedHashMap<>(), grads = new LinkedHashMap<>();

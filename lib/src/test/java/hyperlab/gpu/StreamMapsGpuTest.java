@@ -170,8 +170,8 @@ class StreamMapsGpuTest {
     }
 
     /**
-     * bf16 streams compute what fp32 streams compute from the same (bf16-representable) values: the maps, h, df, dx
-     * and every parameter gradient agree to fp32 rounding, and out is the fp32 path's out rounded once to bf16. The fp32
+     * bf16 streams compute what fp32 streams compute from the same (bf16-representable) values of x and dOut: the maps,
+     * h, df and every parameter gradient agree to fp32 rounding, and out and dx are the fp32 path's rounded once to bf16. The fp32
      * path is held to float64 above, so this chains the bf16 kernels to the same reference. The widths take the 16-byte
      * paths (C % 8 == 0) and the element paths (C % 8 != 0, and C % 4 != 0 for the merge and aggregate).
      */
@@ -183,8 +183,11 @@ class StreamMapsGpuTest {
         int tokens = 83;                              // tiles of 16 and 64 tokens with a partial last one
         Random rnd = new Random(11);
         var spec = MapSpec.of(p, n, c, dynamic, MapInit.PAPER, 0);
-        float[] xv = random(rnd, tokens * n * c);
-        for (int i = 0; i < xv.length; i++) xv[i] = DType.bf16ToFloat(DType.floatToBf16(xv[i]));
+        float[] xv = random(rnd, tokens * n * c), gv = random(rnd, tokens * n * c);
+        for (int i = 0; i < xv.length; i++) {
+            xv[i] = DType.bf16ToFloat(DType.floatToBf16(xv[i]));
+            gv[i] = DType.bf16ToFloat(DType.floatToBf16(gv[i]));
+        }
         try (DeviceArena a = gpu.arena()) {
             Map<String, DeviceTensor> params = new LinkedHashMap<>();
             for (MapSpec.Param ps : spec) {
@@ -193,15 +196,14 @@ class StreamMapsGpuTest {
                 params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
             }
             DeviceTensor f = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
-            DeviceTensor dOut = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
             DeviceTensor dh = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
             List<Map<String, float[]>> runs = new ArrayList<>();
             for (DType xs : new DType[] {DType.F32, DType.BF16})
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, false, tokens, xs)) {
                     assertEquals(xs, sm.streamType());
-                    DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv);
+                    DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv), dOut = a.alloc(xs, tokens, n, c).copyFrom(gv);
                     DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(xs, tokens, n, c);
-                    DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
+                    DeviceTensor dx = a.alloc(xs, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
                     Map<String, DeviceTensor> grads = new LinkedHashMap<>();
                     for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
                     sm.aggregate(x, params, h, tokens);
@@ -220,12 +222,14 @@ class StreamMapsGpuTest {
                     grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
                     runs.add(got);
                 }
-            float[] outFp32 = runs.get(0).get("out"), outBf16 = runs.get(1).get("out");
-            for (int i = 0; i < outFp32.length; i++)
-                assertEquals(DType.bf16ToFloat(DType.floatToBf16(outFp32[i])), outBf16[i], "out at " + i + ": not fp32's out rounded to bf16");
+            for (String k : List.of("out", "dx")) {
+                float[] wide = runs.get(0).get(k), narrow = runs.get(1).get(k);
+                for (int i = 0; i < wide.length; i++)
+                    assertEquals(DType.bf16ToFloat(DType.floatToBf16(wide[i])), narrow[i], k + " at " + i + ": not the fp32 path's rounded to bf16");
+            }
             Map<String, Double> errors = new LinkedHashMap<>();
             runs.get(0).forEach((k, want) -> {
-                if (!k.equals("out")) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
+                if (!k.equals("out") && !k.equals("dx")) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
             });
             System.out.println("streammaps bf16 streams " + p.key() + " n=" + n + " C=" + c + ": " + fmt(errors));
             assertTrue(errors.values().stream().allMatch(e -> e < 1e-6), "bf16 vs fp32 streams on the same values: " + errors);
