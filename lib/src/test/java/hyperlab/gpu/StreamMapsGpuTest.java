@@ -129,12 +129,7 @@ class StreamMapsGpuTest {
         Random rnd = new Random(5);
         var spec = MapSpec.of(p, n, c, true, MapInit.PAPER, 0);
         try (DeviceArena a = gpu.arena()) {
-            Map<String, DeviceTensor> params = new LinkedHashMap<>();
-            for (MapSpec.Param ps : spec) {
-                float[] v = new float[(int) ps.size()];
-                for (int i = 0; i < v.length; i++) v[i] = (float) (ps.init()[i] + 0.3 * rnd.nextGaussian());
-                params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
-            }
+            Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
             DeviceTensor x = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
             DeviceTensor f = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
             DeviceTensor dOut = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
@@ -143,23 +138,7 @@ class StreamMapsGpuTest {
             for (boolean fused : new boolean[] {false, true})
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, true, 20, false, tokens)) {
                     sm.useFusedProjection(fused);
-                    DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(DType.F32, tokens, n, c);
-                    DeviceTensor dx = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
-                    Map<String, DeviceTensor> grads = new LinkedHashMap<>();
-                    for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
-                    sm.aggregate(x, params, h, tokens);
-                    sm.merge(x, f, out, tokens);
-                    sm.backwardMerge(dOut, x, f, df, tokens);
-                    sm.backwardAggregate(dOut, dh, x, grads, dx, tokens);
-                    Map<String, float[]> got = new LinkedHashMap<>();
-                    StreamMaps.Maps maps = sm.lastMaps();
-                    got.put("pre", maps.pre());
-                    got.put("post", maps.post());
-                    got.put("res", maps.res());
-                    got.put("h", h.toFloatArray());
-                    got.put("dx", dx.toFloatArray());
-                    grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
-                    runs.add(got);
+                    runs.add(runBlock(sm, a, spec, params, x, f, dOut, dh, tokens));
                 }
             Map<String, Double> errors = new LinkedHashMap<>();
             runs.get(0).forEach((k, want) -> errors.put(k, TestMetrics.relError(runs.get(1).get(k), toDouble(want))));
@@ -189,12 +168,7 @@ class StreamMapsGpuTest {
             gv[i] = DType.bf16ToFloat(DType.floatToBf16(gv[i]));
         }
         try (DeviceArena a = gpu.arena()) {
-            Map<String, DeviceTensor> params = new LinkedHashMap<>();
-            for (MapSpec.Param ps : spec) {
-                float[] v = new float[(int) ps.size()];
-                for (int i = 0; i < v.length; i++) v[i] = (float) (ps.init()[i] + 0.3 * rnd.nextGaussian());
-                params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
-            }
+            Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
             DeviceTensor f = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
             DeviceTensor dh = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
             List<Map<String, float[]>> runs = new ArrayList<>();
@@ -202,25 +176,7 @@ class StreamMapsGpuTest {
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, false, tokens, xs)) {
                     assertEquals(xs, sm.streamType());
                     DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv), dOut = a.alloc(xs, tokens, n, c).copyFrom(gv);
-                    DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(xs, tokens, n, c);
-                    DeviceTensor dx = a.alloc(xs, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
-                    Map<String, DeviceTensor> grads = new LinkedHashMap<>();
-                    for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
-                    sm.aggregate(x, params, h, tokens);
-                    sm.merge(x, f, out, tokens);
-                    sm.backwardMerge(dOut, x, f, df, tokens);
-                    sm.backwardAggregate(dOut, dh, x, grads, dx, tokens);
-                    Map<String, float[]> got = new LinkedHashMap<>();
-                    StreamMaps.Maps maps = sm.lastMaps();
-                    got.put("pre", maps.pre());
-                    got.put("post", maps.post());
-                    got.put("res", maps.res());
-                    got.put("h", h.toFloatArray());
-                    got.put("out", out.toFloatArray());
-                    got.put("df", df.toFloatArray());
-                    got.put("dx", dx.toFloatArray());
-                    grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
-                    runs.add(got);
+                    runs.add(runBlock(sm, a, spec, params, x, f, dOut, dh, tokens));
                 }
             for (String k : List.of("out", "dx")) {
                 float[] wide = runs.get(0).get(k), narrow = runs.get(1).get(k);
@@ -248,6 +204,45 @@ class StreamMapsGpuTest {
             var wrong = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> sm.aggregate(x, Map.of(), h, 8));
             assertTrue(wrong.getMessage().contains("BF16"), wrong.getMessage());
         }
+    }
+
+    /** The map parameters at their initial values plus N(0, 0.3²) noise (away from the symmetric start). */
+    static Map<String, DeviceTensor> perturbedParams(DeviceArena a, List<MapSpec.Param> spec, Random rnd) {
+        Map<String, DeviceTensor> params = new LinkedHashMap<>();
+        for (MapSpec.Param ps : spec) {
+            float[] v = new float[(int) ps.size()];
+            for (int i = 0; i < v.length; i++) v[i] = (float) (ps.init()[i] + 0.3 * rnd.nextGaussian());
+            params.put(ps.name(), a.alloc(DType.F32, ps.shape()).copyFrom(v));
+        }
+        return params;
+    }
+
+    /**
+     * One forward and backward of the block (h, out in x's dtype, df, dx in dOut's dtype, gradients from zero): the
+     * maps, h, out, df, dx and every parameter gradient on the host.
+     */
+    static Map<String, float[]> runBlock(StreamMaps sm, DeviceArena a, List<MapSpec.Param> spec, Map<String, DeviceTensor> params,
+                                         DeviceTensor x, DeviceTensor f, DeviceTensor dOut, DeviceTensor dh, int tokens) {
+        int n = sm.streams(), c = sm.width();
+        DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(x.dtype(), tokens, n, c);
+        DeviceTensor dx = a.alloc(dOut.dtype(), tokens, n, c), df = a.alloc(DType.F32, tokens, c);
+        Map<String, DeviceTensor> grads = new LinkedHashMap<>();
+        for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
+        sm.aggregate(x, params, h, tokens);
+        sm.merge(x, f, out, tokens);
+        sm.backwardMerge(dOut, x, f, df, tokens);
+        sm.backwardAggregate(dOut, dh, x, grads, dx, tokens);
+        Map<String, float[]> got = new LinkedHashMap<>();
+        StreamMaps.Maps maps = sm.lastMaps();
+        got.put("pre", maps.pre());
+        got.put("post", maps.post());
+        got.put("res", maps.res());
+        got.put("h", h.toFloatArray());
+        got.put("out", out.toFloatArray());
+        got.put("df", df.toFloatArray());
+        got.put("dx", dx.toFloatArray());
+        grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
+        return got;
     }
 
     /** The float64 block for one token: its loss share Σ w1·h + Σ w2·out. */
