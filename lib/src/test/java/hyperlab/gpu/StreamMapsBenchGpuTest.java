@@ -87,7 +87,10 @@ class StreamMapsBenchGpuTest {
                     }
                     sm.profile(null);
                     StringBuilder sb = new StringBuilder();
-                    steps.forEach((k, v) -> sb.append(String.format(Locale.ROOT, " %s %.3f", k, v / reps)));
+                    steps.forEach((k, v) -> {
+                        sb.append(String.format(Locale.ROOT, " %s %.3f", k, v / reps));
+                        TestMetrics.record("streammaps.bench." + name + ".step." + k + "_ms", v / reps);
+                    });
                     System.out.println("streammaps bench " + name + " steps (ms, each timed alone):" + sb);
                 }
             }
