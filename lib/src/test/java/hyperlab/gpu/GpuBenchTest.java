@@ -15,12 +15,20 @@ import org.junit.jupiter.api.Test;
 import java.util.Set;
 
 class GpuBenchTest {
+    private static final GptConfig TINY_MHC = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+
+    /** The GPU, or the CPU emulator; the test is skipped (not failed) without either. */
+    private static Gpu device() {
+        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
+        assumeTrue(dev != null, TestDevices::why);
+        return dev;
+    }
+
     /** A bench row reports the model's own bytes for the recompute group it ran with; on the emulator no "device" memory. */
     @Test
     void rowCarriesTheGroupAndTheModelsBytes() {
-        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
-        assumeTrue(dev != null, TestDevices::why);
-        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+        Gpu dev = device();
+        GptConfig cfg = TINY_MHC;
         JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32, DType.F32, false);
         assertFalse(row.has("error"), row.toString());
         assertEquals(2, row.get("recompute_group").getAsInt());
@@ -42,9 +50,8 @@ class GpuBenchTest {
      */
     @Test
     void bf16StreamRowsHalveTheStreamBuffers() {
-        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
-        assumeTrue(dev != null, TestDevices::why);
-        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+        Gpu dev = device();
+        GptConfig cfg = TINY_MHC;
         JsonObject wide = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.BF16, DType.F32, false);
         JsonObject narrow = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.BF16, DType.BF16, false);
         assertFalse(narrow.has("error"), narrow.toString());
@@ -66,9 +73,8 @@ class GpuBenchTest {
      */
     @Test
     void profileSplitsAStepIntoItsPhases() {
-        Gpu dev = TestDevices.gpuOrEmulator().orElse(null);
-        assumeTrue(dev != null, TestDevices::why);
-        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.MHC).streams(2);
+        Gpu dev = device();
+        GptConfig cfg = TINY_MHC;
         JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, DType.F32, DType.F32, true);
         assertFalse(row.has("error"), row.toString());
         JsonObject phases = row.getAsJsonObject("phases_ms");
