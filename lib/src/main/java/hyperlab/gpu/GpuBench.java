@@ -140,8 +140,7 @@ public final class GpuBench {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
         row.addProperty("precision", GpuGpt.nameOf(precision));
-        boolean narrow = streams == DType.BF16 && cfg.paradigm() != Paradigm.RC && cfg.streams() > 1;
-        row.addProperty("stream_precision", GpuGpt.nameOf(narrow ? DType.BF16 : DType.F32));
+        row.addProperty("stream_precision", GpuGpt.nameOf(GpuGpt.streamTypeFor(cfg, streams)));
         row.addProperty("streams", cfg.streams());
         row.addProperty("recompute_group", group);
         long before = gpu.memoryInfo()[0];

@@ -122,7 +122,7 @@ public final class GpuGpt implements AutoCloseable {
             throw new IllegalArgumentException("stream precision must be F32 or BF16, got " + streams);
         if (streams == DType.BF16 && compute != DType.BF16)
             throw new IllegalArgumentException("bf16 streams are part of mixed precision: use precision bf16 with them, or fp32 streams");
-        boolean narrow = streams == DType.BF16 && cfg.paradigm() != Paradigm.RC && cfg.streams() > 1;
+        boolean narrow = streamTypeFor(cfg, streams) == DType.BF16;
         if (narrow && !StreamMaps.bf16StreamsSupported(cfg.paradigm(), cfg.streams(), cfg.width(), cfg.dynamic()))
             throw new IllegalArgumentException("bf16 streams are not available for " + cfg.paradigm().key() + " with n = " + cfg.streams()
                     + " and width " + cfg.width() + " (they need at most 64 map columns and n·width a multiple of 8): use fp32 streams");
@@ -209,6 +209,11 @@ public final class GpuGpt implements AutoCloseable {
 
     /** How the streams are stored: BF16 where bf16 streams were asked for and apply (n &gt; 1, not RC), else F32. */
     public DType streamPrecision() { return streamType; }
+
+    /** How a model of {@code cfg} stores its streams when {@code requested} is asked for: BF16 only for n &gt; 1 and not RC. */
+    public static DType streamTypeFor(GptConfig cfg, DType requested) {
+        return requested == DType.BF16 && cfg.paradigm() != Paradigm.RC && cfg.streams() > 1 ? DType.BF16 : DType.F32;
+    }
 
     /** The dtype a precision name means: "bf16" (mixed precision) or "fp32", as TrainConfig and GpuBench spell them. */
     public static DType dtypeOf(String precision) {
