@@ -123,6 +123,8 @@ class GoldenGpuTest {
             String worstName = "", worstDjlName = "";
             for (var e : g.grads64().entrySet()) {
                 float[] got = model.grad(e.getKey());
+                assertFinite(got, e.getKey() + ": this engine's gradient");
+                assertFinite(toFloat(e.getValue()), e.getKey() + ": the golden file's float64 gradient");
                 for (int i = 0; i < got.length; i++) sqErr += (got[i] - e.getValue()[i]) * (got[i] - e.getValue()[i]);
                 double err = gradError(got, e.getValue(), floor), djl = gradError(g.grads().get(e.getKey()), e.getValue(), floor);
                 worstVsDjl32 = Math.max(worstVsDjl32, gradError(got, toDouble(g.grads().get(e.getKey())), floor));
@@ -152,6 +154,18 @@ class GoldenGpuTest {
             double tensorTol = streams == DType.BF16 ? BF16_STREAMS_TENSOR_TOL : bf16 ? BF16_TENSOR_TOL : GRAD_TOL;
             assertTrue(worst <= tensorTol, "gradient of " + worstName + ": relative error " + worst + " against float64");
         }
+    }
+
+    /** Fails naming the first non-finite value, so a NaN says where it came from instead of only spoiling a norm. */
+    static void assertFinite(float[] v, String what) {
+        for (int i = 0; i < v.length; i++)
+            if (!Float.isFinite(v[i])) throw new AssertionError(what + " is " + v[i] + " at " + i + " of " + v.length);
+    }
+
+    static float[] toFloat(double[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
+        return f;
     }
 
     /**
