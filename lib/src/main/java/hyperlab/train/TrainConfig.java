@@ -82,13 +82,17 @@ public record TrainConfig(
         if (engine.equals("cpu") && precision.equals("bf16"))
             throw bad("precision", precision, "auto or fp32 with engine=cpu (the DJL engine trains in fp32); bf16 is an option of engine=gpu or emulator");
         if (!List.of("fp32", "bf16").contains(streamPrecision)) throw bad("stream_precision", streamPrecision, KEYS.get("stream_precision")[1]);
-        if (streamPrecision.equals("bf16") && !(precision.equals("auto") ? engine.equals("gpu") : precision.equals("bf16")))
+        if (streamPrecision.equals("bf16") && !effective(precision, engine).equals("bf16"))
             throw bad("stream_precision", streamPrecision, "fp32 unless precision is bf16 (engine=gpu, or emulator with precision=bf16):"
                     + " bf16 streams are part of mixed precision");
     }
 
     /** fp32 or bf16: what {@code precision} means for this engine (auto: bf16 on a real GPU, where tensor cores pay off). */
     public String effectivePrecision() {
+        return effective(precision, engine);
+    }
+
+    private static String effective(String precision, String engine) {
         return precision.equals("auto") ? (engine.equals("gpu") ? "bf16" : "fp32") : precision;
     }
 

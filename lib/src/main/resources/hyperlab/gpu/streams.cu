@@ -48,6 +48,7 @@ typedef bf16_t xs_t;
 #else
 typedef float xs_t;
 #endif
+constexpr int XE = 16 / (int) sizeof(xs_t);             // elements of x, dOut or dx per 16-byte copy
 __host__ __device__ constexpr int fact(int k) { return k <= 1 ? 1 : k * fact(k - 1); }
 constexpr int NF = PAR == LITE ? fact(NS) : 1;
 constexpr int KS = (NS - 1) * (NS - 2) / 2;        // free entries of the sHC skew core
@@ -989,7 +990,7 @@ __device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __re
     xs_t* xsm = reinterpret_cast<xs_t*>(st + L::X);
     xs_t* dsm = reinterpret_cast<xs_t*>(st + L::DO);
     if (vec) {                                             // rows of SM_CB columns as 16-byte chunks (XE elements)
-        constexpr int Q = SM_CB / 4, XE = 16 / (int) sizeof(xs_t), QX = SM_CB / XE;
+        constexpr int Q = SM_CB / 4, QX = SM_CB / XE;
         for (int e = tid; e < BT * NS * QX; e += nthreads) {
             const int row = e / QX, k = XE * (e % QX), s = row / NS;
             const bool ok = s < nt && c0 + k < c;
@@ -1121,7 +1122,6 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
 #define SM_PK 64
 #define SM_PSTAGES 3
 namespace sm {
-constexpr int XE = 16 / (int) sizeof(xs_t);             // elements of x per 16-byte copy
 constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
 constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
 constexpr int PSTAGE = XF + SM_PK * MT;                 // floats of one stage: x [PT][XP], Φ_cat [PK][MT]

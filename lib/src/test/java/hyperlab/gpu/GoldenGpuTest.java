@@ -3,7 +3,6 @@ package hyperlab.gpu;
 import hyperlab.cuda.DType;
 import hyperlab.cuda.Gpu;
 import hyperlab.cuda.TestMetrics;
-import hyperlab.nn.Paradigm;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -100,8 +99,7 @@ class GoldenGpuTest {
         assertTrue(!files.isEmpty(), "no golden files found");
         return files.stream().flatMap(f -> {
             Golden g = Golden.read(f);
-            boolean narrow = g.config().streams() > 1 && g.config().paradigm() != Paradigm.RC;
-            return streams == DType.BF16 && !narrow ? Stream.empty()
+            return GpuGpt.streamTypeFor(g.config(), streams) != streams ? Stream.empty()
                     : Stream.of(DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(g, f, precision, streams)));
         });
     }

@@ -33,15 +33,14 @@ class StreamMapsBenchGpuTest {
         try (DeviceArena a = gpu.arena()) {
             float[] xv = StreamMapsGpuTest.random(rnd, tokens * n * c);
             DeviceTensor x32 = a.alloc(DType.F32, tokens, n, c).copyFrom(xv), x16 = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv);
-            DeviceTensor x = x32;
             DeviceTensor f = a.alloc(DType.F32, tokens, c).copyFrom(StreamMapsGpuTest.random(rnd, tokens * c));
             DeviceTensor h = a.alloc(DType.F32, tokens, c), out32 = a.alloc(DType.F32, tokens, n, c), out16 = a.alloc(DType.BF16, tokens, n, c);
             DeviceTensor dx32 = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
             DeviceTensor copy = a.alloc(DType.F32, tokens, n, c), dOut32 = a.alloc(DType.F32, tokens, n, c).copyFrom(xv),
                     dOut16 = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv), dx16 = a.alloc(DType.BF16, tokens, n, c);
-            float copyMs = median(gpu, () -> copy.copyFrom(x));
+            float copyMs = median(gpu, () -> copy.copyFrom(x32));
             System.out.printf(Locale.ROOT, "streammaps bench: N=%d C=%d n=%d, a device copy of x (%.0f MB) takes %.3f ms%n",
-                    tokens, c, n, x.bytes() / 1e6, copyMs);
+                    tokens, c, n, x32.bytes() / 1e6, copyMs);
             for (Object[] cs : cases) {
                 Paradigm p = (Paradigm) cs[0];
                 boolean flag = (Boolean) cs[1];      // HC: dynamic; mHC: log domain
