@@ -42,6 +42,7 @@ public final class StreamMaps implements AutoCloseable {
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
+    private static final int MMA_MAX = 32, MMA_TOKENS = 16;   // SM_MMA_MAX, and sm_stream_backward_mma's tokens per tile
     private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
@@ -59,10 +60,10 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceTensor packTable, gradTable;   // I64 [slots, 4] for sm_pack / sm_unpack_add
     private long[] packed = {}, unpacked = {};          // what the tables hold now
     private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, mergeBwdBf16, aggDots, streamBwd,
-            streamBwdDphi, project;
+            streamBwdDphi, streamBwdMma, project;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward / sm_maps_backward
-    private final int streamBwdShared, streamBwdDphiShared, projectShared;   // dynamic shared memory (bytes) of those kernels
+    private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared;   // dynamic shared memory (bytes)
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
@@ -117,11 +118,13 @@ public final class StreamMaps implements AutoCloseable {
         aggDots = mod.function("sm_aggregate_dots");
         streamBwd = mod.function("sm_stream_backward");
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
+        streamBwdMma = mod.function("sm_stream_backward_mma");
         project = mod.function("sm_project");
         arena = gpu.arena();
         LaunchShape shape = SHAPES.computeIfAbsent(mod, k -> LaunchShape.of(gpu, mod));
         streamBwdShared = shape.streamBwdShared();
         streamBwdDphiShared = shape.streamBwdDphiShared();
+        streamBwdMmaShared = shape.streamBwdMmaShared();
         bwdTokens = shape.bwdTokens();
         projectShared = shape.projectShared();
         bwdWave = shape.bwdBlocksPerSm() * Math.max(1, gpu.info().smCount());
@@ -154,6 +157,15 @@ public final class StreamMaps implements AutoCloseable {
         gradTable = arena.zeros(DType.I64, layout.slots().size(), 4);
     }
 
+    /**
+     * Whether bf16 streams of this configuration take the tensor-core streams' backward (sm_stream_backward_mma): Φ_cat of 1
+     * to 32 columns and C a multiple of 8 (given aligned tensors); its products are within ~2^-16 of fp32 rather than equal.
+     */
+    static boolean tensorCoreBackward(Paradigm p, int streams, int width, boolean dynamic) {
+        int columns = new StreamMapsLayout(p, streams, width, dynamic).columns();
+        return bf16StreamsSupported(p, streams, width, dynamic) && columns > 0 && columns <= MMA_MAX && width % 8 == 0;
+    }
+
     /** Whether this configuration can keep its streams in bf16: Φ_cat fits the fused kernels and n·C is a multiple of 8. */
     public static boolean bf16StreamsSupported(Paradigm p, int streams, int width, boolean dynamic) {
         return p != Paradigm.RC && new StreamMapsLayout(p, streams, width, dynamic).columns() <= FUSE_MAX && (streams * width) % 8 == 0;
@@ -175,17 +187,18 @@ public final class StreamMaps implements AutoCloseable {
      * memory, the streams' backward's tokens per tile and blocks per SM, the maps kernels' threads per token.
      */
     private record LaunchShape(int streamBwdShared, int streamBwdDphiShared, int bwdTokens, int projectShared, int bwdBlocksPerSm,
-                               int mapsLanes) {
+                               int mapsLanes, int streamBwdMmaShared) {
         /** Asks the module once, and allows each pipelined kernel its shared memory (past 48 KB a kernel must opt in). */
         static LaunchShape of(Gpu gpu, CudaModule mod) {
             int[] v;
-            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 6)) {
+            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 7)) {
                 mod.function("sm_launch_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
                 v = out.toIntArray();
             }
-            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5]);
+            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
             mod.function("sm_stream_backward").allowSharedMemory(s.streamBwdShared());
             mod.function("sm_stream_backward_dphi").allowSharedMemory(s.streamBwdDphiShared());
+            mod.function("sm_stream_backward_mma").allowSharedMemory(s.streamBwdMmaShared());
             mod.function("sm_project").allowSharedMemory(s.projectShared());
             return s;
         }
@@ -272,14 +285,17 @@ public final class StreamMaps implements AutoCloseable {
         // fused: the projections' path and dΦ_cat in the same pass (the path alone, dΦ_cat by GEMM, measured 0.72 + 0.20 ms
         // per block on the H100 against 0.47 for both)
         boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
-        int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + bwdTokens - 1) / bwdTokens;
-        int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
-        int per = (tiles + rows - 1) / rows;
         // 16-byte copies: for bf16 streams, 8 columns each (C % 8 == 0)
         boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x, dOut) == 8);
-        CudaFunction kernel = fused ? streamBwdDphi : streamBwd;
-        int shared = fused ? streamBwdDphiShared : streamBwdShared;
-        step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), Dim3.of(FUSE_COLUMNS, n), shared,
+        boolean mma = xType == DType.BF16 && tensorCoreBackward(paradigm, n, c, layout.dynamic()) && vec && Kernels.vector(8, dx) == 8;
+        int tokensPerTile = mma ? MMA_TOKENS : bwdTokens;
+        int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + tokensPerTile - 1) / tokensPerTile;
+        int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
+        int per = (tiles + rows - 1) / rows;
+        CudaFunction kernel = mma ? streamBwdMma : fused ? streamBwdDphi : streamBwd;
+        int shared = mma ? streamBwdMmaShared : fused ? streamBwdDphiShared : streamBwdShared;
+        Dim3 block = mma ? Dim3.of(2 * 32 * n) : Dim3.of(FUSE_COLUMNS, n);
+        step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), block, shared,
                 dOut, dh, x, pre, res, coef, dzr, phiCat, dx, part, tokens, c, per, vec ? 1 : 0));
         if (fused) step("bwd.sum_dphi", () -> sumRows.launch(Dim3.of((d * m + 31) / 32, 1), Dim3.of(32, 8), 0, part, dPhiCat, rows, d * m));
         if (m > 0 && !fused) {

@@ -15,16 +15,12 @@
 //    tiles equals the A layout of one k16 chunk), so P never leaves registers. Backward: one pass, a block owns 64
 //    keys and walks the query tiles; dQ is summed over the key blocks with fp32 atomics into a scratch buffer and
 //    written as bf16 by a last small kernel (the order of the atomics moves dQ's last fp32 bit from run to run).
-// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh and async.cuh in front, for the
-// conversions, load/store and cp.async), which also lets the CPU emulator run every kernel here (it emulates mma.sync
-// through shared memory, see mma_bf16).
+// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh, async.cuh and mma.cuh in front, for
+// the conversions, load/store, cp.async and the mma.sync / ldmatrix fragments), which also lets the CPU emulator run
+// every kernel here (mma.cuh emulates mma.sync through shared memory).
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
-#endif
-
-#ifndef HYPERLAB_EMU
-#include <cuda_bf16.h>
 #endif
 
 #define NEG_INF (-__int_as_float(0x7f800000))   // NVRTC has no INFINITY
@@ -274,19 +270,6 @@ constexpr int SP = TQ + 8;                               // pitch of the backwar
 
 namespace {
 
-__device__ __forceinline__ unsigned ld32(const bf16_t* p) {   // two adjacent bf16 (p 4-byte aligned)
-    return *reinterpret_cast<const unsigned*>(p);
-}
-
-__device__ __forceinline__ unsigned pack2(float lo, float hi) {
-#ifdef HYPERLAB_EMU
-    return (unsigned)f2bf(lo) | ((unsigned)f2bf(hi) << 16);
-#else
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<unsigned*>(&v);
-#endif
-}
-
 __device__ __forceinline__ float quad_max(float v) {
     v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
     return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
@@ -295,60 +278,6 @@ __device__ __forceinline__ float quad_max(float v) {
 __device__ __forceinline__ float quad_sum(float v) {
     v += __shfl_xor_sync(0xffffffffu, v, 1);
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
-
-// c += a . b for one m16n8k16 tile.
-__device__ __forceinline__ void mma_bf16(float* c, const unsigned* a, const unsigned* b) {
-#ifdef HYPERLAB_EMU
-    static float A[32][16][16], B[32][16][8];   // per warp of the block (blocks run one at a time)
-    const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
-    for (int half = 0; half < 2; half++) {
-        A[w][g][2 * t + half] = bf2f((bf16_t)(a[0] >> (16 * half)));
-        A[w][g + 8][2 * t + half] = bf2f((bf16_t)(a[1] >> (16 * half)));
-        A[w][g][2 * t + 8 + half] = bf2f((bf16_t)(a[2] >> (16 * half)));
-        A[w][g + 8][2 * t + 8 + half] = bf2f((bf16_t)(a[3] >> (16 * half)));
-        B[w][2 * t + half][g] = bf2f((bf16_t)(b[0] >> (16 * half)));
-        B[w][2 * t + 8 + half][g] = bf2f((bf16_t)(b[1] >> (16 * half)));
-    }
-    __syncwarp();
-    for (int e = 0; e < 4; e++) {
-        int row = g + (e >> 1) * 8, col = 2 * t + (e & 1);
-        float s = 0.f;
-        for (int k = 0; k < 16; k++) s += A[w][row][k] * B[w][k][col];
-        c[e] += s;
-    }
-    __syncwarp();
-#else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#endif
-}
-
-// Four 8x8 bf16 matrices from shared memory (ldmatrix.x4): lane l gives the address of row l % 8 of matrix l / 8 and
-// receives in r[j] the elements (l / 4, 2(l % 4)..+1) of matrix j, or (2(l % 4)..+1, l / 4) when TRANS.
-template <bool TRANS>
-__device__ __forceinline__ void ldsm4(unsigned (&r)[4], const bf16_t* p) {
-#ifdef HYPERLAB_EMU
-    static const bf16_t* rows[32][32];   // per warp of the block, per lane
-    const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-    rows[w][lane] = p;
-    __syncwarp();
-    for (int j = 0; j < 4; j++) {
-        const int a = TRANS ? 2 * (lane % 4) : lane / 4, c = TRANS ? lane / 4 : 2 * (lane % 4);
-        bf16_t lo = rows[w][j * 8 + a][c], hi = TRANS ? rows[w][j * 8 + a + 1][c] : rows[w][j * 8 + a][c + 1];
-        r[j] = (unsigned)lo | ((unsigned)hi << 16);
-    }
-    __syncwarp();
-#else
-    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
-    if (TRANS)
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-    else
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-#endif
 }
 
 // p[0] += a, p[1] += b (p 8-byte aligned): one vector reduction on sm_90, two atomics before.

@@ -1110,6 +1110,204 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
     if constexpr (M > 0 && M <= SM_FUSE_MAX) stream_backward<true>(dout, dh, x, pre, res, coef, dzr, phi, dx, part, tokens, c, per, vec);
 }
 
+// sm_stream_backward_dphi on tensor cores, for bf16 streams with 0 < M <= SM_MMA_MAX (mHC, HC, sHC, mHC-lite at n <= 4):
+// the same results from the same tiles, but the two products with Φ_cat, dx += (r·dz)·Φ_catᵀ and dΦ_cat += xᵀ·(r·dz),
+// are bf16 mma.sync instead of 2M FMAs per element (the FMA version issued ~100 instructions per element and
+// ran at ~2.7x its byte floor). r·dz and Φ_cat are split into bf16 high parts and remainders (split_bf16): x·dz in two
+// products with x exact, dz·Φ in three (hi·hi, lo·hi, hi·lo), each within ~2^-16 of fp32. Block: 2·NS warps, warp w
+// owns 32 columns (q) of stream w / 2 (columns c0 + 32 (w % 2) ..), a tile is BT = 16 tokens, and each thread holds
+// the (token, column) entries of the mma accumulator layout: tokens g, g + 8 and column pairs 8 j + 2 t, j < 4, so the
+// H_res, H_pre and RMSNorm paths are added where the projection path lands. Needs x, dOut, dx 16-byte aligned and
+// C % 8 == 0 (StreamMaps checks).
+#define SM_MMA_MAX 32
+#define SM_MSTAGES 3
+namespace sm {
+constexpr int MW = 2 * NS;                               // warps per block
+constexpr int KQ = (MF + 15) / 16;                       // k16 steps over Φ_cat's columns (dx product)
+constexpr int XR = NS * SM_CB + 8;                       // pitch of a token's row of x, dOut (bf16): rows 16 bytes apart
+                                                         // mod 128, so 8 rows of an ldmatrix or a fragment hit distinct banks
+constexpr int HR = SM_CB + 8;                            // pitch of dh's rows (floats), likewise for float2 reads
+constexpr int ZR = 16 * KQ + 8;                          // pitch of dz's rows (floats)
+struct MStage {                                          // one stage in floats: x, dOut [16][XR] bf16, dh [16][HR], dz [16][ZR],
+                                                         // H_res [16][NS·NS], H_pre [16][NS], coef [16]
+    static constexpr int X = 0, DO = X + 8 * XR, DH = DO + 8 * XR, DZ = DH + 16 * HR, RES = DZ + 16 * ZR,
+                         PRE = RES + 16 * NS * NS, COEF = PRE + 16 * NS, FLOATS = (COEF + 16 + 3) / 4 * 4,
+                         BYTES = SM_MSTAGES * FLOATS * 4;
+};
+}
+
+// Tokens t0 .. t0 + nt - 1 into stage st (MStage); rows past nt are zeros, so the products over all 16 rows add nothing.
+__device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* __restrict__ dout, const float* __restrict__ dh,
+        const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
+        const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0) {
+    using L = MStage;
+    constexpr int THREADS = 32 * MW, QX = SM_CB / XE, Q = SM_CB / 4;
+    const int tid = threadIdx.x;
+    const long long d = (long long) NS * c;
+    xs_t* xsm = reinterpret_cast<xs_t*>(st + L::X);
+    xs_t* dsm = reinterpret_cast<xs_t*>(st + L::DO);
+    for (int e = tid; e < 16 * NS * QX; e += THREADS) {      // rows (token, stream) of SM_CB columns as 16-byte chunks
+        const int row = e / QX, k = XE * (e % QX), s = row / NS, i = row % NS;
+        const bool ok = s < nt && c0 + k < c;
+        const long long g = ok ? (t0 + s) * d + (long long) i * c + c0 + k : 0;
+        cp16(xsm + s * XR + i * SM_CB + k, x + g, ok);
+        cp16(dsm + s * XR + i * SM_CB + k, dout + g, ok);
+    }
+    for (int e = tid; e < 16 * Q; e += THREADS) {
+        const int s = e / Q, k = 4 * (e % Q);
+        const bool ok = s < nt && c0 + k < c;
+        cp16(st + L::DH + s * HR + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
+    }
+    for (int e = tid; e < 16 * MF; e += THREADS) {
+        const int s = e / MF;
+        cp4(st + L::DZ + s * ZR + e % MF, dzr + (s < nt ? t0 * MF + e : 0), s < nt);
+    }
+    for (int e = tid; e < 16 * NS * NS; e += THREADS) cp4(st + L::RES + e, res + (e < nt * NS * NS ? t0 * NS * NS + e : 0), e < nt * NS * NS);
+    for (int e = tid; e < 16 * NS; e += THREADS) cp4(st + L::PRE + e, pre + (e < nt * NS ? t0 * NS + e : 0), e < nt * NS);
+    for (int e = tid; e < 16; e += THREADS) cp4(st + L::COEF + e, coef + (e < nt ? t0 + e : 0), e < nt);
+}
+
+extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_backward_mma(SM_STREAM_BACKWARD_ARGS) {
+#if SM_XBF16
+    if constexpr (M > 0 && M <= SM_MMA_MAX) {
+        using L = MStage;
+        constexpr int NQ = (MF + 7) / 8;                     // n8 tiles over Φ_cat's columns (dΦ product)
+        extern __shared__ float4 sm_mma_stages[];
+        float* smem = reinterpret_cast<float*>(sm_mma_stages);
+        const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t4 = lane & 3;
+        const int i = w / 2, cw = 32 * (w % 2), c0 = blockIdx.x * SM_CB;     // the warp's stream and columns c0 + cw ..
+        const long long d = (long long) NS * c;
+        // Φ_cat's rows q = (i, c0 + cw + 8 j + g) as the B fragments of dz·Φᵀ (k = Φ_cat's column), high parts and remainders
+        unsigned phh[4][KQ][2], phl[4][KQ][2];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int cc = c0 + cw + 8 * j + g;
+            const float* row = phi + ((long long) i * c + cc) * M;
+#pragma unroll
+            for (int k = 0; k < KQ; k++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int m = 16 * k + 8 * h + 2 * t4;
+                    const float v0 = cc < c && m < M ? row[m] : 0.f, v1 = cc < c && m + 1 < M ? row[m + 1] : 0.f;
+                    split_bf16(v0, v1, phh[j][k][h], phl[j][k][h]);
+                }
+        }
+        float dp[2][NQ][4];                                  // dΦ_cat rows (16 r + g, + 8) of the warp's columns, cols 8 n + 2 t, + 1
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+#pragma unroll
+            for (int n = 0; n < NQ; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) dp[r][n][e] = 0.f;
+        for (int e = threadIdx.x; e < SM_MSTAGES * 16 * ZR; e += 32 * MW)   // dz's padding columns: never copied, read as zeros
+            if (e % ZR >= MF) smem[(e / (16 * ZR)) * L::FLOATS + L::DZ + e % (16 * ZR)] = 0.f;
+        const int tiles = (tokens + 15) / 16, first = blockIdx.y * per, last = min(tiles, first + per);
+        auto fetch = [&](int tile) {
+            const long long t0 = (long long) tile * 16;
+            stream_backward_mma_load(smem + ((tile - first) % SM_MSTAGES) * L::FLOATS, dout, dh, x, pre, res, coef, dzr, t0,
+                                     min(16, tokens - (int) t0), c, c0);
+        };
+#pragma unroll
+        for (int k = 0; k < SM_MSTAGES - 1; k++) {
+            if (first + k < last) fetch(first + k);
+            cp_commit();
+        }
+        for (int tile = first; tile < last; tile++) {
+            if (tile + SM_MSTAGES - 1 < last) fetch(tile + SM_MSTAGES - 1);
+            cp_commit();
+            cp_wait<SM_MSTAGES - 1>();
+            __syncthreads();
+            const float* st = smem + ((tile - first) % SM_MSTAGES) * L::FLOATS;
+            const bf16_t* xs = reinterpret_cast<const bf16_t*>(st + L::X);
+            const bf16_t* ds = reinterpret_cast<const bf16_t*>(st + L::DO);
+            const float* dz = st + L::DZ;
+            const long long t0 = (long long) tile * 16;
+            const int nt = min(16, tokens - (int) t0);
+            // dx[s, q] for tokens s = g, g + 8 and columns q = cw + 8 j + 2 t, + 1: first (r·dz)·Φ_catᵀ on tensor cores
+            float acc[4][4];
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) acc[j][e] = 0.f;
+#pragma unroll
+            for (int k = 0; k < KQ; k++) {
+                unsigned ah[4], al[4];
+#pragma unroll
+                for (int e = 0; e < 4; e++) {                // a0 (g, 2t), a1 (g + 8, 2t), a2 (g, 2t + 8), a3 (g + 8, 2t + 8)
+                    const float2 v = *reinterpret_cast<const float2*>(dz + (g + 8 * (e & 1)) * ZR + 16 * k + 8 * (e >> 1) + 2 * t4);
+                    split_bf16(v.x, v.y, ah[e], al[e]);
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    mma_bf16(acc[j], al, phh[j][k]);
+                    mma_bf16(acc[j], ah, phl[j][k]);
+                    mma_bf16(acc[j], ah, phh[j][k]);
+                }
+            }
+            // ... then H_resᵀ dOut + H_pre dh + coef x, and the store as bf16 pairs
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int s = g + 8 * h;
+                const float hp = st[L::PRE + s * NS + i], cf = st[L::COEF + s];
+                float hr[NS];
+#pragma unroll
+                for (int jj = 0; jj < NS; jj++) hr[jj] = st[L::RES + s * NS * NS + jj * NS + i];
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const int col = cw + 8 * j + 2 * t4;
+                    const unsigned xv = ld32(xs + s * XR + i * SM_CB + col);
+                    const float2 dv = *reinterpret_cast<const float2*>(st + L::DH + s * HR + col);
+                    float a0 = acc[j][2 * h] + hp * dv.x + cf * lo_of(xv), a1 = acc[j][2 * h + 1] + hp * dv.y + cf * hi_of(xv);
+#pragma unroll
+                    for (int jj = 0; jj < NS; jj++) {
+                        const unsigned ov = ld32(ds + s * XR + jj * SM_CB + col);
+                        a0 += hr[jj] * lo_of(ov);
+                        a1 += hr[jj] * hi_of(ov);
+                    }
+                    if (s < nt && c0 + col < c)
+                        *reinterpret_cast<unsigned*>(dx + (t0 + s) * d + (long long) i * c + c0 + col) = pack2(a0, a1);
+                }
+            }
+            // dΦ_cat[q, m] += Σ_s x[s, q] (r·dz)[s, m]: A = xᵀ by ldmatrix.trans (rows q, k = the 16 tokens), B = dz
+            unsigned xa[2][4];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {                    // matrix l / 8: tokens 8 (l / 16) .., columns 16 r + 8 (l / 8 % 2) ..
+                const int mi = lane / 8;
+                ldsm4<true>(xa[r], xs + (8 * (mi >> 1) + lane % 8) * XR + i * SM_CB + cw + 16 * r + 8 * (mi & 1));
+            }
+#pragma unroll
+            for (int n = 0; n < NQ; n++) {
+                unsigned bh[2], bl[2];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {                // b0 (tokens 2t, 2t + 1; column 8 n + g), b1 (tokens + 8)
+                    const int s = 2 * t4 + 8 * h, m = 8 * n + g;
+                    split_bf16(dz[s * ZR + m], dz[(s + 1) * ZR + m], bh[h], bl[h]);
+                }
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    mma_bf16(dp[r][n], xa[r], bl);
+                    mma_bf16(dp[r][n], xa[r], bh);
+                }
+            }
+            __syncthreads();                                 // the stage is used up: the next load may refill it
+        }
+        float* out = part + (long long) blockIdx.y * d * M;
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int cc = c0 + cw + 16 * r + g + 8 * (e >> 1);
+                if (cc >= c) continue;
+#pragma unroll
+                for (int n = 0; n < NQ; n++) {
+                    const int m = 8 * n + 2 * t4 + (e & 1);
+                    if (m < M) out[((long long) i * c + cc) * M + m] = dp[r][n][e];
+                }
+            }
+    }
+#endif
+}
+
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
 // and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
 // A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns; each chunk of x and the
@@ -1238,9 +1436,9 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
 }
 
 // What the host needs to launch this build's kernels: the dynamic shared memory of the pipelined kernels (out[0] for
-// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project),
-// out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them), out[5] the threads per
-// token of sm_maps_forward and sm_maps_backward.
+// sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project,
+// out[6] for sm_stream_backward_mma, whose tiles are 16 tokens), out[4] the blocks per SM the streams' backward is built
+// for (its grid is one wave of them), out[5] the threads per token of sm_maps_forward and sm_maps_backward.
 extern "C" __global__ void sm_launch_shape(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;
@@ -1248,4 +1446,5 @@ extern "C" __global__ void sm_launch_shape(int* out) {
     out[3] = PBYTES;
     out[4] = SM_BWD_BLOCKS;
     out[5] = LP;
+    out[6] = MStage::BYTES;
 }
