@@ -1311,18 +1311,20 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
 // and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
 // A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns; each chunk of x and the
-// Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. The product runs on tensor cores in
-// 3xTF32 (three tf32 mma.sync m16n8k8, about fp32's accuracy): warp w owns the 16 tokens 16 (w % 4) .. and half
-// w / 4 of every chunk's eight k8 steps, accumulating their [16, MT] tile of u; the halves meet in shared memory at the
-// end. The sums of squares come from the same A fragments. x rows are PK + 16 bytes apart, so a fragment's 32 reads
-// hit 32 banks.
+// Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. The product runs on tensor cores:
+// fp32 x in 3xTF32 (three tf32 mma.sync m16n8k8, about fp32's accuracy); bf16 x, exact in bf16, against Φ_cat split
+// into bf16 high parts and remainders (two m16n8k16 per k16 step, A by ldmatrix: a third of the 3xTF32 products).
+// Warp w owns the 16 tokens 16 (w % 4) .. and half w / 4 of every chunk's k steps, accumulating their [16, MT] tile of
+// u; the halves meet in shared memory at the end. The sums of squares come from the same A fragments. x rows are
+// PK + 16 bytes apart, so a fragment's 32 reads hit 32 banks, and so are Φ_cat's for the bf16 fragments' pairs of rows.
 #define SM_PT 64
 #define SM_PK 64
 #define SM_PSTAGES 3
 namespace sm {
 constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
 constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
-constexpr int PSTAGE = XF + SM_PK * MT;                 // floats of one stage: x [PT][XP], Φ_cat [PK][MT]
+constexpr int PP = SM_XBF16 ? MT + 4 : MT;              // pitch of Φ_cat's rows in a chunk (floats)
+constexpr int PSTAGE = XF + SM_PK * PP;                 // floats of one stage: x [PT][XP], Φ_cat [PK][PP]
 constexpr int PBYTES = SM_PSTAGES * PSTAGE * 4;
 static_assert(SM_PT * MT + 2 * SM_PT <= SM_PSTAGES * PSTAGE, "the halves' tiles and sums must fit in the stages");
 }
@@ -1342,15 +1344,16 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
     float* ps = st + XF;
     const float* src = phi + (long long) k0 * MF;
     const int rows = min(SM_PK, d - k0);
-    if constexpr (MF == MT) {                               // rows are contiguous at the same pitch: 16-byte copies
-        for (int e = tid; e < SM_PK * MF / 4; e += 256) {
-            const bool ok = 4 * e < rows * MF;
-            cp16(ps + 4 * e, ok ? src + 4 * e : phi, ok);
+    if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
+        constexpr int R4 = MF / 4;
+        for (int e = tid; e < SM_PK * R4; e += 256) {
+            const bool ok = e / R4 < rows;
+            cp16(ps + (e / R4) * PP + 4 * (e % R4), ok ? src + 4 * e : phi, ok);
         }
     } else {
         for (int e = tid; e < SM_PK * MF; e += 256) {
             const bool ok = e < rows * MF;
-            cp4(ps + (e / MF) * MT + e % MF, ok ? src + e : phi, ok);
+            cp4(ps + (e / MF) * PP + e % MF, ok ? src + e : phi, ok);
         }
     }
 }
@@ -1363,9 +1366,9 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
         const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
         const int m0 = 16 * (warp % 4), kh = warp / 4;       // the warp's tokens and half of the k8 steps
         const long long t0 = (long long) blockIdx.x * SM_PT;
-        if constexpr (MF != MT)                             // the padding columns of Φ_cat's tiles stay zero
-            for (int e = tid; e < SM_PSTAGES * SM_PK * MT; e += 256)
-                if (e % MT >= MF) smem[(e / (SM_PK * MT)) * PSTAGE + XF + e % (SM_PK * MT)] = 0.f;
+        if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
+            for (int e = tid; e < SM_PSTAGES * SM_PK * PP; e += 256)
+                if (e % PP >= MF) smem[(e / (SM_PK * PP)) * PSTAGE + XF + e % (SM_PK * PP)] = 0.f;
         float acc[KT][4], ssq[2] = {0.f, 0.f};              // rows m0 + g and m0 + g + 8
 #pragma unroll
         for (int n = 0; n < KT; n++)
@@ -1385,6 +1388,27 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
             __syncthreads();
             const xs_t* xs = reinterpret_cast<const xs_t*>(smem + (ch % SM_PSTAGES) * PSTAGE);
             const float* ps = smem + (ch % SM_PSTAGES) * PSTAGE + XF;
+#if SM_XBF16
+#pragma unroll
+            for (int ks = 2 * kh; ks < 2 * kh + 2; ks++) {
+                const int k = 16 * ks;
+                unsigned a[4];                              // matrix l / 8: tokens m0 + 8 (l / 8 % 2) .., columns k + 8 (l / 16) ..
+                ldsm4<false>(a, xs + (m0 + lane % 16) * XP + k + 8 * (lane / 16));
+                ssq[0] += lo_of(a[0]) * lo_of(a[0]) + hi_of(a[0]) * hi_of(a[0]) + lo_of(a[2]) * lo_of(a[2]) + hi_of(a[2]) * hi_of(a[2]);
+                ssq[1] += lo_of(a[1]) * lo_of(a[1]) + hi_of(a[1]) * hi_of(a[1]) + lo_of(a[3]) * lo_of(a[3]) + hi_of(a[3]) * hi_of(a[3]);
+#pragma unroll
+                for (int n = 0; n < KT; n++) {
+                    unsigned bh[2], bl[2];                  // b0 (rows k + 2t, + 1; column 8 n + g), b1 (rows + 8)
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        const float* p = ps + (k + 8 * h + 2 * t4) * PP + 8 * n + g;
+                        split_bf16(p[0], p[PP], bh[h], bl[h]);
+                    }
+                    mma_bf16(acc[n], a, bl);
+                    mma_bf16(acc[n], a, bh);
+                }
+            }
+#else
 #pragma unroll
             for (int ks = 4 * kh; ks < 4 * kh + 4; ks++) {
                 const int k = 8 * ks + t4;
@@ -1395,8 +1419,9 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
                 const SplitTf32<4> a(av);
 #pragma unroll
                 for (int n = 0; n < KT; n++)
-                    mma_3xtf32(acc[n], a, SplitTf32<2>({ps[k * MT + 8 * n + g], ps[(k + 4) * MT + 8 * n + g]}));
+                    mma_3xtf32(acc[n], a, SplitTf32<2>({ps[k * PP + 8 * n + g], ps[(k + 4) * PP + 8 * n + g]}));
             }
+#endif
             __syncthreads();                                // the stage is used up: a later load may refill it
         }
         // the two halves: half 1 parks its tile and sums in shared memory, half 0 adds them and writes u and r

@@ -33,10 +33,11 @@ class GoldenGpuTest {
     /**
      * With bf16 streams every term of such a sum also carries the rounding of the streams and their gradients, which
      * HC's unconstrained maps amplify (emulator: HC n = 4's α_post 0.194 against 0.050 with fp32 streams; all gradients
-     * together 8.0e-3, inside BF16_TOL); the bf16 kernels themselves match the fp32 ones on the same values
-     * (StreamMapsGpuTest).
+     * together 8.0e-3, inside BF16_TOL). That error is a draw from where the roundings fall: projections that moved u by
+     * ~1e-6 (bf16 tensor-core products instead of 3xTF32) flip ~0.1 % of the streams' roundings and moved it to 0.263
+     * (all gradients 8.1e-3); the bf16 kernels themselves match the fp32 ones on the same values (StreamMapsGpuTest).
      */
-    static final double BF16_STREAMS_TENSOR_TOL = 2.5e-1;
+    static final double BF16_STREAMS_TENSOR_TOL = 4e-1;
 
     private static final Gpu DEVICE = TestDevices.gpuOrEmulator().orElse(null);
 

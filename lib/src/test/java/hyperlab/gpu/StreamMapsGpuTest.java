@@ -150,10 +150,12 @@ class StreamMapsGpuTest {
 
     /**
      * bf16 streams compute what fp32 streams compute from the same (bf16-representable) values of x and dOut: the maps,
-     * h, df and every parameter gradient agree to fp32 rounding, and out and dx are the fp32 path's rounded once to bf16 (where
-     * the streams' backward runs on tensor cores: gradients within 3e-5, dx within half a bf16 step plus 3e-5 of its rms). The fp32
-     * path is held to float64 above, so this chains the bf16 kernels to the same reference. The widths take the 16-byte
-     * paths (C % 8 == 0) and the element paths (C % 8 != 0, and C % 4 != 0 for the merge and aggregate).
+     * h, df and every parameter gradient agree within 3e-5 (scalars within SCALAR_PLAIN_BAR; the tensor-core products of
+     * bf16 x with Φ_cat split into two bf16 parts), and out and dx are the fp32 path's rounded to bf16, give or take half a
+     * bf16 step plus 1e-4 of their rms.
+     * The fp32 path is held to float64 above, so this chains the bf16 kernels to the same reference. The widths take the
+     * 16-byte paths and the tensor-core backward (C % 8 == 0) and the element paths (C % 8 != 0, and C % 4 != 0 for the
+     * merge and aggregate).
      */
     @ParameterizedTest(name = "{0} n={1} dynamic={2} C={3}")
     @CsvSource({"MHC, 4, true, 72", "MHC, 4, true, 30", "HC, 3, true, 40", "HC, 2, false, 44", "MHC_LITE, 3, true, 24",
@@ -179,31 +181,32 @@ class StreamMapsGpuTest {
                     DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv), dOut = a.alloc(xs, tokens, n, c).copyFrom(gv);
                     runs.add(runBlock(sm, a, spec, params, x, f, dOut, dh, tokens));
                 }
-            // the tensor-core backward's products with Φ_cat are within ~2^-16 of fp32's (absolute, on terms of dx's size), so
-            // where dx's terms cancel it may round to a neighbouring bf16: held to half a bf16 step plus 3e-5 of dx's rms
-            boolean mma = StreamMaps.tensorCoreBackward(p, n, c, dynamic);
+            // bf16 x meets Φ_cat, split into bf16 high parts and remainders, on tensor cores (projections; the streams' backward
+            // where tensorCoreBackward): within ~2^-16 of fp32's products, absolute on terms of the result's size, which sHC's
+            // Cayley maps amplify ~4x. So out and dx may round to a neighbouring bf16 where their terms cancel: held to half a
+            // bf16 step plus 1e-4 of their rms
             int moved = 0;
             for (String k : List.of("out", "dx")) {
                 float[] wide = runs.get(0).get(k), narrow = runs.get(1).get(k);
                 double rms = Math.sqrt(java.util.stream.IntStream.range(0, wide.length).mapToDouble(i -> (double) wide[i] * wide[i]).sum() / wide.length);
                 for (int i = 0; i < wide.length; i++) {
                     float want = DType.bf16ToFloat(DType.floatToBf16(wide[i]));
-                    if (mma && k.equals("dx") && want != narrow[i]) {
-                        double bar = Math.ulp(want) * 32768 + 3e-5 * rms;   // (a float ulp x 2^16 is a bf16 step)
-                        assertTrue(Math.abs(narrow[i] - wide[i]) <= bar, "dx at " + i + ": " + narrow[i] + " against the fp32 path's "
-                                + wide[i] + ", more than " + bar + " off");
-                        moved++;
-                    } else assertEquals(want, narrow[i], k + " at " + i + ": not the fp32 path's rounded to bf16");
+                    double bar = Math.ulp(want) * 32768 + 1e-4 * rms;   // (a float ulp x 2^16 is a bf16 step)
+                    assertTrue(Math.abs(narrow[i] - wide[i]) <= bar, k + " at " + i + ": " + narrow[i] + " against the fp32 path's "
+                            + wide[i] + ", more than " + bar + " off");
+                    if (want != narrow[i]) moved++;
                 }
             }
             Map<String, Double> errors = new LinkedHashMap<>();
             runs.get(0).forEach((k, want) -> {
                 if (!k.equals("out") && !k.equals("dx")) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
             });
-            System.out.println("streammaps bf16 streams " + p.key() + " n=" + n + " C=" + c + (mma ? " (tensor cores, dx rounded otherwise at "
-                    + moved + " of " + runs.get(0).get("dx").length + ")" : "") + ": " + fmt(errors));
-            double bar = mma ? 3e-5 : 1e-6;
-            assertTrue(errors.values().stream().allMatch(e -> e < bar), "bf16 vs fp32 streams on the same values: " + errors);
+            System.out.println("streammaps bf16 streams " + p.key() + " n=" + n + " C=" + c + (StreamMaps.tensorCoreBackward(p, n, c, dynamic)
+                    ? " (tensor-core backward)" : "") + ", out and dx not fp32's rounded at " + moved + " of " + 2 * runs.get(0).get("dx").length
+                    + ": " + fmt(errors));
+            // a scalar's gradient is a sum that may cancel: held to its value only up to SCALAR_PLAIN_BAR, as above
+            assertTrue(errors.entrySet().stream().allMatch(e -> e.getValue() < (runs.get(0).get(e.getKey()).length == 1 ? SCALAR_PLAIN_BAR : 3e-5)),
+                    "bf16 vs fp32 streams on the same values: " + errors);
         }
     }
 
