@@ -108,6 +108,9 @@ engine_bench() {  # $@: GpuBench arguments; torch first, in the same run, so the
   local torch_json="${TMPDIR:-/tmp}/torch-gpt-bench.json"
   log "torch reference (nanoGPT rc/mhc, eager and compile)..."
   timeout "${HYPERLAB_TORCH_TIMEOUT:-900}" python3 "$here/torch_gpt_bench.py" > "$torch_json" 2> >(tail -5 >&2) || echo '{"error": "torch reference failed or ran out of time; the lines above it were measured"}' >> "$torch_json"
+  # each result line on stderr as well, as GpuBench logs its rows ("gpu-bench: {...}"): a command cut by its time limit
+  # before GpuBench prints its document still leaves every measured line in its log
+  while IFS= read -r line; do log "torch reference: $line"; done < "$torch_json"
   log "GPU engine..."
   "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuBench --torch "$torch_json" "$@"
 }
