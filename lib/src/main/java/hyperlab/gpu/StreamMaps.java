@@ -27,7 +27,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then one thread per
  * token applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
  * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
- * passes (no atomics).
+ * passes (no atomics). With bf16 streams the products with Φ_cat (the projection, and in the streams' backward
+ * (r·dz)·Φ_catᵀ and vec(x)ᵀ·(r·dz)) run as bf16 tensor-core products with Φ_cat and r·dz split into two bf16 parts:
+ * within ~2^-16 of fp32, not bit-equal to the fp32 kernels.
  * <p>Usage per block and step: {@code aggregate} (keeps the block's maps), the sublayer, {@code merge}; in the backward
  * {@code backwardMerge} then {@code backwardAggregate}, with the same x and params as that block's {@code aggregate}.
  * One instance per block keeps every block's maps; an instance shared by several blocks must call {@code aggregate}

@@ -2,17 +2,19 @@
 // forward and backward, for HC (dynamic/static), mHC (plain or log-domain Sinkhorn), mHC-lite and sHC.
 // StreamMaps.java compiles this once per configuration with
 //   -DSM_N=n -DSM_PARADIGM=0|1|2|3 (HC, MHC, MHC_LITE, SHC) -DSM_DYN=0|1 -DSM_ITERS=t -DSM_LOG=0|1
+//   -DSM_XBF16=0|1 (streams stored fp32 or bf16)
 // so every per-token array has a compile-time size and lives in registers. The defaults below let nvcc-check build it.
 //
 // Per token t with streams x_t (n x C, row-major, flattened to D = nC):
 //   r = 1/sqrt(mean(x^2) + eps)            sm_rms (a warp per token)
-//   u = x_flat · Φ_cat                    one cuBLASLt GEMM [N, D]·[D, M] (Φ_cat gathered by sm_pack)
+//   u = x_flat · Φ_cat                    sm_project, fused with the RMS on tensor cores (M <= 64), or one cuBLASLt
+//                                         GEMM [N, D]·[D, M] after sm_rms (Φ_cat gathered by sm_pack)
 //   z = r·u, then gates and H_res          sm_maps_forward (a thread per token)
 // Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
 // The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
 // The backward recomputes the per-token maps from u and r (as the paper's fused kernel does) and walks back through
 // Sinkhorn by undoing each normalisation with the saved normalisers; needs bf16.cuh, async.cuh and mma.cuh (wide loads,
-// cp.async, 3xTF32 tensor-core products).
+// cp.async, tensor-core products: 3xTF32 on fp32 streams, bf16 with split operands on bf16 streams).
 
 #ifndef SM_N
 #define SM_N 4
