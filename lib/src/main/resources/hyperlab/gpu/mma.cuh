@@ -16,6 +16,23 @@ __device__ __forceinline__ int warp_of_block() {   // (the emulator's per-warp a
     return ((threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x) / 32;
 }
 
+#ifdef HYPERLAB_EMU
+// The emulator's product of one warp's gathered tiles: c (C layout) += A [16][K] . B [K][8], once the whole warp has
+// written its fragments; the tiles are reused by the warp's next product only after every lane has read them.
+template <int K>
+__device__ __forceinline__ void emu_mma(float* c, const float (&A)[16][K], const float (&B)[K][8]) {
+    const int lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+    __syncwarp();
+    for (int e = 0; e < 4; e++) {
+        const int row = g + (e >> 1) * 8, col = 2 * t + (e & 1);
+        float s = 0.f;
+        for (int k = 0; k < K; k++) s += A[row][k] * B[k][col];
+        c[e] += s;
+    }
+    __syncwarp();
+}
+#endif
+
 // fp32 -> tf32 (round to nearest, ties away, 10 mantissa bits), as cvt.rna.tf32.f32; the bits stay in a 32-bit word.
 __device__ __forceinline__ unsigned tf32(float v) {
 #ifdef HYPERLAB_EMU
@@ -48,14 +65,7 @@ __device__ __forceinline__ void mma_tf32(float* c, const unsigned* a, const unsi
     A[w][g + 8][t + 4] = __int_as_float((int) a[3]);
     B[w][t][g] = __int_as_float((int) b[0]);
     B[w][t + 4][g] = __int_as_float((int) b[1]);
-    __syncwarp();
-    for (int e = 0; e < 4; e++) {
-        const int row = g + (e >> 1) * 8, col = 2 * t + (e & 1);
-        float s = 0.f;
-        for (int k = 0; k < 8; k++) s += A[w][row][k] * B[w][k][col];
-        c[e] += s;
-    }
-    __syncwarp();
+    emu_mma(c, A[w], B[w]);
 #else
     asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
@@ -119,14 +129,7 @@ __device__ __forceinline__ void mma_bf16(float* c, const unsigned* a, const unsi
         B[w][2 * t + half][g] = bf2f((bf16_t)(b[0] >> (16 * half)));
         B[w][2 * t + 8 + half][g] = bf2f((bf16_t)(b[1] >> (16 * half)));
     }
-    __syncwarp();
-    for (int e = 0; e < 4; e++) {
-        int row = g + (e >> 1) * 8, col = 2 * t + (e & 1);
-        float s = 0.f;
-        for (int k = 0; k < 16; k++) s += A[w][row][k] * B[w][k][col];
-        c[e] += s;
-    }
-    __syncwarp();
+    emu_mma(c, A[w], B[w]);
 #else
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
