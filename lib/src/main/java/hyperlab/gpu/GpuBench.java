@@ -21,7 +21,8 @@ import java.util.Random;
 /**
  * The GPU engine's training-step benchmark: per paradigm, ms per step (forward, backward, norm, AdamW), tokens/s,
  * MFU and device memory in use, with each paradigm's step time relative to RC measured in the same run, and a
- * PyTorch reference (from a JSON file made in the same device command) folded in. Prints one JSON document.
+ * PyTorch reference (from a JSON file made in the same device command) folded in. Prints one JSON document; stopped by
+ * SIGTERM (a device command's time limit), the rows measured so far, marked {@code incomplete}.
  * With {@code --recompute off,auto} every paradigm is measured with each setting in the same run, so the time that
  * recomputation costs and the memory it saves come as ratios against the same paradigm without it; likewise
  * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
@@ -74,9 +75,10 @@ public final class GpuBench {
         out.addProperty("batch", batch);
         out.addProperty("time", time);
         out.addProperty("timed_steps", steps);
-        List<JsonObject> rows = new ArrayList<>();
-        Map<String, Double> rcMs = new HashMap<>(), plainMs = new HashMap<>();
-        Map<String, Long> plainBytes = new HashMap<>();
+        Results results = new Results(out, torch);
+        // `timeout` stops a device command with SIGTERM: the document still comes out, with the rows measured so far
+        Thread partial = new Thread(() -> results.print(false), "gpu-bench-partial");
+        Runtime.getRuntime().addShutdownHook(partial);
         for (String prec : precision.split(","))
             for (String p : paradigms.split(",")) {
                 DType dtype = GpuGpt.dtypeOf(prec);
@@ -92,42 +94,87 @@ public final class GpuBench {
                     int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
                     JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype, sp, profile);
                     row.addProperty("recompute", rec.trim());
-                    String same = prec.trim() + "/" + rec.trim(), plain = prec.trim() + "/" + par.key() + "/" + row.get("stream_precision").getAsString();
-                    if (row.has("ms_per_step")) {
-                        double ms = row.get("ms_per_step").getAsDouble();
-                        if (par == Paradigm.RC) rcMs.put(same, ms);
-                        if (group == 1) {
-                            plainMs.put(plain, ms);
-                            plainBytes.put(plain, row.get("model_bytes").getAsLong());
-                        }
-                    }
-                    rows.add(row);
+                    results.add(row);
                     System.err.println("gpu-bench: " + row);
                 }
             }
-        var arr = new com.google.gson.JsonArray();
-        for (JsonObject r : rows) {
-            if (r.has("ms_per_step")) {
+        results.print(true);
+    }
+
+    /**
+     * The rows measured so far and the document they make: each row's step time against RC's at the same precision and
+     * recompute setting, and against the same paradigm without recomputation, plus the PyTorch lines of {@code torch}.
+     * Printed once: complete at the end of the run, or, from the shutdown hook, marked incomplete.
+     */
+    static final class Results {
+        private final JsonObject header;
+        private final Path torch;
+        private final List<JsonObject> rows = new ArrayList<>();
+        private boolean printed;
+
+        Results(JsonObject header, Path torch) {
+            this.header = header;
+            this.torch = torch;
+        }
+
+        synchronized void add(JsonObject row) {
+            rows.add(row);
+        }
+
+        synchronized void print(boolean complete) {
+            if (printed) return;
+            printed = true;
+            System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(document(complete)));
+            System.out.flush();
+        }
+
+        synchronized JsonObject document(boolean complete) {
+            Map<String, Double> rcMs = new HashMap<>(), plainMs = new HashMap<>();
+            Map<String, Long> plainBytes = new HashMap<>();
+            for (JsonObject r : rows) {
+                if (!r.has("ms_per_step")) continue;
                 double ms = r.get("ms_per_step").getAsDouble();
-                String prec = r.get("precision").getAsString();
-                Double rc = rcMs.get(prec + "/" + r.get("recompute").getAsString());
-                String plainKey = prec + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
-                Double plain = plainMs.get(plainKey);
-                if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
-                if (plain != null && r.get("recompute_group").getAsInt() > 1) {
-                    r.addProperty("step_time_vs_no_recompute", ms / plain);
-                    r.addProperty("model_bytes_vs_no_recompute", r.get("model_bytes").getAsDouble() / plainBytes.get(plainKey));
+                String prec = r.get("precision").getAsString(), rec = r.get("recompute").getAsString();
+                String plain = prec + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
+                if (r.get("paradigm").getAsString().equals(Paradigm.RC.key())) rcMs.put(prec + "/" + rec, ms);
+                if (r.get("recompute_group").getAsInt() == 1) {
+                    plainMs.put(plain, ms);
+                    plainBytes.put(plain, r.get("model_bytes").getAsLong());
                 }
             }
-            arr.add(r);
+            JsonObject out = header.deepCopy();
+            if (!complete)
+                out.addProperty("incomplete", "the run was stopped (SIGTERM, e.g. a time limit) after " + rows.size()
+                        + " rows: these are the rows it had measured");
+            var arr = new com.google.gson.JsonArray();
+            for (JsonObject row : rows) {
+                JsonObject r = row.deepCopy();
+                if (r.has("ms_per_step")) {
+                    double ms = r.get("ms_per_step").getAsDouble();
+                    String prec = r.get("precision").getAsString();
+                    Double rc = rcMs.get(prec + "/" + r.get("recompute").getAsString());
+                    String plainKey = prec + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
+                    Double plain = plainMs.get(plainKey);
+                    if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
+                    if (plain != null && r.get("recompute_group").getAsInt() > 1) {
+                        r.addProperty("step_time_vs_no_recompute", ms / plain);
+                        r.addProperty("model_bytes_vs_no_recompute", r.get("model_bytes").getAsDouble() / plainBytes.get(plainKey));
+                    }
+                }
+                arr.add(r);
+            }
+            out.add("paradigms", arr);
+            if (torch != null && Files.exists(torch)) {       // one JSON object per line, as torch_gpt_bench.py prints them
+                var t = new com.google.gson.JsonArray();
+                try {
+                    for (String line : Files.readAllLines(torch)) if (line.startsWith("{")) t.add(JsonParser.parseString(line));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException("cannot read the PyTorch reference " + torch, e);
+                }
+                out.add("torch_same_run", t);
+            }
+            return out;
         }
-        out.add("paradigms", arr);
-        if (torch != null && Files.exists(torch)) {       // one JSON object per line, as torch_gpt_bench.py prints them
-            var t = new com.google.gson.JsonArray();
-            for (String line : Files.readAllLines(torch)) if (line.startsWith("{")) t.add(JsonParser.parseString(line));
-            out.add("torch_same_run", t);
-        }
-        System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(out));
     }
 
     /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */

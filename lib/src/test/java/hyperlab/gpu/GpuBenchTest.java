@@ -91,4 +91,38 @@ class GpuBenchTest {
         System.out.printf("profiled step %.1f ms in phases, timed steps %.1f ms: %s%n", sum, row.get("ms_per_step").getAsDouble(), phases);
         assertTrue(sum > 0, "the phases hold the step's time: " + phases);
     }
+
+    /**
+     * The document made from the rows measured so far (what the shutdown hook prints when a time limit stops the run):
+     * each row's ratio to RC's step at its precision and recompute setting and to its own paradigm without recomputation,
+     * computed from real rows of the engine, and the mark that it is incomplete.
+     */
+    @Test
+    void aStoppedRunStillReportsItsRowsAndRatios() {
+        Gpu dev = device();
+        GptConfig rc = GptConfig.preset("tiny").context(16).paradigm(Paradigm.RC);
+        JsonObject header = new JsonObject();
+        header.addProperty("device", dev.info().name());
+        GpuBench.Results results = new GpuBench.Results(header, null);
+        JsonObject rcRow = GpuBench.measure(dev, rc, 2, 16, 1, 1, DType.F32, DType.F32, false);
+        JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 1, DType.F32, DType.F32, false);
+        JsonObject mhcAuto = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 2, DType.F32, DType.F32, false);
+        rcRow.addProperty("recompute", "off");
+        mhcOff.addProperty("recompute", "off");
+        mhcAuto.addProperty("recompute", "2");
+        for (JsonObject r : new JsonObject[] {rcRow, mhcOff, mhcAuto}) results.add(r);
+        JsonObject doc = results.document(false);
+        assertTrue(doc.get("incomplete").getAsString().contains("after 3 rows"), doc.toString());
+        var rows = doc.getAsJsonArray("paradigms");
+        assertEquals(3, rows.size());
+        assertEquals(1.0, rows.get(0).getAsJsonObject().get("step_time_vs_rc").getAsDouble(), 0);
+        assertEquals(mhcOff.get("ms_per_step").getAsDouble() / rcRow.get("ms_per_step").getAsDouble(),
+                rows.get(1).getAsJsonObject().get("step_time_vs_rc").getAsDouble(), 1e-12);
+        assertFalse(rows.get(2).getAsJsonObject().has("step_time_vs_rc"), "no RC row ran with recompute 2");
+        assertEquals(mhcAuto.get("ms_per_step").getAsDouble() / mhcOff.get("ms_per_step").getAsDouble(),
+                rows.get(2).getAsJsonObject().get("step_time_vs_no_recompute").getAsDouble(), 1e-12);
+        assertEquals((double) mhcAuto.get("model_bytes").getAsLong() / mhcOff.get("model_bytes").getAsLong(),
+                rows.get(2).getAsJsonObject().get("model_bytes_vs_no_recompute").getAsDouble(), 1e-12);
+        assertFalse(results.document(true).has("incomplete"));
+    }
 }
