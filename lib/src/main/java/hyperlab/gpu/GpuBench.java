@@ -22,7 +22,9 @@ import java.util.Random;
  * The GPU engine's training-step benchmark: per paradigm, ms per step (forward, backward, norm, AdamW), tokens/s,
  * MFU and device memory in use, with each paradigm's step time relative to RC measured in the same run, and a
  * PyTorch reference (from a JSON file made in the same device command) folded in. Prints one JSON document; stopped by
- * SIGTERM (a device command's time limit), the rows measured so far, marked {@code incomplete}.
+ * SIGTERM (a device command's time limit), the rows measured so far, marked {@code incomplete}. {@code --out FILE}
+ * also writes it to FILE (e.g. data/bench/gpu-engine-h100.json), or to FILE.incomplete when stopped, so a cut run
+ * never replaces a whole record.
  * With {@code --recompute off,auto} every paradigm is measured with each setting in the same run, so the time that
  * recomputation costs and the memory it saves come as ratios against the same paradigm without it; likewise
  * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
@@ -31,7 +33,7 @@ import java.util.Random;
  * phase of one step.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
  *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--stream-precision fp32|bf16[,...]]
- *                 [--torch FILE] [--emulator] [--profile]
+ *                 [--torch FILE] [--out FILE] [--emulator] [--profile]
  */
 public final class GpuBench {
     /** Dense peaks of the H100 SXM, which the H200 shares (same chip and clocks, more memory bandwidth). */
@@ -43,7 +45,7 @@ public final class GpuBench {
     public static void main(String[] args) throws Exception {
         String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16", streamPrecision = "fp32";
         int batch = 16, time = 1024, steps = 10, streams = 4;
-        Path torch = null;
+        Path torch = null, outFile = null;
         boolean emulator = false, profile = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -57,12 +59,13 @@ public final class GpuBench {
                 case "--precision" -> precision = args[++i];
                 case "--stream-precision" -> streamPrecision = args[++i];
                 case "--torch" -> torch = Path.of(args[++i]);
+                case "--out" -> outFile = Path.of(args[++i]);
                 case "--emulator" -> emulator = true;
                 case "--profile" -> profile = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
                         + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
                         + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]]"
-                        + " [--stream-precision fp32|bf16[,...]] [--torch FILE] [--emulator] [--profile]");
+                        + " [--stream-precision fp32|bf16[,...]] [--torch FILE] [--out FILE] [--emulator] [--profile]");
             }
         }
         Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
@@ -75,7 +78,10 @@ public final class GpuBench {
         out.addProperty("batch", batch);
         out.addProperty("time", time);
         out.addProperty("timed_steps", steps);
-        Results results = new Results(out, torch);
+        if (outFile != null && outFile.toAbsolutePath().getParent() != null && !Files.isDirectory(outFile.toAbsolutePath().getParent()))
+            throw new IllegalArgumentException("--out " + outFile + ": no directory " + outFile.toAbsolutePath().getParent()
+                    + " to write it in; create it or name another file");
+        Results results = new Results(out, torch, outFile);
         // `timeout` stops a device command with SIGTERM: the document still comes out, with the rows measured so far
         Thread partial = new Thread(() -> results.print(false), "gpu-bench-partial");
         Runtime.getRuntime().addShutdownHook(partial);
@@ -108,13 +114,15 @@ public final class GpuBench {
      */
     static final class Results {
         private final JsonObject header;
-        private final Path torch;
+        private final Path torch, file;
         private final List<JsonObject> rows = new ArrayList<>();
         private boolean printed;
 
-        Results(JsonObject header, Path torch) {
+        /** file: where the document also goes (null: stdout only); an incomplete one goes to file + ".incomplete". */
+        Results(JsonObject header, Path torch, Path file) {
             this.header = header;
             this.torch = torch;
+            this.file = file;
         }
 
         synchronized void add(JsonObject row) {
@@ -124,8 +132,19 @@ public final class GpuBench {
         synchronized void print(boolean complete) {
             if (printed) return;
             printed = true;
-            System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(document(complete)));
+            String json = new GsonBuilder().setPrettyPrinting().create().toJson(document(complete));
+            System.out.println(json);
             System.out.flush();
+            if (file == null) return;
+            Path target = complete ? file : file.resolveSibling(file.getFileName() + ".incomplete");
+            try {                                             // whole or not at all: a temporary file, then a rename
+                Path tmp = Files.createTempFile(target.toAbsolutePath().getParent(), ".gpu-bench", ".json");
+                Files.writeString(tmp, json + "\n");
+                Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                System.err.println("gpu-bench: wrote " + target);
+            } catch (java.io.IOException e) {
+                System.err.println("gpu-bench: could not write " + target + " (" + e + "); the document is on stdout above");
+            }
         }
 
         synchronized JsonObject document(boolean complete) {

@@ -103,7 +103,7 @@ class GpuBenchTest {
         GptConfig rc = GptConfig.preset("tiny").context(16).paradigm(Paradigm.RC);
         JsonObject header = new JsonObject();
         header.addProperty("device", dev.info().name());
-        GpuBench.Results results = new GpuBench.Results(header, null);
+        GpuBench.Results results = new GpuBench.Results(header, null, null);
         JsonObject rcRow = GpuBench.measure(dev, rc, 2, 16, 1, 1, DType.F32, DType.F32, false);
         JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 1, DType.F32, DType.F32, false);
         JsonObject mhcAuto = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 2, DType.F32, DType.F32, false);
@@ -124,5 +124,29 @@ class GpuBenchTest {
         assertEquals((double) mhcAuto.get("model_bytes").getAsLong() / mhcOff.get("model_bytes").getAsLong(),
                 rows.get(2).getAsJsonObject().get("model_bytes_vs_no_recompute").getAsDouble(), 1e-12);
         assertFalse(results.document(true).has("incomplete"));
+    }
+
+    /** --out: a whole document replaces the file; a stopped run's goes next to it (FILE.incomplete) and leaves it alone. */
+    @Test
+    void aStoppedRunNeverReplacesTheRecord(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Gpu dev = device();
+        java.nio.file.Path file = dir.resolve("gpu-engine.json");
+        java.nio.file.Files.writeString(file, "{\"record\": true}");
+        JsonObject header = new JsonObject();
+        header.addProperty("device", dev.info().name());
+        JsonObject row = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 1, DType.F32, DType.F32, false);
+        row.addProperty("recompute", "off");
+        GpuBench.Results stopped = new GpuBench.Results(header, null, file);
+        stopped.add(row);
+        stopped.print(false);
+        assertEquals("{\"record\": true}", java.nio.file.Files.readString(file));
+        var partial = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(dir.resolve("gpu-engine.json.incomplete"))).getAsJsonObject();
+        assertTrue(partial.has("incomplete") && partial.getAsJsonArray("paradigms").size() == 1, partial.toString());
+        GpuBench.Results whole = new GpuBench.Results(header, null, file);
+        whole.add(row);
+        whole.print(true);
+        var written = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(file)).getAsJsonObject();
+        assertFalse(written.has("incomplete"));
+        assertEquals(row.get("ms_per_step").getAsFloat(), written.getAsJsonArray("paradigms").get(0).getAsJsonObject().get("ms_per_step").getAsFloat());
     }
 }
