@@ -153,12 +153,10 @@ public final class GpuBench {
             for (JsonObject r : rows) {
                 if (!r.has("ms_per_step")) continue;
                 double ms = r.get("ms_per_step").getAsDouble();
-                String prec = r.get("precision").getAsString(), rec = r.get("recompute").getAsString();
-                String plain = prec + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
-                if (r.get("paradigm").getAsString().equals(Paradigm.RC.key())) rcMs.put(prec + "/" + rec, ms);
+                if (r.get("paradigm").getAsString().equals(Paradigm.RC.key())) rcMs.put(rcKey(r), ms);
                 if (r.get("recompute_group").getAsInt() == 1) {
-                    plainMs.put(plain, ms);
-                    plainBytes.put(plain, r.get("model_bytes").getAsLong());
+                    plainMs.put(plainKey(r), ms);
+                    plainBytes.put(plainKey(r), r.get("model_bytes").getAsLong());
                 }
             }
             JsonObject out = header.deepCopy();
@@ -170,14 +168,11 @@ public final class GpuBench {
                 JsonObject r = row.deepCopy();
                 if (r.has("ms_per_step")) {
                     double ms = r.get("ms_per_step").getAsDouble();
-                    String prec = r.get("precision").getAsString();
-                    Double rc = rcMs.get(prec + "/" + r.get("recompute").getAsString());
-                    String plainKey = prec + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
-                    Double plain = plainMs.get(plainKey);
+                    Double rc = rcMs.get(rcKey(r)), plain = plainMs.get(plainKey(r));
                     if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
                     if (plain != null && r.get("recompute_group").getAsInt() > 1) {
                         r.addProperty("step_time_vs_no_recompute", ms / plain);
-                        r.addProperty("model_bytes_vs_no_recompute", r.get("model_bytes").getAsDouble() / plainBytes.get(plainKey));
+                        r.addProperty("model_bytes_vs_no_recompute", r.get("model_bytes").getAsDouble() / plainBytes.get(plainKey(r)));
                     }
                 }
                 arr.add(r);
@@ -193,6 +188,16 @@ public final class GpuBench {
                 out.add("torch_same_run", t);
             }
             return out;
+        }
+
+        /** The RC row a row's step time is held against: same precision and recompute setting. */
+        private static String rcKey(JsonObject r) {
+            return r.get("precision").getAsString() + "/" + r.get("recompute").getAsString();
+        }
+
+        /** The row without recomputation a row is held against: same precision, paradigm and streams. */
+        private static String plainKey(JsonObject r) {
+            return r.get("precision").getAsString() + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
         }
     }
 

@@ -65,6 +65,7 @@ public final class StreamMaps implements AutoCloseable {
             streamBwdDphi, streamBwdMma, project;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward / sm_maps_backward
+    private final boolean mmaBackward;              // bf16 streams of a shape sm_stream_backward_mma takes (aligned tensors given)
     private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared;   // dynamic shared memory (bytes)
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
@@ -131,6 +132,7 @@ public final class StreamMaps implements AutoCloseable {
         projectShared = shape.projectShared();
         bwdWave = shape.bwdBlocksPerSm() * Math.max(1, gpu.info().smCount());
         mapsLanes = shape.mapsLanes();
+        mmaBackward = streamType == DType.BF16 && tensorCoreBackward(p, streams, width, layout.dynamic());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
         dPhiCat = arena.zeros(DType.F32, d, mm);
@@ -289,7 +291,7 @@ public final class StreamMaps implements AutoCloseable {
         boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
         // 16-byte copies: for bf16 streams, 8 columns each (C % 8 == 0)
         boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x, dOut) == 8);
-        boolean mma = xType == DType.BF16 && tensorCoreBackward(paradigm, n, c, layout.dynamic()) && vec && Kernels.vector(8, dx) == 8;
+        boolean mma = mmaBackward && vec && Kernels.vector(8, dx) == 8;
         int tokensPerTile = mma ? MMA_TOKENS : bwdTokens;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + tokensPerTile - 1) / tokensPerTile;
         int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
