@@ -29,7 +29,7 @@ public final class Attention implements AutoCloseable {
     private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
 
     private final Gpu gpu;
-    private final int heads, headDim;
+    private final int heads, headDim, backwardKeys;
     private final DType dtype;
     private final boolean tensorCores;
     private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore;
@@ -43,6 +43,19 @@ public final class Attention implements AutoCloseable {
 
     /** {@code tensorCores} false forces the SIMT kernels (a reference for the BF16 tensor-core path). */
     public Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores) {
+        this(gpu, heads, headDim, dtype, tensorCores, backwardKeys(headDim));
+    }
+
+    /**
+     * Keys per block of the tensor-core backward (16 per warp): 128 where its tiles fit 48 KB of shared memory (d ≤ 64),
+     * so each Q/dO tile and each dQ atomic serves twice the keys; else 64.
+     */
+    static int backwardKeys(int headDim) {
+        return headDim <= 64 ? 128 : 64;
+    }
+
+    /** backwardKeys: the tensor-core backward's keys per block, 64 or 128 (128 needs d ≤ 64); AttentionBench compares them. */
+    Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores, int backwardKeys) {
         if (heads < 1) throw new IllegalArgumentException("heads must be >= 1, got " + heads);
         if (headDim < 1 || headDim > MAX_HEAD_DIM)
             throw new IllegalArgumentException("head size d must be in 1.." + MAX_HEAD_DIM + ", got " + headDim);
@@ -51,14 +64,19 @@ public final class Attention implements AutoCloseable {
         if (tensorCores && (dtype != DType.BF16 || headDim % 16 != 0))
             throw new IllegalArgumentException("the tensor-core kernels need BF16 and a head size that is a multiple of 16 (got "
                     + dtype + ", d = " + headDim + ")");
+        if (backwardKeys != 64 && (backwardKeys != 128 || headDim > 64))
+            throw new IllegalArgumentException("the backward takes 64 keys per block, or 128 for d <= 64; got " + backwardKeys
+                    + " for d = " + headDim);
         if (gpu == null) throw new IllegalArgumentException("gpu is null");
         this.gpu = gpu;
+        this.backwardKeys = backwardKeys;
         this.heads = heads;
         this.headDim = headDim;
         this.dtype = dtype;
         this.tensorCores = tensorCores;
-        CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim,
-                k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim));
+        CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim
+                        + "/k" + backwardKeys,
+                k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim, "-DATTN_BWD_KEYS=" + backwardKeys));
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
@@ -84,6 +102,11 @@ public final class Attention implements AutoCloseable {
     /** Whether the tensor-core (mma.sync) kernels run. */
     public boolean tensorCores() {
         return tensorCores;
+    }
+
+    /** Keys per block of the tensor-core backward. */
+    int backwardKeys() {
+        return backwardKeys;
     }
 
     /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
@@ -120,7 +143,8 @@ public final class Attention implements AutoCloseable {
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
             DeviceTensor acc = dqAcc.view(0, tokens * width()).zero();
-            bwd.launch(grid, Dim3.of(128), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
+            Dim3 keyBlocks = Dim3.of((time + backwardKeys - 1) / backwardKeys, batch * heads);
+            bwd.launch(keyBlocks, Dim3.of(2 * backwardKeys), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
             long count8 = tokens * width() / 8;
             dqStore.launch(Dim3.cover(count8, 256), Dim3.of(256), 0, acc, dqkv, width(), count8, scale);
         } else {

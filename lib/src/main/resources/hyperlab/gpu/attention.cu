@@ -259,14 +259,22 @@ extern "C" __global__ __launch_bounds__(64) void attn_dq_simt_bf16(const bf16_t*
 
 constexpr float LOG2E = 1.4426950408889634f;
 constexpr float LN2 = 0.6931471805599453f;
-constexpr int TR = 64;                                   // queries per forward block, keys per backward block (4 x 16)
+#ifndef ATTN_BWD_KEYS
+#define ATTN_BWD_KEYS 64
+#endif
+constexpr int TR = 64;                                   // queries per forward block (4 warps x 16)
+constexpr int BR = ATTN_BWD_KEYS;                        // keys per backward block, 16 per warp (Attention.java picks it)
+constexpr int BWARPS = BR / 16, BTHREADS = 32 * BWARPS;
 constexpr int KP = HD + 8;                               // pitch of [rows][HD] tiles: rows 16 bytes apart mod 128, so
                                                          // the 8 row addresses of an ldmatrix hit distinct banks
 constexpr int TK = HD <= 64 ? 64 : 32;                   // keys per forward tile (two stages of K, V under 48 KB)
-constexpr int TQ = HD <= 32 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of Q, dO + K + dS)
+constexpr int TQ = HD <= 32 && BR <= 64 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of
+                                                         // Q, dO + K + dS under 48 KB)
 constexpr int MT = TQ / 16;                              // m16 tiles of a dQ tile: warp w computes tile w % MT ...
-constexpr int NQ = (HD / 8 * MT + 3) / 4;                // ... and its n8 tiles w / MT, w / MT + 4 / MT, ...
-constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [TR][SP]
+constexpr int NQ = (HD / 8 * MT + BWARPS - 1) / BWARPS;  // ... and its n8 tiles w / MT, w / MT + BWARPS / MT, ...
+constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [BR][SP]
+static_assert(BR % 32 == 0 && BWARPS % MT == 0, "ATTN_BWD_KEYS: a multiple of 32 keys, 16 per warp");
+static_assert(2 * (4 * TQ * KP + BR * KP + BR * SP) + 16 * TQ <= 48 * 1024, "ATTN_BWD_KEYS: the backward's tiles exceed 48 KB");
 
 namespace {
 
@@ -291,9 +299,9 @@ __device__ __forceinline__ void red2(float* p, float a, float b) {
 }
 
 // Queues rows [r0, r0 + ROWS) of a [*, HD] matrix with row stride ld into the tile [ROWS][KP] (rows >= limit: zeros).
-template <int ROWS>
+template <int ROWS, int THREADS = 128>
 __device__ __forceinline__ void load_async(bf16_t* tile, const bf16_t* src, long ld, int r0, int limit) {
-    for (int e = threadIdx.x; e < ROWS * (HD / 8); e += 128) {   // consecutive threads along a row: coalesced
+    for (int e = threadIdx.x; e < ROWS * (HD / 8); e += THREADS) {   // consecutive threads along a row: coalesced
         const int r = e / (HD / 8), c = (e % (HD / 8)) * 8;
         const bool ok = r0 + r < limit;
         cp16(tile + r * KP + c, src + (long)(ok ? r0 + r : 0) * ld + c, ok);
@@ -368,9 +376,9 @@ __device__ __forceinline__ void store_rows(bf16_t* dst, long ld, int row0, int l
 // One backward stage: the query tile at q0 (Q and dO rows queued with cp.async) with its lse (log2 units) and delta.
 __device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], const bf16_t* q, long ldq, const bf16_t* dyb,
                                                 int C, const float* lse, const float* delta, int q0, int Tn) {
-    load_async<TQ>(stage, q, ldq, q0, Tn);
-    load_async<TQ>(stage + TQ * KP, dyb, C, q0, Tn);
-    for (int r = threadIdx.x; r < TQ; r += 128) {
+    load_async<TQ, BTHREADS>(stage, q, ldq, q0, Tn);
+    load_async<TQ, BTHREADS>(stage + TQ * KP, dyb, C, q0, Tn);
+    for (int r = threadIdx.x; r < TQ; r += BTHREADS) {
         const int i = q0 + r;
         ld[0][r] = i < Tn ? lse[i] * LOG2E : 0.f;
         ld[1][r] = i < Tn ? delta[i] : 0.f;
@@ -489,16 +497,18 @@ extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y,
     delta[r] = s;
 }
 
-// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/64), B*H), 128 threads: a block owns 64 keys
-// (16 per warp) and walks the query tiles of TQ from its diagonal on, the next tile's Q and dO on their way. Per tile,
-// S^T = K Q^T and dP^T = V dO^T give P^T and dS^T = P^T (dP^T - delta) in registers; dV += P^T dO and dK += dS^T Q
-// stay in registers; dQ += dS K needs all 64 keys, so dS^T goes through shared memory and each warp adds its part of
-// the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. attn_dq_store_bf16 then writes dQ.
-extern "C" __global__ __launch_bounds__(128) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
+// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/BR), B*H), BTHREADS threads: a block owns BR
+// keys (16 per warp) and walks the query tiles of TQ from its diagonal on, the next tile's Q and dO on their way. Per
+// tile, S^T = K Q^T and dP^T = V dO^T give P^T and dS^T = P^T (dP^T - delta) in registers; dV += P^T dO and
+// dK += dS^T Q stay in registers; dQ += dS K needs all BR keys, so dS^T goes through shared memory and each warp adds
+// its part of the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. A warp whose 16 keys all come
+// after the tile's queries (near the diagonal) skips its products and leaves zeros in dS^T. attn_dq_store_bf16 then
+// writes dQ. More keys per block: each Q/dO tile and each dQ atomic serves more keys.
+extern "C" __global__ __launch_bounds__(BTHREADS) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
         const float* delta, float* dqacc, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
     __shared__ int4 qo_raw[(2 * 2 * TQ * KP) / 8];   // two stages of [Q tile | dO tile]; int4: 16-byte aligned
-    __shared__ int4 k_raw[(TR * KP) / 8];            // the block's keys: dQ's B operand
-    __shared__ int4 ds_raw[(TR * SP) / 8];           // dS^T of the current tile (bf16)
+    __shared__ int4 k_raw[(BR * KP) / 8];            // the block's keys: dQ's B operand
+    __shared__ int4 ds_raw[(BR * SP) / 8];           // dS^T of the current tile (bf16)
     __shared__ float lds[2][2][TQ];                  // per stage: lse (log2 units), delta
     bf16_t* qo = reinterpret_cast<bf16_t*>(qo_raw);
     bf16_t* Ks = reinterpret_cast<bf16_t*>(k_raw);
@@ -511,10 +521,10 @@ extern "C" __global__ __launch_bounds__(128) void attn_bwd_tc_bf16(const bf16_t*
     const bf16_t* dyb = dy + (long)b * Tn * C + h * HD;
     const float* lse_bh = lse + (long)bh * Tn;
     const float* delta_bh = delta + (long)bh * Tn;
-    const int kblk = blockIdx.x * TR;                 // block 0 has the most queries: it starts first
+    const int kblk = blockIdx.x * BR;                 // block 0 has the most queries: it starts first
     const int key0 = kblk + warp * 16, ka_ = key0 + g, kb_ = ka_ + 8;
     const int tiles = (Tn - kblk + TQ - 1) / TQ;
-    load_async<TR>(Ks, base + C, ld3, kblk, Tn);
+    load_async<BR, BTHREADS>(Ks, base + C, ld3, kblk, Tn);
     load_query_tile(qo, lds[0], base, ld3, dyb, C, lse_bh, delta_bh, kblk, Tn);
     cp_commit();
     unsigned ka[HD / 16][4], va[HD / 16][4];
@@ -539,56 +549,66 @@ extern "C" __global__ __launch_bounds__(128) void attn_bwd_tc_bf16(const bf16_t*
             cp_wait<0>();
         }
         __syncthreads();
-        const bf16_t* Qs = qo + (it & 1) * 2 * TQ * KP;
-        const bf16_t* Os = Qs + TQ * KP;
-        const float* Ls = lds[it & 1][0];
-        const float* Ds = lds[it & 1][1];
-        float p[TQ / 8][4], dp[TQ / 8][4];
+        if (q0 + TQ <= key0) {   // every query of the tile precedes this warp's keys: dS^T = 0, nothing to add
 #pragma unroll
-        for (int nt = 0; nt < TQ / 8; nt++) {
-            p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
-            dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
-        }
-        mma_abt<TQ>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
-        mma_abt<TQ>(dp, va, Os);    // dP^T = V dO^T
-        const bool masked = q0 < kblk + TR || q0 + TQ > Tn;
+            for (int nt = 0; nt < TQ / 8; nt++) {
+                bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
+                *reinterpret_cast<unsigned*>(d) = 0u;
+                *reinterpret_cast<unsigned*>(d + 8 * SP) = 0u;
+            }
+        } else {
+            const bf16_t* Qs = qo + (it & 1) * 2 * TQ * KP;
+            const bf16_t* Os = Qs + TQ * KP;
+            const float* Ls = lds[it & 1][0];
+            const float* Ds = lds[it & 1][1];
+            float p[TQ / 8][4], dp[TQ / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < TQ / 8; nt++) {
+            for (int nt = 0; nt < TQ / 8; nt++) {
+                p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
+                dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
+            }
+            mma_abt<TQ>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
+            mma_abt<TQ>(dp, va, Os);    // dP^T = V dO^T
+            const bool masked = q0 < key0 + 16 || q0 + TQ > Tn;
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
-                float pv = exp2f(p[nt][e] * scale_log2 - Ls[col]);
-                if (masked && (query < key || query >= Tn)) pv = 0.f;
-                p[nt][e] = pv;
-                dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
+            for (int nt = 0; nt < TQ / 8; nt++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
+                    float pv = exp2f(p[nt][e] * scale_log2 - Ls[col]);
+                    if (masked && (query < key || query >= Tn)) pv = 0.f;
+                    p[nt][e] = pv;
+                    dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
+                }
+            }
+            mma_pv<TQ>(dv, p, Os);    // dV += P^T dO
+            mma_pv<TQ>(dk, dp, Qs);   // dK += dS^T Q
+#pragma unroll
+            for (int nt = 0; nt < TQ / 8; nt++) {
+                bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
+                *reinterpret_cast<unsigned*>(d) = pack2(dp[nt][0], dp[nt][1]);
+                *reinterpret_cast<unsigned*>(d + 8 * SP) = pack2(dp[nt][2], dp[nt][3]);
             }
         }
-        mma_pv<TQ>(dv, p, Os);    // dV += P^T dO
-        mma_pv<TQ>(dk, dp, Qs);   // dK += dS^T Q
-#pragma unroll
-        for (int nt = 0; nt < TQ / 8; nt++) {
-            bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
-            *reinterpret_cast<unsigned*>(d) = pack2(dp[nt][0], dp[nt][1]);
-            *reinterpret_cast<unsigned*>(d + 8 * SP) = pack2(dp[nt][2], dp[nt][3]);
-        }
         __syncthreads();
-        // dQ rows q0 + 16 mq .. +15 = dS (16 x 64 keys, A fragments from dS^T by ldmatrix.trans) . K (64 keys x HD)
-        unsigned da[TR / 16][4];
-#pragma unroll
-        for (int kc = 0; kc < TR / 16; kc++)
-            ldsm4<true>(da[kc], dSt + (kc * 16 + (lane >> 4) * 8 + (lane & 7)) * SP + mq * 16 + ((lane >> 3) & 1) * 8);
+        // dQ rows q0 + 16 mq .. +15 = dS (16 x BR keys, A fragments from dS^T by ldmatrix.trans) . K (BR keys x HD),
+        // 32 keys (two k16 chunks) at a time
         const int r0 = q0 + mq * 16 + g, r1 = r0 + 8;
 #pragma unroll
         for (int i = 0; i < NQ; i++) {
-            const int nt = warp / MT + i * (4 / MT);
+            const int nt = warp / MT + i * (BWARPS / MT);
             if (nt < HD / 8) {
                 float acc[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-                for (int kk = 0; kk < TR / 32; kk++) {   // one ldmatrix.x4.trans: b0, b1 of two k16 chunks
-                    unsigned bb[4];
-                    ldsm4<true>(bb, Ks + (kk * 32 + lane) * KP + nt * 8);
-                    mma_bf16(acc, da[2 * kk], bb);
-                    mma_bf16(acc, da[2 * kk + 1], bb + 2);
+                for (int kk = 0; kk < BR / 32; kk++) {
+                    unsigned da[2][4], bb[4];
+#pragma unroll
+                    for (int j = 0; j < 2; j++)
+                        ldsm4<true>(da[j], dSt + ((2 * kk + j) * 16 + (lane >> 4) * 8 + (lane & 7)) * SP + mq * 16
+                                               + ((lane >> 3) & 1) * 8);
+                    ldsm4<true>(bb, Ks + (kk * 32 + lane) * KP + nt * 8);   // b0, b1 of the two k16 chunks
+                    mma_bf16(acc, da[0], bb);
+                    mma_bf16(acc, da[1], bb + 2);
                 }
                 if (r0 < Tn) red2(dq_rows + (long)r0 * C + nt * 8, acc[0], acc[1]);
                 if (r1 < Tn) red2(dq_rows + (long)r1 * C + nt * 8, acc[2], acc[3]);

@@ -24,6 +24,8 @@ class AttentionArgsTest {
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 64, DType.F32, true)), "tensor-core");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 24, DType.BF16, true)), "multiple of 16");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 64, DType.F32)), "gpu is null");
+        message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 128, DType.BF16, true, 128)), "d <= 64");
+        message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 64, DType.BF16, true, 96)), "64 keys");
     }
 
     @Test
