@@ -32,10 +32,18 @@ public final class Matmul {
     private final MemorySegment one, zero, biasSlot;
     private static final int OP_N = 0, OP_T = 1;
     private final Map<Key, Plan> plans = new HashMap<>();
+    private Timeline timeline;
+    private Map<String, Double> profiledFlops;
 
     /** alignA/B/C: the operands' address alignment in bytes (up to 256), which the chosen algorithm may rely on. */
     private record Key(DType dtype, DType out, long m, long n, long k, long batch, boolean transA, boolean transB, boolean accumulate,
                        Epilogue epilogue, int alignA, int alignB, int alignC) {
+        /** e.g. "16384x2304x768 bT bf16>bf16 bias": m×n×k, transposes, operand > result dtype, +c when c is added, epilogue. */
+        String label() {
+            return m + "x" + n + "x" + k + (batch > 1 ? " [" + batch + "]" : "") + (transA ? " aT" : "") + (transB ? " bT" : "")
+                    + " " + dtype.name().toLowerCase() + ">" + out.name().toLowerCase() + (accumulate ? " +c" : "")
+                    + (epilogue == Epilogue.NONE ? "" : " " + epilogue.name().toLowerCase());
+        }
     }
 
     /** tuned: the algorithm was timed against the other candidates (a plan made by {@link #supports} is not). */
@@ -106,6 +114,16 @@ public final class Matmul {
         gemm(a, transA, b, transB, c, d, epilogue, bias);
     }
 
+    /**
+     * From now on charges each GEMM to a phase of {@code t} named by its shape (see Key.label; the work queued between
+     * GEMMs goes to "other") and adds its FLOPs to {@code flops} under that name; null stops. Where a step's GEMM time goes.
+     */
+    public synchronized void profile(Timeline t, Map<String, Double> flops) {
+        if ((t == null) != (flops == null)) throw new IllegalArgumentException("give both a timeline and a FLOP map, or neither");
+        timeline = t;
+        profiledFlops = flops;
+    }
+
     /** d = epilogue(op(a)·op(b) [+ c] + bias); c null: nothing added. */
     private synchronized void gemm(DeviceTensor a, boolean transA, DeviceTensor b, boolean transB, DeviceTensor c, DeviceTensor d,
                                    Epilogue epilogue, DeviceTensor bias) {
@@ -122,16 +140,22 @@ public final class Matmul {
         }
         if (epilogue == Epilogue.BIAS_GRAD && key.batch() != 1)
             throw new IllegalArgumentException("BIAS_GRAD needs one matrix product, not a batch of " + key.batch());
+        if (timeline != null) timeline.mark("other");
         if (gpu.emulated()) {
             EmulatedGemm.run(key.m(), key.n(), key.k(), key.batch(), a, transA, b, transB, c, d, epilogue, bias);
-            return;
+        } else {
+            Plan p = plans.get(key);
+            if (p == null || (TUNE && !p.tuned())) {
+                p = plan(key, TUNE ? new Operands(a, b, c, d, bias) : null);
+                plans.put(key, p);
+            }
+            launch(p, a, b, c, d.address(), bias);
         }
-        Plan p = plans.get(key);
-        if (p == null || (TUNE && !p.tuned())) {
-            p = plan(key, TUNE ? new Operands(a, b, c, d, bias) : null);
-            plans.put(key, p);
+        if (timeline != null) {
+            String name = key.label();
+            timeline.mark(name);
+            profiledFlops.merge(name, 2.0 * key.m() * key.n() * key.k() * key.batch(), Double::sum);
         }
-        launch(p, a, b, c, d.address(), bias);
     }
 
     /** One cuBLASLt call with p's algorithm, the result going to address d. */

@@ -29,7 +29,8 @@ public final class Attention implements AutoCloseable {
     private static final Map<String, CudaModule> MODULES = new ConcurrentHashMap<>();
 
     private final Gpu gpu;
-    private final int heads, headDim, backwardKeys;
+    private final int heads, headDim;
+    private final BackwardTiling tiling;
     private final DType dtype;
     private final boolean tensorCores;
     private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore;
@@ -43,19 +44,40 @@ public final class Attention implements AutoCloseable {
 
     /** {@code tensorCores} false forces the SIMT kernels (a reference for the BF16 tensor-core path). */
     public Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores) {
-        this(gpu, heads, headDim, dtype, tensorCores, backwardKeys(headDim));
+        this(gpu, heads, headDim, dtype, tensorCores, BackwardTiling.of(headDim));
     }
 
     /**
-     * Keys per block of the tensor-core backward (16 per warp): 128 where its tiles fit 48 KB of shared memory (d ≤ 64),
-     * so each Q/dO tile and each dQ atomic serves twice the keys; else 64.
+     * How the tensor-core backward is cut: keys per block (16 per warp: 64, or 128 for d ≤ 64, whose tiles then fit
+     * 48 KB of shared memory) and the blocks per SM its registers are limited for (__launch_bounds__).
      */
-    static int backwardKeys(int headDim) {
-        return headDim <= 64 ? 128 : 64;
+    record BackwardTiling(int keys, int blocksPerSm) {
+        BackwardTiling {
+            if (keys != 64 && keys != 128) throw new IllegalArgumentException("the backward takes 64 or 128 keys per block, not " + keys);
+            if (blocksPerSm < 1 || blocksPerSm > 4)
+                throw new IllegalArgumentException("blocks per SM must be in 1..4, got " + blocksPerSm);
+        }
+
+        /** The engine's choice for head size d (H100, preset M: see data/bench/attention-h100.json). */
+        static BackwardTiling of(int headDim) {
+            return headDim <= 64 ? new BackwardTiling(64, 3) : new BackwardTiling(64, 1);
+        }
+
+        /** "64x3": 64 keys per block, 3 blocks per SM. */
+        static BackwardTiling parse(String s) {
+            String[] p = s.split("x");
+            if (p.length != 2) throw new IllegalArgumentException("a backward tiling is KEYSxBLOCKS, e.g. 64x3; got " + s);
+            return new BackwardTiling(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()));
+        }
+
+        @Override
+        public String toString() {
+            return keys + "x" + blocksPerSm;
+        }
     }
 
-    /** backwardKeys: the tensor-core backward's keys per block, 64 or 128 (128 needs d ≤ 64); AttentionBench compares them. */
-    Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores, int backwardKeys) {
+    /** tiling: the tensor-core backward's (AttentionBench compares them). */
+    Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores, BackwardTiling tiling) {
         if (heads < 1) throw new IllegalArgumentException("heads must be >= 1, got " + heads);
         if (headDim < 1 || headDim > MAX_HEAD_DIM)
             throw new IllegalArgumentException("head size d must be in 1.." + MAX_HEAD_DIM + ", got " + headDim);
@@ -64,19 +86,18 @@ public final class Attention implements AutoCloseable {
         if (tensorCores && (dtype != DType.BF16 || headDim % 16 != 0))
             throw new IllegalArgumentException("the tensor-core kernels need BF16 and a head size that is a multiple of 16 (got "
                     + dtype + ", d = " + headDim + ")");
-        if (backwardKeys != 64 && (backwardKeys != 128 || headDim > 64))
-            throw new IllegalArgumentException("the backward takes 64 keys per block, or 128 for d <= 64; got " + backwardKeys
-                    + " for d = " + headDim);
+        if (tiling.keys() > 64 && headDim > 64)
+            throw new IllegalArgumentException("128 keys per backward block need d <= 64 (their tiles exceed 48 KB), got d = " + headDim);
         if (gpu == null) throw new IllegalArgumentException("gpu is null");
         this.gpu = gpu;
-        this.backwardKeys = backwardKeys;
+        this.tiling = tiling;
         this.heads = heads;
         this.headDim = headDim;
         this.dtype = dtype;
         this.tensorCores = tensorCores;
-        CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim
-                        + "/k" + backwardKeys,
-                k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim, "-DATTN_BWD_KEYS=" + backwardKeys));
+        CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim + "/" + tiling,
+                k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim, "-DATTN_BWD_KEYS=" + tiling.keys(),
+                        "-DATTN_BWD_MIN_BLOCKS=" + tiling.blocksPerSm()));
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
@@ -104,9 +125,9 @@ public final class Attention implements AutoCloseable {
         return tensorCores;
     }
 
-    /** Keys per block of the tensor-core backward. */
-    int backwardKeys() {
-        return backwardKeys;
+    /** How the tensor-core backward is cut. */
+    BackwardTiling backwardTiling() {
+        return tiling;
     }
 
     /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
@@ -143,8 +164,8 @@ public final class Attention implements AutoCloseable {
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
             DeviceTensor acc = dqAcc.view(0, tokens * width()).zero();
-            Dim3 keyBlocks = Dim3.of((time + backwardKeys - 1) / backwardKeys, batch * heads);
-            bwd.launch(keyBlocks, Dim3.of(2 * backwardKeys), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
+            Dim3 keyBlocks = Dim3.of((time + tiling.keys() - 1) / tiling.keys(), batch * heads);
+            bwd.launch(keyBlocks, Dim3.of(2 * tiling.keys()), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
             long count8 = tokens * width() / 8;
             dqStore.launch(Dim3.cover(count8, 256), Dim3.of(256), 0, acc, dqkv, width(), count8, scale);
         } else {

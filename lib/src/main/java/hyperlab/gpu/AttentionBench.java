@@ -24,8 +24,9 @@ import java.util.Random;
  * java ... hyperlab.gpu.AttentionBench --torch-script &gt; t.py &amp;&amp; python3 t.py &gt; torch.args
  * java ... hyperlab.gpu.AttentionBench $(cat torch.args)
  * </pre>
- * Options: --emulator, --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-keys LIST
- * (the tensor-core backward's keys per block to time, e.g. 64,128: one BF16 row each; default the engine's choice),
+ * Options: --emulator, --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-tilings
+ * LIST (the tensor-core backward's keys per block x blocks per SM to time, e.g. 64x2,64x3: one BF16 row each; default
+ * the engine's choice),
  * --torch-KEY VALUE (any number of them, copied into the JSON's "torch" object; bf16-fwd-ms, bf16-fwdbwd-ms, f32-fwd-ms,
  * f32-fwdbwd-ms are used for the ratios).
  */
@@ -83,7 +84,7 @@ public final class AttentionBench {
     public static void main(String[] args) {
         int batch = 16, time = 1024, heads = 12, headDim = 64, iters = 20;
         boolean emulator = false;
-        int[] backwardKeys = null;
+        List<Attention.BackwardTiling> tilings = new ArrayList<>();
         Map<String, String> torch = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -97,7 +98,7 @@ public final class AttentionBench {
                 case "--heads" -> heads = Integer.parseInt(args[++i]);
                 case "--head-dim" -> headDim = Integer.parseInt(args[++i]);
                 case "--iters" -> iters = Integer.parseInt(args[++i]);
-                case "--backward-keys" -> backwardKeys = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--backward-tilings" -> Arrays.stream(args[++i].split(",")).map(Attention.BackwardTiling::parse).forEach(tilings::add);
                 case "--emulator" -> emulator = true;   // a smoke test of this class without a GPU (tiny shapes)
                 default -> {
                     if (!a.startsWith("--torch-") || i + 1 >= args.length) throw new IllegalArgumentException("unknown option " + a);
@@ -105,7 +106,7 @@ public final class AttentionBench {
                 }
             }
         }
-        if (backwardKeys == null) backwardKeys = new int[] {Attention.backwardKeys(headDim)};
+        if (tilings.isEmpty()) tilings.add(Attention.BackwardTiling.of(headDim));
         Gpu gpu = emulator ? Cuda.emulator() : Cuda.gpu();
         double fwdFlops = Attention.forwardFlops(batch, heads, time, headDim), bwdFlops = 2.5 * fwdFlops;
         List<String> rows = new ArrayList<>();
@@ -119,13 +120,12 @@ public final class AttentionBench {
             for (int i = 0; i < x.length; i++) x[i] = DType.bf16ToFloat(DType.floatToBf16(x[i]));
         try (DeviceArena a = gpu.arena()) {
             Map<String, float[][]> outputs = new LinkedHashMap<>();
-            List<Integer> configs = new ArrayList<>();   // keys per backward block of each BF16 row; 0: the F32 row
-            for (int k : backwardKeys) configs.add(k);
-            configs.add(0);
-            for (int keys : configs) {
-                DType t = keys == 0 ? DType.F32 : DType.BF16;
+            List<Attention.BackwardTiling> configs = new ArrayList<>(tilings);   // one BF16 row each; null: the F32 row
+            configs.add(null);
+            for (Attention.BackwardTiling tiling : configs) {
+                DType t = tiling == null ? DType.F32 : DType.BF16;
                 boolean tc = t == DType.BF16 && headDim % 16 == 0;
-                try (Attention att = tc ? new Attention(gpu, heads, headDim, t, true, keys) : new Attention(gpu, heads, headDim, t)) {
+                try (Attention att = tc ? new Attention(gpu, heads, headDim, t, true, tiling) : new Attention(gpu, heads, headDim, t)) {
                     DeviceTensor qkv = a.of(t, qkvHost, batch, time, 3L * c), dy = a.of(t, dyHost, batch, time, c);
                     DeviceTensor y = a.alloc(t, batch, time, c), lse = a.alloc(DType.F32, batch, heads, time);
                     DeviceTensor dqkv = a.alloc(t, batch, time, 3L * c);
@@ -144,13 +144,13 @@ public final class AttentionBench {
                     float bothMs = gpu.time(() -> {
                         for (int k = 0; k < n; k++) both.run();
                     }) / n;
-                    outputs.put(t + (tc ? "/" + keys : ""), new float[][] {y.toFloatArray(), dqkv.toFloatArray()});
+                    outputs.put(t + (tc ? "/" + tiling : ""), new float[][] {y.toFloatArray(), dqkv.toFloatArray()});
                     String key = t == DType.BF16 ? "bf16" : "f32";
                     double bwdMs = bothMs - fwdMs;
                     StringBuilder sb = new StringBuilder();
                     sb.append("{\"dtype\": \"").append(t).append("\", \"kernels\": \"")
                             .append(att.tensorCores() ? "mma.sync m16n8k16 bf16, fp32 accumulation" : "SIMT fp32").append("\", ")
-                            .append(att.tensorCores() ? "\"backward_keys\": " + att.backwardKeys() + ", " : "")
+                            .append(att.tensorCores() ? "\"backward_tiling\": \"" + att.backwardTiling() + "\", " : "")
                             .append("\"iters\": ").append(n).append(", ")
                             .append(num("fwd_ms", fwdMs)).append(num("fwd_tflops", fwdFlops / fwdMs / 1e9))
                             .append(num("bwd_ms", bwdMs)).append(num("bwd_tflops", bwdFlops / bwdMs / 1e9))

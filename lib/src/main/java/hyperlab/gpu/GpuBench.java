@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -201,10 +202,33 @@ public final class GpuBench {
         }
     }
 
-    /** One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown. */
+    /** One step with events around each GEMM: {shape: {"ms", "tflops"}} in the order the step first ran them. */
+    private static JsonObject gemmProfile(Gpu gpu, Runnable step) {
+        Map<String, Double> flops = new LinkedHashMap<>();
+        JsonObject gemms = new JsonObject();
+        try (Timeline t = gpu.timeline()) {
+            gpu.matmul().profile(t, flops);
+            try {
+                step.run();
+            } finally {
+                gpu.matmul().profile(null, null);
+            }
+            t.totals().forEach((name, ms) -> {
+                if (name.equals("other")) return;
+                JsonObject g = new JsonObject();
+                g.addProperty("ms", ms);
+                g.addProperty("tflops", flops.get(name) / ms / 1e9);
+                gemms.add(name, g);
+            });
+        }
+        return gemms;
+    }
+
     /**
+     * One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown.
      * With {@code profile}, one more step runs with GPU events between its phases and the row gets "phases_ms":
-     * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step.
+     * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step; and one more with events
+     * around each GEMM, for "gemms": ms and TFLOP/s of the step's GEMMs of each shape.
      */
     static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision, DType streams,
                               boolean profile) {
@@ -243,6 +267,7 @@ public final class GpuBench {
                     t.totals().forEach(phases::addProperty);
                     row.add("phases_ms", phases);
                 }
+                row.add("gemms", gemmProfile(gpu, step));
             }
             long params = model.layout().count();
             double tokens = (double) batch * time;

@@ -262,8 +262,12 @@ constexpr float LN2 = 0.6931471805599453f;
 #ifndef ATTN_BWD_KEYS
 #define ATTN_BWD_KEYS 64
 #endif
+#ifndef ATTN_BWD_MIN_BLOCKS   // backward blocks per SM the registers are cut for (__launch_bounds__)
+#define ATTN_BWD_MIN_BLOCKS 1
+#endif
 constexpr int TR = 64;                                   // queries per forward block (4 warps x 16)
-constexpr int BR = ATTN_BWD_KEYS;                        // keys per backward block, 16 per warp (Attention.java picks it)
+constexpr int BR = ATTN_BWD_KEYS;                        // keys per backward block, 16 per warp (Attention.java picks
+                                                         // it and ATTN_BWD_MIN_BLOCKS)
 constexpr int BWARPS = BR / 16, BTHREADS = 32 * BWARPS;
 constexpr int KP = HD + 8;                               // pitch of [rows][HD] tiles: rows 16 bytes apart mod 128, so
                                                          // the 8 row addresses of an ldmatrix hit distinct banks
@@ -504,7 +508,7 @@ extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y,
 // its part of the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. A warp whose 16 keys all come
 // after the tile's queries (near the diagonal) skips its products and leaves zeros in dS^T. attn_dq_store_bf16 then
 // writes dQ. More keys per block: each Q/dO tile and each dQ atomic serves more keys.
-extern "C" __global__ __launch_bounds__(BTHREADS) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
+extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
         const float* delta, float* dqacc, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
     __shared__ int4 qo_raw[(2 * 2 * TQ * KP) / 8];   // two stages of [Q tile | dO tile]; int4: 16-byte aligned
     __shared__ int4 k_raw[(BR * KP) / 8];            // the block's keys: dQ's B operand

@@ -24,8 +24,11 @@ class AttentionArgsTest {
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 64, DType.F32, true)), "tensor-core");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 24, DType.BF16, true)), "multiple of 16");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 64, DType.F32)), "gpu is null");
-        message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 128, DType.BF16, true, 128)), "d <= 64");
-        message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 64, DType.BF16, true, 96)), "64 keys");
+        message(assertThrows(IllegalArgumentException.class,
+                () -> new Attention(null, 2, 128, DType.BF16, true, new Attention.BackwardTiling(128, 1))), "d <= 64");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("96x1")), "64 or 128");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64x5")), "1..4");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64")), "KEYSxBLOCKS");
     }
 
     @Test

@@ -106,13 +106,13 @@ class AttentionGpuTest {
         }
     }
 
-    /** The engine takes 128 keys per backward block for d <= 64; the 64-key blocks (d = 128's) must hold there too. */
-    @ParameterizedTest(name = "BF16 tensor cores, {4} keys per backward block, B={0} heads={1} T={2} d={3}")
-    @CsvSource({"2,3,130,64,64", "1,2,300,64,64", "2,3,130,32,64", "1,2,200,48,128", "1,1,260,16,64"})
-    void bothBackwardBlockSizesMatchFloat64(int batch, int heads, int time, int d, int keys) {
-        try (Attention att = new Attention(gpu, heads, d, DType.BF16, true, keys)) {
+    /** Every backward tiling AttentionBench can time computes the same gradients (the engine's is tested above). */
+    @ParameterizedTest(name = "BF16 tensor cores, backward tiling {4}, B={0} heads={1} T={2} d={3}")
+    @CsvSource({"2,3,130,64,128x1", "1,2,300,64,128x2", "2,3,130,32,64x1", "1,2,200,48,128x1", "1,1,260,16,64x2", "1,2,130,64,64x4"})
+    void everyBackwardTilingMatchesFloat64(int batch, int heads, int time, int d, String tiling) {
+        try (Attention att = new Attention(gpu, heads, d, DType.BF16, true, Attention.BackwardTiling.parse(tiling))) {
             Errors e = run(att, batch, time, 19L * time + d);
-            System.out.printf("attention BF16 (tensor cores, %d keys) B=%d h=%d T=%d d=%d: %s%n", keys, batch, heads, time, d, e);
+            System.out.printf("attention BF16 (tensor cores, backward %s) B=%d h=%d T=%d d=%d: %s%n", tiling, batch, heads, time, d, e);
             assertTrue(e.forward() <= 2e-2 && e.backward() <= 2e-2, e.toString());
         }
     }

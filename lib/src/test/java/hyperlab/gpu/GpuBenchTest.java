@@ -93,6 +93,36 @@ class GpuBenchTest {
     }
 
     /**
+     * --profile's "gemms": the step's GEMMs by shape. Their FLOPs, summed from the shapes, are the linear layers' 6·tokens·
+     * weights (forward, input gradient, weight gradient; the tied head counted once as a layer of vocab × width).
+     */
+    @Test
+    void profileNamesEveryGemmOfTheStep() {
+        Gpu dev = device();
+        GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.RC).streams(1);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.F32, DType.F32, true);
+        assertFalse(row.has("error"), row.toString());
+        JsonObject gemms = row.getAsJsonObject("gemms");
+        double flops = 0;
+        int calls = 0;
+        for (var e : gemms.entrySet()) {
+            String[] mnk = e.getKey().split(" ")[0].split("x");
+            double ms = e.getValue().getAsJsonObject().get("ms").getAsDouble(), tflops = e.getValue().getAsJsonObject().get("tflops").getAsDouble();
+            assertTrue(ms > 0 && tflops > 0, e.toString());
+            double one = 2.0 * Long.parseLong(mnk[0]) * Long.parseLong(mnk[1]) * Long.parseLong(mnk[2]);
+            double total = tflops * 1e9 * ms;                           // the FLOPs of every call of this shape
+            long n = Math.round(total / one);
+            assertEquals(total, n * one, 1e-6 * total, "a whole number of calls of " + e.getKey());
+            flops += total;
+            calls += (int) n;
+        }
+        long c = cfg.width(), tokens = 2L * 16;
+        double weights = cfg.layers() * 12.0 * c * c + (double) cfg.vocab() * c;
+        System.out.printf("profiled %d GEMMs in %d shapes: %s%n", calls, gemms.size(), gemms);
+        assertEquals(6 * tokens * weights, flops, 1e-6 * flops);
+    }
+
+    /**
      * The document made from the rows measured so far (what the shutdown hook prints when a time limit stops the run):
      * each row's ratio to RC's step at its precision and recompute setting and to its own paradigm without recomputation,
      * computed from real rows of the engine, and the mark that it is incomplete.
