@@ -176,8 +176,11 @@ public final class GpuGpt implements AutoCloseable {
         dQkv = arena.alloc(compute, tokens, 3 * c);
         dU = arena.alloc(compute, tokens, 4 * c);
         params.copyFrom(layout.initialValues(cfg.seed()));
-        biasGradEpilogue = biasGradEpilogueEverywhere();
-        if (!biasGradEpilogue)
+        // -Dhyperlab.gpu.biasGradEpilogue=false: separate bias kernels and plain weight-gradient GEMMs (to compare the two)
+        biasGradEpilogue = !"false".equals(System.getProperty("hyperlab.gpu.biasGradEpilogue")) && biasGradEpilogueEverywhere();
+        if (!biasGradEpilogue && biasGradEpilogueEverywhere())
+            System.err.println("hyperlab: -Dhyperlab.gpu.biasGradEpilogue=false: the bias gradients run as separate kernels");
+        else if (!biasGradEpilogue)
             System.err.println("hyperlab: cuBLASLt here has no bias-gradient epilogue for " + nameOf(compute)
                     + " GEMMs; the bias gradients run as separate kernels");
     }
