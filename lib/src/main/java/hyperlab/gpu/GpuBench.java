@@ -31,8 +31,9 @@ import java.util.Random;
  * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
  * ratio to RC taken at its own precision, and {@code --stream-precision fp32,bf16} measures each hyper-connected
  * paradigm with its streams stored both ways (RC, one residual, runs once). {@code --profile} adds each row's time per
- * phase of one step.
- * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
+ * phase of one step. {@code --warmup N} untimed steps come before each row's timed ones (the JVM compiles the host
+ * code that queues a step while they run).
+ * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--warmup 2] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
  *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--stream-precision fp32|bf16[,...]]
  *                 [--torch FILE] [--out FILE] [--emulator] [--profile]
  */
@@ -45,7 +46,7 @@ public final class GpuBench {
 
     public static void main(String[] args) throws Exception {
         String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16", streamPrecision = "fp32";
-        int batch = 16, time = 1024, steps = 10, streams = 4;
+        int batch = 16, time = 1024, warmup = 2, steps = 10, streams = 4;
         Path torch = null, outFile = null;
         boolean emulator = false, profile = false;
         for (int i = 0; i < args.length; i++) {
@@ -54,6 +55,7 @@ public final class GpuBench {
                 case "--batch" -> batch = Integer.parseInt(args[++i]);
                 case "--time" -> time = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--streams" -> streams = Integer.parseInt(args[++i]);
                 case "--paradigms" -> paradigms = args[++i];
                 case "--recompute" -> recompute = args[++i];
@@ -64,7 +66,7 @@ public final class GpuBench {
                 case "--emulator" -> emulator = true;
                 case "--profile" -> profile = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--steps 10] [--streams 4]"
+                        + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--warmup 2] [--steps 10] [--streams 4]"
                         + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]]"
                         + " [--stream-precision fp32|bf16[,...]] [--torch FILE] [--out FILE] [--emulator] [--profile]");
             }
@@ -78,6 +80,7 @@ public final class GpuBench {
         out.addProperty("preset", preset);
         out.addProperty("batch", batch);
         out.addProperty("time", time);
+        out.addProperty("warmup_steps", warmup);
         out.addProperty("timed_steps", steps);
         if (outFile != null && outFile.toAbsolutePath().getParent() != null && !Files.isDirectory(outFile.toAbsolutePath().getParent()))
             throw new IllegalArgumentException("--out " + outFile + ": no directory " + outFile.toAbsolutePath().getParent()
@@ -99,7 +102,7 @@ public final class GpuBench {
                     if (par == Paradigm.RC && si > 0) continue;                // RC's residual is fp32 whatever sp says
                     if (sp == DType.BF16 && dtype != DType.BF16) continue;     // bf16 streams belong to mixed precision
                     int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
-                    JsonObject row = measure(gpu, cfg, batch, time, steps, group, dtype, sp, profile);
+                    JsonObject row = measure(gpu, cfg, batch, time, warmup, steps, group, dtype, sp, profile);
                     row.addProperty("recompute", rec.trim());
                     results.add(row);
                     System.err.println("gpu-bench: " + row);
@@ -225,12 +228,12 @@ public final class GpuBench {
     }
 
     /**
-     * One paradigm: warm-up steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown.
+     * One paradigm: {@code warmup} steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown.
      * With {@code profile}, one more step runs with GPU events between its phases and the row gets "phases_ms":
      * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step; and one more with events
      * around each GEMM, for "gemms": ms and TFLOP/s of the step's GEMMs of each shape.
      */
-    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int steps, int group, DType precision, DType streams,
+    static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int warmup, int steps, int group, DType precision, DType streams,
                               boolean profile) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
@@ -252,7 +255,7 @@ public final class GpuBench {
                 opt.gradNorm();
                 opt.step(6e-4);
             };
-            for (int i = 0; i < 2; i++) step.run();
+            for (int i = 0; i < warmup; i++) step.run();
             float ms = gpu.time(() -> {
                 for (int i = 0; i < steps; i++) step.run();
             }) / steps;

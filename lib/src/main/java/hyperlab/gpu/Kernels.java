@@ -23,7 +23,7 @@ final class Kernels {
 
     private final CudaFunction encFwd, encFwdBf16, encBwdWte, encBwdWteBf16, encBwdWpe, encBwdWpeBf16, meanFwd, meanFwdBf16, meanBwd,
             meanBwdBf16;
-    private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwd, geluBwdBf16, biasBwd, biasBwdBf16, toBf16;
+    private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwdBias, geluBwdBiasBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
     /** The LayerNorm backward with rows of up to 128·K columns in registers, by K (compiled on first use of a width). */
     private final Map<Integer, CudaFunction> lnBwdRegs = new HashMap<>();
@@ -57,8 +57,8 @@ final class Kernels {
         smCount = Math.max(1, gpu.info().smCount());
         geluFwd = gelu.function("gelu_forward");
         geluFwdBf16 = gelu.function("gelu_forward_bf16");
-        geluBwd = gelu.function("gelu_backward");
-        geluBwdBf16 = gelu.function("gelu_backward_bf16");
+        geluBwdBias = gelu.function("gelu_backward_bias");
+        geluBwdBiasBf16 = gelu.function("gelu_backward_bias_bf16");
         biasBwd = gelu.function("bias_backward");
         biasBwdBf16 = gelu.function("bias_backward_bf16");
         toBf16 = precision.function("to_bf16");
@@ -171,17 +171,24 @@ final class Kernels {
         (bf16(out) ? geluFwdBf16 : geluFwd).launch(cover((count + v - 1) / v), Dim3.of(256), 0, out, x, count, v);
     }
 
-    void geluBackward(DeviceTensor dx, DeviceTensor dout, DeviceTensor x, long count) {
-        int v = vector(16 / dx.dtype().bytes(), dx, dout, x);
-        (bf16(dx) ? geluBwdBf16 : geluBwd).launch(cover((count + v - 1) / v), Dim3.of(256), 0, dx, dout, x, count, v);
+    /**
+     * dx = dout·gelu'(x) for [rows, cols] tensors (dx may be dout), and dbias [cols] += the column sums of dx as stored:
+     * the bias gradient of the layer before the GELU, in the same pass (its weight-gradient GEMM then needs no epilogue).
+     */
+    void geluBackwardBias(DeviceTensor dx, DeviceTensor dbias, DeviceTensor dout, DeviceTensor x, int rows, int cols) {
+        int v = Math.min(rowVector(dx, cols), Math.min(rowVector(dout, cols), rowVector(x, cols)));
+        (bf16(dx) ? geluBwdBiasBf16 : geluBwdBias).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dx, dbias, dout, x, rows, cols, v);
     }
 
     /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */
     void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
         int v = rowVector(dout, cols);
-        int chunks = Math.max(1, Math.min(512, rows / 128));
-        (bf16(dout) ? biasBwdBf16 : biasBwd).launch(Dim3.of((cols + 32 * v - 1) / (32 * v), chunks), Dim3.of(32, 8), 0, dbias, dout,
-                rows, cols, v);
+        (bf16(dout) ? biasBwdBf16 : biasBwd).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dbias, dout, rows, cols, v);
+    }
+
+    /** The grid of the column-sum kernels: 32·v columns per block, rows in up to 512 chunks of at least 128. */
+    private static Dim3 columnTiles(int rows, int cols, int v) {
+        return Dim3.of((cols + 32 * v - 1) / (32 * v), Math.max(1, Math.min(512, rows / 128)));
     }
 
     /** {@code width} (elements per vector access) where every tensor starts on a width-element boundary, else 1. */

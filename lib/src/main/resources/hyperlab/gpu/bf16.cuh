@@ -25,6 +25,9 @@ __device__ __forceinline__ float load(const float* p) { return *p; }
 __device__ __forceinline__ float load(const bf16_t* p) { return bf2f(*p); }
 __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(bf16_t* p, float v) { *p = f2bf(v); }
+// v as a store to *p keeps it
+__device__ __forceinline__ float as_stored(float v, const float*) { return v; }
+__device__ __forceinline__ float as_stored(float v, const bf16_t*) { return bf2f(f2bf(v)); }
 
 // V consecutive elements moved as one access (16 bytes for V = 16 / sizeof(T)): memory-bound kernels reach full
 // bandwidth only with wide loads, and 2-byte bf16 accesses are the narrowest there are. V = 1 is the plain path for

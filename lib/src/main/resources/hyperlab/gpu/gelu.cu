@@ -54,23 +54,6 @@ __device__ void gelu_elem(T* out, const T* x, long count) {
     }
 }
 
-// dx = dout * gelu'(x) (overwrites dx; dx may alias dout)
-template <typename T, int V>
-__device__ void gelu_backward_elem(T* dx, const T* dout, const T* x, long count) {
-    long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * V;
-    if (i >= count) return;
-    if (i + V <= count) {
-        float a[V], g[V];
-        loadv<V>(x + i, a);
-        loadv<V>(dout + i, g);
-#pragma unroll
-        for (int j = 0; j < V; j++) a[j] = g[j] * gelu_grad_of(a[j], x);
-        storev<V>(dx + i, a);
-    } else {
-        for (; i < count; i++) store(&dx[i], load(&dout[i]) * gelu_grad_of(load(&x[i]), x));
-    }
-}
-
 extern "C" __global__ void gelu_forward(float* out, const float* x, long count, int v) {
     if (v == 4) gelu_elem<float, 4>(out, x, count);
     else gelu_elem<float, 1>(out, x, count);
@@ -81,21 +64,11 @@ extern "C" __global__ void gelu_forward_bf16(bf16_t* out, const bf16_t* x, long 
     else gelu_elem<bf16_t, 1>(out, x, count);
 }
 
-extern "C" __global__ void gelu_backward(float* dx, const float* dout, const float* x, long count, int v) {
-    if (v == 4) gelu_backward_elem<float, 4>(dx, dout, x, count);
-    else gelu_backward_elem<float, 1>(dx, dout, x, count);
-}
-
-extern "C" __global__ void gelu_backward_bf16(bf16_t* dx, const bf16_t* dout, const bf16_t* x, long count, int v) {
-    if (v == 8) gelu_backward_elem<bf16_t, 8>(dx, dout, x, count);
-    else gelu_backward_elem<bf16_t, 1>(dx, dout, x, count);
-}
-
-// dbias[j] += sum_i dout[i, j]. Block (32, 8): thread x owns V adjacent columns of a 32·V-column tile (block x), so
-// a warp reads 32·V consecutive values of a row; the 8 thread rows and the row chunks (block y) stride the rows.
-// Shared partials, then one atomic per column and chunk.
-template <typename T, int V>
-__device__ void bias_backward_rows(float* dbias, const T* dout, int N, int M) {
+// dbias[j] += sum_i rows(i, j), rows a [N, M] matrix read V columns at a time by op(offset, values). Block (32, 8):
+// thread x owns V adjacent columns of a 32·V-column tile (block x), so a warp reads 32·V consecutive values of a row;
+// the 8 thread rows and the row chunks (block y) stride the rows. Shared partials, then one atomic per column and chunk.
+template <int V, typename Op>
+__device__ void column_sums(float* dbias, int N, int M, const Op& op) {
     __shared__ float part[8][32 * V + 1];
     int j0 = (blockIdx.x * 32 + threadIdx.x) * V;
     float acc[V];
@@ -104,7 +77,7 @@ __device__ void bias_backward_rows(float* dbias, const T* dout, int N, int M) {
     if (j0 < M)
         for (int i = blockIdx.y * blockDim.y + threadIdx.y; i < N; i += gridDim.y * blockDim.y) {
             float a[V];
-            loadv<V>(dout + (long)i * M + j0, a);
+            op((long)i * M + j0, a);
 #pragma unroll
             for (int j = 0; j < V; j++) acc[j] += a[j];
         }
@@ -121,13 +94,50 @@ __device__ void bias_backward_rows(float* dbias, const T* dout, int N, int M) {
     }
 }
 
-// v: columns per thread (1, or 4 for fp32 / 8 for bf16 where M is a multiple of v and dout is 16-byte aligned)
+// The values of dout as they are: a bias gradient.
+template <typename T, int V>
+struct Values {
+    const T* dout;
+    __device__ void operator()(long off, float (&a)[V]) const { loadv<V>(dout + off, a); }
+};
+
+// dx = dout * gelu'(x), stored (dx may alias dout); yields dx as stored (bf16-rounded for bf16), which is what the
+// weight-gradient GEMM reads: the fc bias gradient comes with the GELU backward, in one pass over dout and x.
+template <typename T, int V>
+struct GeluBackward {
+    T* dx;
+    const T* dout;
+    const T* x;
+    __device__ void operator()(long off, float (&a)[V]) const {
+        float g[V];
+        loadv<V>(x + off, a);
+        loadv<V>(dout + off, g);
+#pragma unroll
+        for (int j = 0; j < V; j++) a[j] = g[j] * gelu_grad_of(a[j], x);
+        storev<V>(dx + off, a);
+#pragma unroll
+        for (int j = 0; j < V; j++) a[j] = as_stored(a[j], dx);
+    }
+};
+
+// v: columns per thread (1, or 4 for fp32 / 8 for bf16 where M is a multiple of v and every tensor is 16-byte aligned)
+extern "C" __global__ void gelu_backward_bias(float* dx, float* dbias, const float* dout, const float* x, int N, int M, int v) {
+    if (v == 4) column_sums<4>(dbias, N, M, GeluBackward<float, 4>{dx, dout, x});
+    else column_sums<1>(dbias, N, M, GeluBackward<float, 1>{dx, dout, x});
+}
+
+extern "C" __global__ void gelu_backward_bias_bf16(bf16_t* dx, float* dbias, const bf16_t* dout, const bf16_t* x, int N, int M,
+                                                   int v) {
+    if (v == 8) column_sums<8>(dbias, N, M, GeluBackward<bf16_t, 8>{dx, dout, x});
+    else column_sums<1>(dbias, N, M, GeluBackward<bf16_t, 1>{dx, dout, x});
+}
+
 extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int M, int v) {
-    if (v == 4) bias_backward_rows<float, 4>(dbias, dout, N, M);
-    else bias_backward_rows<float, 1>(dbias, dout, N, M);
+    if (v == 4) column_sums<4>(dbias, N, M, Values<float, 4>{dout});
+    else column_sums<1>(dbias, N, M, Values<float, 1>{dout});
 }
 
 extern "C" __global__ void bias_backward_bf16(float* dbias, const bf16_t* dout, int N, int M, int v) {
-    if (v == 8) bias_backward_rows<bf16_t, 8>(dbias, dout, N, M);
-    else bias_backward_rows<bf16_t, 1>(dbias, dout, N, M);
+    if (v == 8) column_sums<8>(dbias, N, M, Values<bf16_t, 8>{dout});
+    else column_sums<1>(dbias, N, M, Values<bf16_t, 1>{dout});
 }

@@ -29,7 +29,7 @@ class GpuBenchTest {
     void rowCarriesTheGroupAndTheModelsBytes() {
         Gpu dev = device();
         GptConfig cfg = TINY_MHC;
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 2, DType.F32, DType.F32, false);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 2, DType.F32, DType.F32, false);
         assertFalse(row.has("error"), row.toString());
         assertEquals(2, row.get("recompute_group").getAsInt());
         assertTrue(row.get("ms_per_step").getAsDouble() > 0, row.toString());
@@ -52,14 +52,14 @@ class GpuBenchTest {
     void bf16StreamRowsHalveTheStreamBuffers() {
         Gpu dev = device();
         GptConfig cfg = TINY_MHC;
-        JsonObject wide = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.BF16, DType.F32, false);
-        JsonObject narrow = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.BF16, DType.BF16, false);
+        JsonObject wide = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.BF16, DType.F32, false);
+        JsonObject narrow = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false);
         assertFalse(narrow.has("error"), narrow.toString());
         assertEquals("fp32", wide.get("stream_precision").getAsString());
         assertEquals("bf16", narrow.get("stream_precision").getAsString());
         long buffers = 2L * cfg.layers() + 1 + 2, streamElements = 2L * 16 * 2 * cfg.width();
         assertEquals(buffers * streamElements * 2, wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
-        JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 1, 1, DType.BF16, DType.BF16, false);
+        JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false);
         assertEquals("fp32", rc.get("stream_precision").getAsString());
         var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new GpuGpt(dev, cfg, 2, 16, 1, DType.F32, DType.BF16));
@@ -75,7 +75,7 @@ class GpuBenchTest {
     void profileSplitsAStepIntoItsPhases() {
         Gpu dev = device();
         GptConfig cfg = TINY_MHC;
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, DType.F32, DType.F32, true);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 2, 1, DType.F32, DType.F32, true);
         assertFalse(row.has("error"), row.toString());
         JsonObject phases = row.getAsJsonObject("phases_ms");
         Set<String> named = Set.of("input copies", "casts", "embedding", "maps", "layernorm", "gemm", "attention", "gelu",
@@ -100,7 +100,7 @@ class GpuBenchTest {
     void profileNamesEveryGemmOfTheStep() {
         Gpu dev = device();
         GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.RC).streams(1);
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 1, 1, DType.F32, DType.F32, true);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.F32, DType.F32, true);
         assertFalse(row.has("error"), row.toString());
         JsonObject gemms = row.getAsJsonObject("gemms");
         double flops = 0;
@@ -134,9 +134,9 @@ class GpuBenchTest {
         JsonObject header = new JsonObject();
         header.addProperty("device", dev.info().name());
         GpuBench.Results results = new GpuBench.Results(header, null, null);
-        JsonObject rcRow = GpuBench.measure(dev, rc, 2, 16, 1, 1, DType.F32, DType.F32, false);
-        JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 1, DType.F32, DType.F32, false);
-        JsonObject mhcAuto = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 2, DType.F32, DType.F32, false);
+        JsonObject rcRow = GpuBench.measure(dev, rc, 2, 16, 2, 1, 1, DType.F32, DType.F32, false);
+        JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false);
+        JsonObject mhcAuto = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 2, DType.F32, DType.F32, false);
         rcRow.addProperty("recompute", "off");
         mhcOff.addProperty("recompute", "off");
         mhcAuto.addProperty("recompute", "2");
@@ -164,7 +164,7 @@ class GpuBenchTest {
         java.nio.file.Files.writeString(file, "{\"record\": true}");
         JsonObject header = new JsonObject();
         header.addProperty("device", dev.info().name());
-        JsonObject row = GpuBench.measure(dev, TINY_MHC, 2, 16, 1, 1, DType.F32, DType.F32, false);
+        JsonObject row = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false);
         row.addProperty("recompute", "off");
         GpuBench.Results stopped = new GpuBench.Results(header, null, file);
         stopped.add(row);

@@ -142,12 +142,13 @@ class KernelsGpuTest {
             x = roundBf16(x);
             dout = roundBf16(dout);
         }
-        double[] want = new double[count], wantDx = new double[count], wantBias = new double[cols];
+        double[] want = new double[count], wantDx = new double[count], wantBias = new double[cols], wantGeluBias = new double[cols];
         for (int i = 0; i < count; i++) {
             double v = x[i], h = 1e-6;
             want[i] = geluRef(v);
             wantDx[i] = dout[i] * (geluRef(v + h) - geluRef(v - h)) / (2 * h);
             wantBias[i % cols] += dout[i];
+            wantGeluBias[i % cols] += wantDx[i];
         }
         double tol = dtype == DType.BF16 ? 4e-3 : 1e-5;   // bf16 outputs: one rounding, relative 2^-9
         try (DeviceArena a = gpu.arena()) {
@@ -157,11 +158,18 @@ class KernelsGpuTest {
             assertEquals(offset == 0 ? w : 1, Kernels.vector(w, out, dx, g), "the path under test");
             k.gelu(out, dx, count);
             DeviceTensor gx = a.alloc(dtype, count + offset).view(offset, count);
-            k.geluBackward(gx, g, dx, count);
+            DeviceTensor geluBias = a.zeros(DType.F32, cols);
+            k.geluBackwardBias(gx, geluBias, g, dx, rows, cols);
             DeviceTensor bias = a.zeros(DType.F32, cols);
             k.biasBackward(bias, g.view(0, rows, cols), rows, cols);
             double e1 = relError(out.toFloatArray(), want), e2 = relError(gx.toFloatArray(), wantDx), e3 = relError(bias.toFloatArray(), wantBias);
+            // the GELU's bias gradient sums dx as stored: for bf16, float64 sums of the kernel's own rounded dx
+            double[] storedSums = new double[cols];
+            float[] stored = gx.toFloatArray();
+            for (int i = 0; i < count; i++) storedSums[i % cols] += stored[i];
+            double e4 = relError(geluBias.toFloatArray(), storedSums), e5 = relError(geluBias.toFloatArray(), wantGeluBias);
             assertTrue(e1 < tol && e2 < tol && e3 < 1e-5, "gelu " + e1 + ", gelu backward " + e2 + ", bias gradient " + e3);
+            assertTrue(e4 < 1e-5 && e5 < tol, "gelu backward's bias gradient: " + e4 + " from its dx, " + e5 + " from float64");
         }
     }
 
@@ -187,7 +195,7 @@ class KernelsGpuTest {
             DeviceTensor dx = shifted(a, DType.BF16, x, 0), g = shifted(a, DType.BF16, ones, 0);
             DeviceTensor out = a.alloc(DType.BF16, count), grad = a.alloc(DType.BF16, count);
             k.gelu(out, dx, count);
-            k.geluBackward(grad, g, dx, count);
+            k.geluBackwardBias(grad, a.zeros(DType.F32, count), g, dx, 1, count);
             float[] got = out.toFloatArray(), gotGrad = grad.toFloatArray();
             for (int i = 0; i < count; i++) {
                 double v = x[i], cdf = 0.5 * (1 + org.apache.commons.math3.special.Erf.erf(v / Math.sqrt(2)));
