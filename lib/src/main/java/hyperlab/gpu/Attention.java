@@ -33,7 +33,7 @@ public final class Attention implements AutoCloseable {
     private final BackwardTiling tiling;
     private final DType dtype;
     private final boolean tensorCores;
-    private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore;
+    private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore, biasSums;
     private DeviceArena scratch;
     private DeviceTensor deltaBuf, dqAcc;
 
@@ -106,6 +106,7 @@ public final class Attention implements AutoCloseable {
         dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
         bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
         dqStore = tensorCores ? m.function("attn_dq_store_bf16") : null;
+        biasSums = tensorCores ? null : m.function("attn_bias_" + t);
     }
 
     public int heads() {
@@ -147,6 +148,15 @@ public final class Attention implements AutoCloseable {
      * qkv, y and lse.
      */
     public void backward(DeviceTensor dy, DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, DeviceTensor dqkv, int batch, int time) {
+        backward(dy, qkv, y, lse, dqkv, null, batch, time);
+    }
+
+    /**
+     * As above, and adds the column sums of dqkv as stored ([B·T, 3C] summed over tokens: the gradient of the bias of
+     * the layer that made qkv) into {@code dbias} (F32 [3C], or null for none), in the passes that write dqkv.
+     */
+    public void backward(DeviceTensor dy, DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, DeviceTensor dqkv, DeviceTensor dbias,
+                         int batch, int time) {
         checkDims(batch, time);
         long rows = (long) batch * heads * time;
         check("dy", dy, dtype, (long) batch * time * width(), "[B, T, C] = " + shape(batch, time, width()));
@@ -155,6 +165,7 @@ public final class Attention implements AutoCloseable {
         check("lse", lse, DType.F32, rows, "[B, heads, T] = " + shape(batch, heads, time));
         check("dqkv", dqkv, dtype, 3L * batch * time * width(), "[B, T, 3C] = " + shape(batch, time, 3 * width()));
         if (dqkv.address() == qkv.address()) throw new IllegalArgumentException("dqkv must not alias qkv");
+        if (dbias != null) check("dbias", dbias, DType.F32, 3L * width(), "[3C] = [" + 3 * width() + "]");
         long tokens = (long) batch * time;
         ensureScratch(rows, tensorCores ? tokens * width() : 0);
         DeviceTensor d = deltaBuf;
@@ -165,12 +176,16 @@ public final class Attention implements AutoCloseable {
             float scaleLog2 = (float) (scale / Math.log(2));
             DeviceTensor acc = dqAcc.view(0, tokens * width()).zero();
             Dim3 keyBlocks = Dim3.of((time + tiling.keys() - 1) / tiling.keys(), batch * heads);
-            bwd.launch(keyBlocks, Dim3.of(2 * tiling.keys()), 0, qkv, dy, lse, d, acc, dqkv, heads, time, scaleLog2, scale);
-            long count8 = tokens * width() / 8;
-            dqStore.launch(Dim3.cover(count8, 256), Dim3.of(256), 0, acc, dqkv, width(), count8, scale);
+            Object bias = dbias != null ? dbias : (Object) 0L;      // a null pointer: no bias gradient
+            bwd.launch(keyBlocks, Dim3.of(2 * tiling.keys()), 0, qkv, dy, lse, d, acc, dqkv, bias, heads, time, scaleLog2, scale);
+            dqStore.launch(Kernels.columnTiles((int) tokens, width(), 8), Dim3.of(32, 8), 0, acc, dqkv, bias, (int) tokens, width(), scale);
         } else {
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
+            if (dbias != null) {
+                int cols = 3 * width(), w = 16 / dtype.bytes(), v = cols % w == 0 && dqkv.address() % 16 == 0 ? w : 1;
+                biasSums.launch(Kernels.columnTiles((int) tokens, cols, v), Dim3.of(32, 8), 0, dbias, dqkv, (int) tokens, cols, v);
+            }
         }
     }
 

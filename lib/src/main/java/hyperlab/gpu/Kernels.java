@@ -187,7 +187,7 @@ final class Kernels {
     }
 
     /** The grid of the column-sum kernels: 32·v columns per block, rows in up to 512 chunks of at least 128. */
-    private static Dim3 columnTiles(int rows, int cols, int v) {
+    static Dim3 columnTiles(int rows, int cols, int v) {
         return Dim3.of((cols + 32 * v - 1) / (32 * v), Math.max(1, Math.min(512, rows / 128)));
     }
 

@@ -15,9 +15,10 @@
 //    tiles equals the A layout of one k16 chunk), so P never leaves registers. Backward: one pass, a block owns 64
 //    keys and walks the query tiles; dQ is summed over the key blocks with fp32 atomics into a scratch buffer and
 //    written as bf16 by a last small kernel (the order of the atomics moves dQ's last fp32 bit from run to run).
-// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh, async.cuh and mma.cuh in front, for
-// the conversions, load/store, cp.async and the mma.sync / ldmatrix fragments), which also lets the CPU emulator run
-// every kernel here (mma.cuh emulates mma.sync through shared memory).
+// bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh, async.cuh, mma.cuh and columns.cuh in
+// front, for the conversions, load/store, cp.async, the mma.sync / ldmatrix fragments and the bias gradient's column
+// sums), which also lets the CPU emulator run every kernel here (mma.cuh emulates mma.sync through shared memory).
+// The backward also adds the c_attn bias gradient, the column sums of dqkv as stored, into dbias (F32 [3C], or null).
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
@@ -248,6 +249,18 @@ extern "C" __global__ __launch_bounds__(64) void attn_dq_simt_bf16(const bf16_t*
     dq_simt<bf16_t>(qkv, dy, lse, delta, dqkv, H, Tn, scale);
 }
 
+// dbias[j] += sum over rows of dqkv[:, j] ([rows, 3C]; the SIMT backward's bias gradient). Block (32, 8), v as
+// Kernels.columnTiles: 4 (fp32) / 8 (bf16) columns per thread where 3C is a multiple and dqkv 16-byte aligned, else 1.
+extern "C" __global__ void attn_bias_f32(float* dbias, const float* dqkv, int rows, int cols, int v) {
+    if (v == 4) column_sums<4>(dbias, rows, cols, Values<float, 4>{dqkv});
+    else column_sums<1>(dbias, rows, cols, Values<float, 1>{dqkv});
+}
+
+extern "C" __global__ void attn_bias_bf16(float* dbias, const bf16_t* dqkv, int rows, int cols, int v) {
+    if (v == 8) column_sums<8>(dbias, rows, cols, Values<bf16_t, 8>{dqkv});
+    else column_sums<1>(dbias, rows, cols, Values<bf16_t, 1>{dqkv});
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Tensor-core kernels (bf16 in/out, fp32 accumulation), HD % 16 == 0. Block: 128 threads = 4 warps x 16 rows.
 // mma.m16n8k16 fragments (g = lane / 4, t = lane % 4), each 32-bit register two bf16, lower index in the low half:
@@ -374,6 +387,24 @@ __device__ __forceinline__ void store_rows(bf16_t* dst, long ld, int row0, int l
         int c = dn * 8 + 2 * t;
         if (r0 < limit) *reinterpret_cast<unsigned*>(dst + (long)r0 * ld + c) = pack2(acc[dn][0] * mul0, acc[dn][1] * mul0);
         if (r1 < limit) *reinterpret_cast<unsigned*>(dst + (long)r1 * ld + c) = pack2(acc[dn][2] * mul1, acc[dn][3] * mul1);
+    }
+}
+
+// dbias[c] += the sums over this warp's 16 rows (row0 + g, + 8; rows >= limit skipped) of the accumulators times mul
+// as store_rows stores them (bf16), column c = dn * 8 + 2t (+1): a reduction over the lanes that share t.
+__device__ __forceinline__ void add_column_sums(float* dbias, int row0, int limit, float (*acc)[4], float mul) {
+    const int lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+    const bool ok0 = row0 + g < limit, ok1 = row0 + g + 8 < limit;
+#pragma unroll
+    for (int dn = 0; dn < HD / 8; dn++) {
+        float s0 = (ok0 ? bf2f(f2bf(acc[dn][0] * mul)) : 0.f) + (ok1 ? bf2f(f2bf(acc[dn][2] * mul)) : 0.f);
+        float s1 = (ok0 ? bf2f(f2bf(acc[dn][1] * mul)) : 0.f) + (ok1 ? bf2f(f2bf(acc[dn][3] * mul)) : 0.f);
+#pragma unroll
+        for (int o = 4; o < 32; o <<= 1) {
+            s0 += __shfl_xor_sync(0xffffffffu, s0, o);
+            s1 += __shfl_xor_sync(0xffffffffu, s1, o);
+        }
+        if (g == 0) red2(dbias + dn * 8 + 2 * t, s0, s1);
     }
 }
 
@@ -509,7 +540,7 @@ extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y,
 // after the tile's queries (near the diagonal) skips its products and leaves zeros in dS^T. attn_dq_store_bf16 then
 // writes dQ. More keys per block: each Q/dO tile and each dQ atomic serves more keys.
 extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
-        const float* delta, float* dqacc, bf16_t* dqkv, int H, int Tn, float scale_log2, float scale) {
+        const float* delta, float* dqacc, bf16_t* dqkv, float* dbias, int H, int Tn, float scale_log2, float scale) {
     __shared__ int4 qo_raw[(2 * 2 * TQ * KP) / 8];   // two stages of [Q tile | dO tile]; int4: 16-byte aligned
     __shared__ int4 k_raw[(BR * KP) / 8];            // the block's keys: dQ's B operand
     __shared__ int4 ds_raw[(BR * SP) / 8];           // dS^T of the current tile (bf16)
@@ -623,26 +654,40 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
     bf16_t* out = dqkv + (long)b * Tn * ld3 + h * HD;
     store_rows(out + C, ld3, key0, Tn, dk, scale, scale);
     store_rows(out + 2 * C, ld3, key0, Tn, dv, 1.f, 1.f);
+    if (dbias != nullptr) {   // the k and v thirds of the c_attn bias gradient
+        add_column_sums(dbias + C + h * HD, key0, Tn, dk, scale);
+        add_column_sums(dbias + 2 * C + h * HD, key0, Tn, dv, 1.f);
+    }
 }
 
-// dqkv[row, 0:C] = bf16(scale * dqacc[row, :]) for the [rows, C] accumulator; a thread per 8 columns.
-extern "C" __global__ void attn_dq_store_bf16(const float* dqacc, bf16_t* dqkv, int C, long count8, float scale) {
-    const long e = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= count8) return;
-    const long row = e * 8 / C;
-    const int c = (int)(e * 8 % C);
-    float v[8];
-    loadv<8>(dqacc + e * 8, v);
+// dqkv[row, 0:C] = bf16(scale * dqacc[row, :]) for the [rows, C] accumulator, and dbias[0:C] (or null) += the column
+// sums of what it stores (the q third of the c_attn bias gradient). Block (32, 8), 8 columns a thread (C % 8 == 0).
+struct DqStore {
+    const float* dqacc;
+    bf16_t* dqkv;
+    int C;
+    float scale;
+    __device__ void operator()(long off, float (&a)[8]) const {   // off = row * C + column
+        const long row = off / C;
+        loadv<8>(dqacc + off, a);
 #pragma unroll
-    for (int j = 0; j < 8; j++) v[j] *= scale;
-    storev<8>(dqkv + row * 3 * C + c, v);
+        for (int j = 0; j < 8; j++) a[j] *= scale;
+        storev<8>(dqkv + row * 3 * C + off % C, a);
+#pragma unroll
+        for (int j = 0; j < 8; j++) a[j] = bf2f(f2bf(a[j]));
+    }
+};
+
+extern "C" __global__ void attn_dq_store_bf16(const float* dqacc, bf16_t* dqkv, float* dbias, int rows, int C, float scale) {
+    column_sums<8>(dbias, rows, C, DqStore{dqacc, dqkv, C, scale});
 }
 
 #else  // the tensor-core kernels need d % 16 == 0; these stubs keep the module's kernel names (never launched)
 
 extern "C" __global__ void attn_fwd_tc_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
 extern "C" __global__ void attn_delta_tc_bf16(const bf16_t*, const bf16_t*, float*, int, int, long) {}
-extern "C" __global__ void attn_bwd_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, float*, bf16_t*, int, int, float, float) {}
-extern "C" __global__ void attn_dq_store_bf16(const float*, bf16_t*, int, long, float) {}
+extern "C" __global__ void attn_bwd_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, float*, bf16_t*, float*, int,
+                                            int, float, float) {}
+extern "C" __global__ void attn_dq_store_bf16(const float*, bf16_t*, float*, int, int, float) {}
 
 #endif  // HEAD_DIM % 16 == 0

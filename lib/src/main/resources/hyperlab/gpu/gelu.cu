@@ -1,6 +1,6 @@
 // The exact GELU of nanoGPT, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2, and its derivative Phi(x) + x phi(x), on
-// fp32 or (the bf16 engine) bf16 tensors with fp32 maths (needs bf16.cuh). Each thread moves v elements (v = 1, or
-// 16 bytes' worth when Kernels found the pointers aligned): these kernels are memory-bound.
+// fp32 or (the bf16 engine) bf16 tensors with fp32 maths (needs bf16.cuh and columns.cuh). Each thread moves v
+// elements (v = 1, or 16 bytes' worth when Kernels found the pointers aligned): these kernels are memory-bound.
 
 __device__ __forceinline__ float gelu_f(float v) { return 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); }
 
@@ -63,43 +63,6 @@ extern "C" __global__ void gelu_forward_bf16(bf16_t* out, const bf16_t* x, long 
     if (v == 8) gelu_elem<bf16_t, 8>(out, x, count);
     else gelu_elem<bf16_t, 1>(out, x, count);
 }
-
-// dbias[j] += sum_i rows(i, j), rows a [N, M] matrix read V columns at a time by op(offset, values). Block (32, 8):
-// thread x owns V adjacent columns of a 32·V-column tile (block x), so a warp reads 32·V consecutive values of a row;
-// the 8 thread rows and the row chunks (block y) stride the rows. Shared partials, then one atomic per column and chunk.
-template <int V, typename Op>
-__device__ void column_sums(float* dbias, int N, int M, const Op& op) {
-    __shared__ float part[8][32 * V + 1];
-    int j0 = (blockIdx.x * 32 + threadIdx.x) * V;
-    float acc[V];
-#pragma unroll
-    for (int j = 0; j < V; j++) acc[j] = 0.f;
-    if (j0 < M)
-        for (int i = blockIdx.y * blockDim.y + threadIdx.y; i < N; i += gridDim.y * blockDim.y) {
-            float a[V];
-            op((long)i * M + j0, a);
-#pragma unroll
-            for (int j = 0; j < V; j++) acc[j] += a[j];
-        }
-#pragma unroll
-    for (int j = 0; j < V; j++) part[threadIdx.y][threadIdx.x * V + j] = acc[j];
-    __syncthreads();
-    if (threadIdx.y == 0 && j0 < M) {
-#pragma unroll
-        for (int j = 0; j < V; j++) {
-            float s = 0.f;
-            for (int y = 0; y < 8; y++) s += part[y][threadIdx.x * V + j];
-            atomicAdd(&dbias[j0 + j], s);
-        }
-    }
-}
-
-// The values of dout as they are: a bias gradient.
-template <typename T, int V>
-struct Values {
-    const T* dout;
-    __device__ void operator()(long off, float (&a)[V]) const { loadv<V>(dout + off, a); }
-};
 
 // dx = dout * gelu'(x), stored (dx may alias dout); yields dx as stored (bf16-rounded for bf16), which is what the
 // weight-gradient GEMM reads: the fc bias gradient comes with the GELU backward, in one pass over dout and x.

@@ -127,6 +127,58 @@ class AttentionGpuTest {
         }
     }
 
+    /**
+     * The bias gradient the backward adds into dbias: the column sums over tokens of dqkv as stored (float64 sums of the
+     * kernels' own dqkv, to 1e-5) and of the float64 reference (the dtype's tolerance), added to what dbias held.
+     */
+    @ParameterizedTest(name = "{0} tensor cores {1} B={2} heads={3} T={4} d={5}")
+    @CsvSource({"BF16, true, 2, 3, 130, 64", "BF16, true, 1, 2, 70, 128", "BF16, false, 2, 2, 33, 24", "F32, false, 2, 3, 67, 16"})
+    void backwardAddsTheBiasGradient(DType dtype, boolean tensorCores, int batch, int heads, int time, int d) {
+        int c = heads * d, rows = batch * time;
+        Random r = new Random(23);
+        float[] qkv = new float[rows * 3 * c], w = new float[rows * c], start = new float[3 * c];
+        for (int i = 0; i < qkv.length; i++) qkv[i] = (float) (r.nextGaussian() * 1.5);
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        for (int i = 0; i < start.length; i++) start[i] = (float) r.nextGaussian();
+        if (dtype == DType.BF16) {
+            qkv = roundBf16(qkv);
+            w = roundBf16(w);
+        }
+        AttentionReference ref = new AttentionReference(toDouble(qkv), toDouble(w), batch, time, heads, d);
+        try (Attention att = new Attention(gpu, heads, d, dtype, tensorCores); DeviceArena a = gpu.arena()) {
+            DeviceTensor tq = a.of(dtype, qkv, batch, time, 3L * c), tw = a.of(dtype, w, batch, time, c);
+            DeviceTensor y = a.alloc(dtype, batch, time, c), lse = a.alloc(DType.F32, batch, heads, time);
+            DeviceTensor dqkv = a.alloc(dtype, batch, time, 3L * c), dbias = a.of(DType.F32, start, 3 * c);
+            att.forward(tq, y, lse, batch, time);
+            att.backward(tw, tq, y, lse, dqkv, dbias, batch, time);
+            float[] got = dbias.toFloatArray(), stored = dqkv.toFloatArray();
+            double[] fromStored = new double[3 * c], fromRef = new double[3 * c], gotMinusStart = new double[3 * c];
+            for (int i = 0; i < stored.length; i++) {
+                fromStored[i % (3 * c)] += stored[i];
+                fromRef[i % (3 * c)] += ref.dqkv[i];
+            }
+            for (int j = 0; j < 3 * c; j++) {
+                fromStored[j] += start[j];
+                gotMinusStart[j] = got[j] - start[j];
+            }
+            double eStored = AttentionReference.relError(got, fromStored, 3 * c, 0, 3 * c);
+            double eRef = relError(gotMinusStart, fromRef);
+            System.out.printf("attention %s bias gradient (tensor cores %b) d=%d: %.2e from its dqkv, %.2e from float64%n", dtype,
+                    tensorCores, d, eStored, eRef);
+            assertTrue(eStored <= 1e-5, "against the sums of its own dqkv: " + eStored);
+            assertTrue(eRef <= (dtype == DType.F32 ? 1e-4 : 2e-2), "against float64: " + eRef);
+        }
+    }
+
+    private static double relError(double[] got, double[] want) {
+        double num = 0, den = 0;
+        for (int i = 0; i < got.length; i++) {
+            num += (got[i] - want[i]) * (got[i] - want[i]);
+            den += want[i] * want[i];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
     /** Many key tiles and the preset-M head size: only on a real GPU (the emulator would take minutes). */
     @Test
     void longSequencesOnTheGpu() {
