@@ -267,8 +267,7 @@ public final class Matmul {
     /**
      * Times each candidate algorithm on ops, writing into a scratch copy of d so that d (and c, read) stay as they were.
      * Two passes over the candidates, each keeping its faster time: the first GEMM of a process meets an idle GPU whose
-     * clock rises while the candidates run, and one pass in heuristic order charged that to the first pick (preset M's
-     * QKV GEMM ran at 145 TFLOP/s in RC, 605 where another GEMM had tuned first).
+     * clock rises while the candidates run, which one pass in heuristic order would charge to the first picks alone.
      */
     private MemorySegment fastest(Plan p, MemorySegment results, int found, Operands ops) {
         long scratch = gpu.alloc(ops.d().bytes());
