@@ -106,7 +106,8 @@ public final class Attention implements AutoCloseable {
         dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
         bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
         dqStore = tensorCores ? m.function("attn_dq_store_bf16") : null;
-        biasSums = tensorCores ? null : m.function("attn_bias_" + t);
+        biasSums = tensorCores ? null : MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/gelu",
+                k -> Kernels.withHeaders(gpu, "gelu.cu")).function(dtype == DType.F32 ? "bias_backward" : "bias_backward_bf16");
     }
 
     public int heads() {

@@ -18,7 +18,8 @@
 // bf16 values travel as their raw 16-bit patterns (unsigned short; needs bf16.cuh, async.cuh, mma.cuh and columns.cuh in
 // front, for the conversions, load/store, cp.async, the mma.sync / ldmatrix fragments and the bias gradient's column
 // sums), which also lets the CPU emulator run every kernel here (mma.cuh emulates mma.sync through shared memory).
-// The backward also adds the c_attn bias gradient, the column sums of dqkv as stored, into dbias (F32 [3C], or null).
+// The tensor-core backward also adds the c_attn bias gradient, the column sums of dqkv as stored, into dbias (F32
+// [3C], or null); the SIMT path leaves it to gelu.cu's bias kernel.
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
@@ -247,18 +248,6 @@ extern "C" __global__ __launch_bounds__(64) void attn_dq_simt_f32(const float* q
 extern "C" __global__ __launch_bounds__(64) void attn_dq_simt_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
         const float* delta, bf16_t* dqkv, int H, int Tn, float scale) {
     dq_simt<bf16_t>(qkv, dy, lse, delta, dqkv, H, Tn, scale);
-}
-
-// dbias[j] += sum over rows of dqkv[:, j] ([rows, 3C]; the SIMT backward's bias gradient). Block (32, 8), v as
-// Kernels.columnTiles: 4 (fp32) / 8 (bf16) columns per thread where 3C is a multiple and dqkv 16-byte aligned, else 1.
-extern "C" __global__ void attn_bias_f32(float* dbias, const float* dqkv, int rows, int cols, int v) {
-    if (v == 4) column_sums<4>(dbias, rows, cols, Values<float, 4>{dqkv});
-    else column_sums<1>(dbias, rows, cols, Values<float, 1>{dqkv});
-}
-
-extern "C" __global__ void attn_bias_bf16(float* dbias, const bf16_t* dqkv, int rows, int cols, int v) {
-    if (v == 8) column_sums<8>(dbias, rows, cols, Values<bf16_t, 8>{dqkv});
-    else column_sums<1>(dbias, rows, cols, Values<bf16_t, 1>{dqkv});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
