@@ -95,7 +95,8 @@ public final class Attention implements AutoCloseable {
         this.headDim = headDim;
         this.dtype = dtype;
         this.tensorCores = tensorCores;
-        CudaModule m = MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/d" + headDim + "/" + tiling,
+        String device = gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal();
+        CudaModule m = MODULES.computeIfAbsent(device + "/d" + headDim + "/" + tiling,
                 k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim, "-DATTN_BWD_KEYS=" + tiling.keys(),
                         "-DATTN_BWD_MIN_BLOCKS=" + tiling.blocksPerSm()));
         String t = dtype == DType.F32 ? "f32" : "bf16";
@@ -106,7 +107,7 @@ public final class Attention implements AutoCloseable {
         dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
         bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
         dqStore = tensorCores ? m.function("attn_dq_store_bf16") : null;
-        biasSums = tensorCores ? null : MODULES.computeIfAbsent((gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal()) + "/gelu",
+        biasSums = tensorCores ? null : MODULES.computeIfAbsent(device + "/gelu",
                 k -> Kernels.withHeaders(gpu, "gelu.cu")).function(dtype == DType.F32 ? "bias_backward" : "bias_backward_bf16");
     }
 
@@ -184,7 +185,7 @@ public final class Attention implements AutoCloseable {
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             if (dbias != null) {
-                int cols = 3 * width(), w = 16 / dtype.bytes(), v = cols % w == 0 && dqkv.address() % 16 == 0 ? w : 1;
+                int cols = 3 * width(), v = Kernels.rowVector(cols, dqkv);
                 biasSums.launch(Kernels.columnTiles((int) tokens, cols, v), Dim3.of(32, 8), 0, dbias, dqkv, (int) tokens, cols, v);
             }
         }

@@ -177,12 +177,13 @@ public final class GpuGpt implements AutoCloseable {
         dU = arena.alloc(compute, tokens, 4 * c);
         params.copyFrom(layout.initialValues(cfg.seed()));
         // -Dhyperlab.gpu.biasGradEpilogue=false: separate bias kernels and plain weight-gradient GEMMs (to compare the two)
-        biasGradEpilogue = !"false".equals(System.getProperty("hyperlab.gpu.biasGradEpilogue")) && biasGradEpilogueEverywhere();
-        if (!biasGradEpilogue && biasGradEpilogueEverywhere())
-            System.err.println("hyperlab: -Dhyperlab.gpu.biasGradEpilogue=false: the bias gradients run as separate kernels");
-        else if (!biasGradEpilogue)
+        boolean supported = biasGradEpilogueEverywhere();
+        biasGradEpilogue = supported && !"false".equals(System.getProperty("hyperlab.gpu.biasGradEpilogue"));
+        if (!supported)
             System.err.println("hyperlab: cuBLASLt here has no bias-gradient epilogue for " + nameOf(compute)
                     + " GEMMs; the bias gradients run as separate kernels");
+        else if (!biasGradEpilogue)
+            System.err.println("hyperlab: -Dhyperlab.gpu.biasGradEpilogue=false: the bias gradients run as separate kernels");
     }
 
     /** lo = x in the compute dtype (a cast for BF16; for F32 lo is x and nothing runs); returns lo. */

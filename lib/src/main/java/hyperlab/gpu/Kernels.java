@@ -176,13 +176,13 @@ final class Kernels {
      * the bias gradient of the layer before the GELU, in the same pass (its weight-gradient GEMM then needs no epilogue).
      */
     void geluBackwardBias(DeviceTensor dx, DeviceTensor dbias, DeviceTensor dout, DeviceTensor x, int rows, int cols) {
-        int v = Math.min(rowVector(dx, cols), Math.min(rowVector(dout, cols), rowVector(x, cols)));
+        int v = rowVector(cols, dx, dout, x);
         (bf16(dx) ? geluBwdBiasBf16 : geluBwdBias).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dx, dbias, dout, x, rows, cols, v);
     }
 
     /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */
     void biasBackward(DeviceTensor dbias, DeviceTensor dout, int rows, int cols) {
-        int v = rowVector(dout, cols);
+        int v = rowVector(cols, dout);
         (bf16(dout) ? biasBwdBf16 : biasBwd).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dbias, dout, rows, cols, v);
     }
 
@@ -205,18 +205,18 @@ final class Kernels {
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
     void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
         (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale,
-                rowVector(logits, vocab));
+                rowVector(vocab, logits));
     }
 
     void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {
         (bf16(logits) ? ceFwdBf16 : ceFwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab,
-                rowVector(logits, vocab));
+                rowVector(vocab, logits));
     }
 
-    /** Elements per 16-byte access over rows of {@code cols} elements of t: every row must start aligned. */
-    private static int rowVector(DeviceTensor t, int cols) {
-        int w = 16 / t.dtype().bytes();
-        return cols % w == 0 ? vector(w, t) : 1;
+    /** Elements per 16-byte access over rows of {@code cols} elements of ts (one dtype): every row must start aligned. */
+    static int rowVector(int cols, DeviceTensor... ts) {
+        int w = 16 / ts[0].dtype().bytes();
+        return cols % w == 0 ? vector(w, ts) : 1;
     }
 
     /** out[0] = ‖g‖₂ over its first {@code count} elements; partial must hold NORM_PARTS floats. */

@@ -663,7 +663,7 @@ struct DqStore {
         for (int j = 0; j < 8; j++) a[j] *= scale;
         storev<8>(dqkv + row * 3 * C + off % C, a);
 #pragma unroll
-        for (int j = 0; j < 8; j++) a[j] = bf2f(f2bf(a[j]));
+        for (int j = 0; j < 8; j++) a[j] = as_stored(a[j], dqkv);
     }
 };
 
