@@ -45,9 +45,15 @@ public final class StreamMaps implements AutoCloseable {
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
     private static final int MMA_MAX = 32, MMA_TOKENS = 16;   // SM_MMA_MAX, and sm_stream_backward_mma's tokens per tile
+    private static final int DM_TOKENS = 32;        // SM_DM_TOKENS: tokens per 128-thread block of sm_dots_maps_backward
     private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
+    /**
+     * System property with pipeline depths for the build, e.g. "-DSM_PSTAGES=4 -DSM_MSTAGES=4" (sm_project's and
+     * sm_stream_backward_mma's stages in flight): for measuring them on a GPU, not for training.
+     */
+    static final String DEFINES = "hyperlab.streammaps.defines";
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
     private static final Map<CudaModule, LaunchShape> SHAPES = new ConcurrentHashMap<>();
 
@@ -57,14 +63,14 @@ public final class StreamMaps implements AutoCloseable {
     private final DType xType;                       // the streams as stored: F32 or BF16
     private final StreamMapsLayout layout;
     private final DeviceArena arena;
-    private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpre, dpost, dres, dzr, coef,
+    private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
             part, partSums;
     private final DeviceTensor packTable, gradTable;   // I64 [slots, 4] for sm_pack / sm_unpack_add
     private long[] packed = {}, unpacked = {};          // what the tables hold now
-    private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, mapsBwd, agg, merge, mergeBwd, mergeBwdBf16, aggDots, streamBwd,
+    private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
             streamBwdDphi, streamBwdMma, project;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
-    private final int mapsLanes;                    // threads per token of sm_maps_forward / sm_maps_backward
+    private final int mapsLanes;                    // threads per token of sm_maps_forward
     private final boolean mmaBackward;              // bf16 streams of a shape sm_stream_backward_mma takes (aligned tensors given)
     private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared;   // dynamic shared memory (bytes)
     private int lastTokens = -1;
@@ -113,12 +119,11 @@ public final class StreamMaps implements AutoCloseable {
         unpackAdd = mod.function("sm_unpack_add");
         sumRows = mod.function("sm_sum_rows");
         mapsFwd = mod.function("sm_maps_forward");
-        mapsBwd = mod.function("sm_maps_backward");
+        dotsMapsBwd = mod.function("sm_dots_maps_backward");
         agg = mod.function("sm_aggregate");
         merge = mod.function("sm_merge");
         mergeBwd = mod.function("sm_merge_backward");
         mergeBwdBf16 = mod.function("sm_merge_backward_bf16");
-        aggDots = mod.function("sm_aggregate_dots");
         streamBwd = mod.function("sm_stream_backward");
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
         streamBwdMma = mod.function("sm_stream_backward_mma");
@@ -150,7 +155,6 @@ public final class StreamMaps implements AutoCloseable {
         pre = arena.zeros(DType.F32, maxTokens, n);
         post = arena.zeros(DType.F32, maxTokens, n);
         res = arena.zeros(DType.F32, maxTokens, n, n);
-        dpre = arena.zeros(DType.F32, maxTokens, n);
         dpost = arena.zeros(DType.F32, maxTokens, n);
         dres = arena.zeros(DType.F32, maxTokens, n, n);
         dzr = arena.zeros(DType.F32, maxTokens, mm);
@@ -176,13 +180,21 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log, boolean bf16) {
-        String[] opts = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
+        String[] base = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
             case HC -> 0;
             case MHC -> 1;
             case MHC_LITE -> 2;
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
         }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0), "-DSM_XBF16=" + (bf16 ? 1 : 0)};
+        String tuning = System.getProperty(DEFINES, "").trim();
+        if (!tuning.isEmpty()) {
+            for (String o : tuning.split("\\s+"))
+                if (!o.matches("-DSM_(PSTAGES|MSTAGES)=[2-9]"))
+                    throw new IllegalArgumentException(DEFINES + " = '" + tuning + "': only -DSM_PSTAGES=k and -DSM_MSTAGES=k (k = 2..9) are tuning knobs");
+        }
+        String[] opts = tuning.isEmpty() ? base
+                : java.util.stream.Stream.concat(Arrays.stream(base), Arrays.stream(tuning.split("\\s+"))).toArray(String[]::new);
         return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 
@@ -222,13 +234,16 @@ public final class StreamMaps implements AutoCloseable {
         if (lo && m > 0 && (Kernels.vector(8, x) != 8 || !fusedProjection))
             throw new IllegalArgumentException("bf16 streams x = " + x + " need the fused projection on 16-byte aligned rows");
         if (m > 0 && (lo || fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4)) {
+            // the projections and, from them, the maps
             step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), projectShared,
-                    x, phiCat, u, r, tokens, d));
-        } else if (m > 0) {
-            step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
-            step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
+                    x, phiCat, u, r, theta, perms, pre, post, res, tokens, d));
+        } else {
+            if (m > 0) {
+                step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
+                step("fwd.gemm", () -> gpu.matmul().run(x.view(0, tokens, d), false, phiCat, false, u.view(0, tokens, m), false));
+            }
+            step("fwd.maps", () -> mapsFwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
         }
-        step("fwd.maps", () -> mapsFwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
         int va = columnsPerAccess(x, h);
         step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
         lastTokens = tokens;
@@ -277,9 +292,9 @@ public final class StreamMaps implements AutoCloseable {
         need(dh, (long) tokens * c, "dh");
         needStreams(x, tokens, "x");
         needStreams(dx, tokens, "dx");
-        step("bwd.dots", () -> aggDots.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dh, x, dpre, c));
-        step("bwd.maps", () -> mapsBwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, dpre, dpost, dres,
-                dzr, coef, part, tokens, d));
+        int vd = columnsPerAccess(dh, x);
+        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + DM_TOKENS - 1) / DM_TOKENS), Dim3.of(128), 0, dh, x, u, r, theta,
+                perms, dpost, dres, dzr, coef, part, tokens, c, vd));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;
         step("bwd.sums", () -> {

@@ -9,7 +9,7 @@
 //   r = 1/sqrt(mean(x^2) + eps)            sm_rms (a warp per token)
 //   u = x_flat · Φ_cat                    sm_project, fused with the RMS on tensor cores (M <= 64), or one cuBLASLt
 //                                         GEMM [N, D]·[D, M] after sm_rms (Φ_cat gathered by sm_pack)
-//   z = r·u, then gates and H_res          sm_maps_forward (a thread per token)
+//   z = r·u, then gates and H_res          in sm_project after its product (or sm_maps_forward), LP threads per token
 // Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
 // The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
 // The backward recomputes the per-token maps from u and r (as the paper's fused kernel does) and walks back through
@@ -396,7 +396,7 @@ extern "C" __global__ void sm_sum_rows(const float* __restrict__ part, float* __
 namespace sm {
 constexpr int NP = NS <= 2 ? 2 : 4;
 constexpr bool LANES = PAR == MHC && SM_LOG == 0 && NS >= 2 && NS <= 4 && SM_ITERS <= 32;
-constexpr int LP = LANES ? NP : 1;                 // threads per token of sm_maps_forward and sm_maps_backward
+constexpr int LP = LANES ? NP : 1;                 // threads per token of the maps (forward and backward)
 
 // Σ of v over the token's lanes.
 __device__ __forceinline__ float lane_sum(float v) {
@@ -411,8 +411,8 @@ struct Lane {
     long long t;
     int i, base;                                   // the row, the token's first lane in the warp
     bool live, on;
-    __device__ __forceinline__ explicit Lane(int tokens) {
-        const long long gid = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    // gid: the thread's index among those of the tokens' lanes (token gid / LP, row gid % LP)
+    __device__ __forceinline__ Lane(long long gid, int tokens) {
         live = gid / LP < tokens;
         t = live ? gid / LP : tokens - 1;
         i = (int) (gid % LP);
@@ -466,11 +466,9 @@ __device__ __forceinline__ void sinkhorn_row_backward(float (&g)[NS], float (&y)
     for (int j = 0; j < NS; j++) g[j] *= m0[j];
 }
 
-__device__ void maps_forward_lanes(const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th,
-                                   float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens) {
-    const Lane ln(tokens);
-    const float r = rr[ln.t];
-    const float* ut = u + ln.t * M;
+// The maps of token ln.t from its projections ut (M values) and r.
+__device__ void maps_forward_lanes(const Lane& ln, const float* ut, float r, const float* __restrict__ th,
+                                   float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res) {
     float m[NS];
 #pragma unroll
     for (int j = 0; j < NS; j++) m[j] = ln.on ? expf(th[T_ARES] * (r * ut[C_RES + ln.i * NS + j]) + th[T_RES + ln.i * NS + j]) : 0.f;
@@ -482,12 +480,10 @@ __device__ void maps_forward_lanes(const float* __restrict__ u, const float* __r
     post[ln.t * NS + ln.i] = 2.f * sigm(th[T_APOST] * (r * ut[C_POST + ln.i]) + th[T_BPOST + ln.i]);
 }
 
-__device__ void maps_backward_lanes(const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th,
-                                    const float* __restrict__ dpre, const float* __restrict__ dpost, const float* __restrict__ dres,
-                                    float* __restrict__ dzr, float* __restrict__ coef, float* __restrict__ part, int tokens, int d) {
-    const Lane ln(tokens);
-    const float r = rr[ln.t];
-    const float* ut = u + ln.t * M;
+// Token ln.t's backward from its projections ut and r, dp = dL/dH_pre of row ln.i, and dpost, dres.
+__device__ void maps_backward_lanes(const Lane& ln, const float* ut, float r, float dp, const float* __restrict__ th,
+                                    const float* __restrict__ dpost, const float* __restrict__ dres,
+                                    float* __restrict__ dzr, float* __restrict__ coef, float* __restrict__ part, int d) {
     float* dz = dzr + ln.t * M;
     float* pt = part + ln.t * TH;
     const bool write = ln.live && ln.on;
@@ -495,7 +491,7 @@ __device__ void maps_backward_lanes(const float* __restrict__ u, const float* __
     if (ln.on) {                                   // gates H_pre,i and H_post,i
         const float za = r * ut[C_PRE + ln.i], zb = r * ut[C_POST + ln.i];
         const float a = sigm(th[T_APRE] * za + th[T_BPRE + ln.i]), b = sigm(th[T_APOST] * zb + th[T_BPOST + ln.i]);
-        const float ga = dpre[ln.t * NS + ln.i] * a * (1.f - a), gb = dpost[ln.t * NS + ln.i] * 2.f * b * (1.f - b);
+        const float ga = dp * a * (1.f - a), gb = dpost[ln.t * NS + ln.i] * 2.f * b * (1.f - b);
         if (write) {
             pt[T_BPRE + ln.i] = ga;
             pt[T_BPOST + ln.i] = gb;
@@ -534,21 +530,11 @@ __device__ void maps_backward_lanes(const float* __restrict__ u, const float* __
         coef[ln.t] = -dot * r * r * r / (float) d;
     }
 }
-}  // namespace sm
 
-// A thread per token (LP lanes per token where LANES): H_pre [N, n], H_post [N, n], H_res [N, n, n] from u = x_flat·Φ_cat [N, M] and r [N].
-extern "C" __global__ void sm_maps_forward(const float* __restrict__ u, const float* __restrict__ rr,
-                                           const float* __restrict__ th, const int* __restrict__ perms,
-                                           float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res,
-                                           int tokens) {
-    if constexpr (LANES) {
-        maps_forward_lanes(u, rr, th, pre, post, res, tokens);
-        return;
-    }
-    int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= tokens) return;
-    float r = DYN ? rr[t] : 0.f;
-    const float* ut = u + (long long) t * M;
+// Token t's H_pre [n], H_post [n], H_res [n, n] (rows t of pre, post, res) from its projections ut (M values) and r.
+__device__ void maps_forward_token(long long t, const float* ut, float r, const float* __restrict__ th,
+                                   const int* __restrict__ perms, float* __restrict__ pre, float* __restrict__ post,
+                                   float* __restrict__ res) {
     float p[NS], q[NS], h[NS * NS];
     gates(ut, r, th, p, q);
     if constexpr (PAR == HC) {
@@ -591,35 +577,52 @@ extern "C" __global__ void sm_maps_forward(const float* __restrict__ u, const fl
         }
     }
 #pragma unroll
-    for (int i = 0; i < NS; i++) { pre[(long long) t * NS + i] = p[i]; post[(long long) t * NS + i] = q[i]; }
+    for (int i = 0; i < NS; i++) { pre[t * NS + i] = p[i]; post[t * NS + i] = q[i]; }
 #pragma unroll
-    for (int k = 0; k < NS * NS; k++) res[(long long) t * NS * NS + k] = h[k];
+    for (int k = 0; k < NS * NS; k++) res[t * NS * NS + k] = h[k];
 }
 
-// A thread per token (LP lanes per token where LANES): from dH_pre, dH_post, dH_res back to dzr = r·dL/dz [N, M] (the GEMMs' operand), the RMSNorm
-// coefficient coef [N] (dx += coef·x) and the token's share of every small parameter's gradient, part [N, TH].
-extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const float* __restrict__ rr,
-                                            const float* __restrict__ th, const int* __restrict__ perms,
-                                            const float* __restrict__ dpre, const float* __restrict__ dpost,
-                                            const float* __restrict__ dres, float* __restrict__ dzr,
-                                            float* __restrict__ coef, float* __restrict__ part, int tokens, int d) {
+// The maps of the tokens whose u and r the calling threads hold, LP threads per token: thread index gid (of
+// tokens·LP) takes token gid / LP; ut(t) and rt(t) give a token's projections and r.
+template <typename U, typename R>
+__device__ __forceinline__ void maps_forward(long long gid, int tokens, U ut, R rt, const float* __restrict__ th,
+                                             const int* __restrict__ perms, float* __restrict__ pre, float* __restrict__ post,
+                                             float* __restrict__ res) {
     if constexpr (LANES) {
-        maps_backward_lanes(u, rr, th, dpre, dpost, dres, dzr, coef, part, tokens, d);
-        return;
+        const Lane ln(gid, tokens);
+        maps_forward_lanes(ln, ut(ln.t), rt(ln.t), th, pre, post, res);
+    } else if (gid < tokens) {
+        maps_forward_token(gid, ut(gid), DYN ? rt(gid) : 0.f, th, perms, pre, post, res);
     }
-    int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= tokens) return;
-    float r = DYN ? rr[t] : 0.f;
-    const float* ut = u + (long long) t * M;
-    float* dz = dzr + (long long) t * M;
-    float* pt = part + (long long) t * TH;
+}
+}  // namespace sm
+
+// H_pre [N, n], H_post [N, n], H_res [N, n, n] from u = x_flat·Φ_cat [N, M] and r [N], LP threads per token (where
+// the projections are not sm_project's, which computes the maps itself).
+extern "C" __global__ void sm_maps_forward(const float* __restrict__ u, const float* __restrict__ rr,
+                                           const float* __restrict__ th, const int* __restrict__ perms,
+                                           float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res,
+                                           int tokens) {
+    maps_forward(blockIdx.x * (long long) blockDim.x + threadIdx.x, tokens, [&](long long t) { return u + t * M; },
+                 [&](long long t) { return rr[t]; }, th, perms, pre, post, res);
+}
+namespace sm {
+
+// Token t's backward from dH_pre (dp, n values), dH_post, dH_res to dzr = r·dL/dz [N, M] (the projections' operand),
+// the RMSNorm coefficient coef [N] (dx += coef·x) and the token's share of every small parameter's gradient, part [N, TH].
+__device__ void maps_backward_token(long long t, const float* ut, float r, const float* dp, const float* __restrict__ th,
+                                    const int* __restrict__ perms, const float* __restrict__ dpost,
+                                    const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
+                                    float* __restrict__ part, int d) {
+    float* dz = dzr + t * M;
+    float* pt = part + t * TH;
     float dot = 0.f;                               // Σ_j dL/dz_j · u_j, for the RMSNorm path
     float da[3] = {0.f, 0.f, 0.f};                 // α_pre, α_post, α_res
 
     // gates
 #pragma unroll
     for (int i = 0; i < NS; i++) {
-        float gp = dpre[(long long) t * NS + i], gq = dpost[(long long) t * NS + i];
+        float gp = dp[i], gq = dpost[t * NS + i];
         if constexpr (PAR == HC) {
             pt[T_BPRE + i] = gp;
             pt[T_BPOST + i] = gq;
@@ -649,7 +652,7 @@ extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const f
 
     float g[NS * NS];
 #pragma unroll
-    for (int k = 0; k < NS * NS; k++) g[k] = dres[(long long) t * NS * NS + k];
+    for (int k = 0; k < NS * NS; k++) g[k] = dres[t * NS * NS + k];
     if constexpr (PAR == HC) {
 #pragma unroll
         for (int k = 0; k < NS * NS; k++) {
@@ -801,6 +804,7 @@ extern "C" __global__ void sm_maps_backward(const float* __restrict__ u, const f
     else pt[T_ARES] = 0.f;
     if (DYN) coef[t] = -dot * r * r * r / (float) d;
 }
+}  // namespace sm
 
 // h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 4 (x, h 16-byte aligned, C % 4 == 0) moves
 // 16 bytes per access and reads the token's maps once per 4 columns, V = 1 otherwise.
@@ -923,23 +927,66 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
 
-// A block of SM_RED_THREADS per token: dpre[t, i] = <dh_t, x_t,i>.
-extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_aggregate_dots(const float* __restrict__ dh, const xs_t* __restrict__ x, float* __restrict__ dpre, int c) {
-    long long t = blockIdx.x;
-    const xs_t* xt = x + t * NS * c;
-    const float* gt = dh + t * c;
-    float acc[NS];
+// The maps' backward with what it starts from, dL/dH_pre[t, i] = <dh_t, x_t,i>, in one launch (the dots and the maps
+// as two kernels measured 0.062 + 0.028 ms per block at preset M, bf16 streams, H100): a block of 128 threads takes
+// SM_DM_TOKENS tokens; warp w sums the dots of its 8 tokens one token at a time (every lane on one row: wide, coalesced
+// reads; V columns per access as for sm_aggregate), then the first SM_DM_TOKENS·LP threads run the maps' backward,
+// LP per token, from the dots in shared memory and the forward's u and r.
+#define SM_DM_TOKENS 32
+template <int V>
+__device__ __forceinline__ void dots_maps_backward(const float* __restrict__ dh, const xs_t* __restrict__ x,
+        const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
+        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
+        float* __restrict__ part, int tokens, int c) {
+    constexpr int PER_WARP = SM_DM_TOKENS / 4;
+    __shared__ float dps[SM_DM_TOKENS][NS];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const long long t0 = (long long) blockIdx.x * SM_DM_TOKENS;
+    for (int k = 0; k < PER_WARP; k++) {
+        const int s = w * PER_WARP + k;
+        const long long t = t0 + s;
+        float acc[NS];
 #pragma unroll
-    for (int k = 0; k < NS; k++) acc[k] = 0.f;
-    for (int cc = threadIdx.x; cc < c; cc += blockDim.x) {
-        float gv = gt[cc];
+        for (int i = 0; i < NS; i++) acc[i] = 0.f;
+        if (t < tokens) {
+            const xs_t* xt = x + t * NS * c;
+            const float* gt = dh + t * c;
+#pragma unroll 2
+            for (int cc = lane * V; cc < c; cc += 32 * V) {
+                float gv[V], xv[V];
+                loadv<V>(gt + cc, gv);
 #pragma unroll
-        for (int k = 0; k < NS; k++) acc[k] += gv * load(xt + (long long) k * c + cc);
+                for (int i = 0; i < NS; i++) {
+                    loadv<V>(xt + (long long) i * c + cc, xv);
+#pragma unroll
+                    for (int v = 0; v < V; v++) acc[i] += gv[v] * xv[v];
+                }
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < NS; i++) {
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], o);
+            if (lane == 0) dps[s][i] = acc[i];
+        }
     }
-    __shared__ float sums[NS];
-    blockSum<NS>(acc, sums);
     __syncthreads();
-    for (int k = threadIdx.x; k < NS; k += blockDim.x) dpre[t * NS + k] = sums[k];
+    const int tid = threadIdx.x;
+    if (tid >= SM_DM_TOKENS * LP) return;                // whole warps: SM_DM_TOKENS·LP is a multiple of 32
+    if constexpr (LANES) {
+        const Lane ln(t0 * LP + tid, tokens);
+        maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dps[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef, part, NS * c);
+    } else {
+        const long long t = t0 + tid;
+        if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
+    }
+}
+extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const float* __restrict__ dh, const xs_t* __restrict__ x,
+        const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
+        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
+        float* __restrict__ part, int tokens, int c, int vec) {
+    if (vec == 4) dots_maps_backward<4>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
+    else dots_maps_backward<1>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
 }
 
 // The streams' gradient in one pass that overwrites dx (the merge backward no longer writes H_resᵀ dOut for this pass
@@ -1122,7 +1169,9 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
 // H_res, H_pre and RMSNorm paths are added where the projection path lands. Needs x, dOut, dx 16-byte aligned and
 // C % 8 == 0 (StreamMaps checks).
 #define SM_MMA_MAX 32
+#ifndef SM_MSTAGES
 #define SM_MSTAGES 3
+#endif
 namespace sm {
 constexpr int MW = 2 * NS;                               // warps per block
 constexpr int KQ = (MF + 15) / 16;                       // k16 steps over Φ_cat's columns (dx product)
@@ -1321,7 +1370,9 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
 // PK + 16 bytes apart, so a fragment's 32 reads hit 32 banks, and so are Φ_cat's for the bf16 fragments' pairs of rows.
 #define SM_PT 64
 #define SM_PK 64
+#ifndef SM_PSTAGES
 #define SM_PSTAGES 3
+#endif
 namespace sm {
 constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
 constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
@@ -1361,7 +1412,8 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
 }
 
 extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __restrict__ x, const float* __restrict__ phi,
-                                                               float* __restrict__ u, float* __restrict__ rr, int tokens, int d) {
+        float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
+        float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
         extern __shared__ float4 sm_project_stages[];
         float* smem = reinterpret_cast<float*>(sm_project_stages);
@@ -1442,7 +1494,7 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
             if (t4 == 0) { sq[m0 + g] = ssq[0]; sq[m0 + g + 8] = ssq[1]; }
         }
         __syncthreads();
-        if (kh == 0) {
+        if (kh == 0) {                                      // the totals go to u and r, and stay in red and sq for the maps
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 const int row = m0 + g + 8 * e;
@@ -1453,19 +1505,26 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
 #pragma unroll
                         for (int j = 0; j < 2; j++) {
                             const int col = 8 * n + 2 * t4 + j;
-                            if (col < M) u[t * M + col] = acc[n][2 * e + j] + red[row * MT + col];
+                            const float v = acc[n][2 * e + j] + red[row * MT + col];
+                            red[row * MT + col] = v;
+                            if (col < M) u[t * M + col] = v;
                         }
-                    if (t4 == 0) rr[t] = 1.f / sqrtf((ssq[e] + sq[row]) / (float) d + SM_EPS);
+                    if (t4 == 0) rr[t] = sq[SM_PT + row] = 1.f / sqrtf((ssq[e] + sq[row]) / (float) d + SM_EPS);
                 }
             }
         }
+        __syncthreads();
+        // the block's tokens' maps (a launch of sm_maps_forward less per block), LP threads per token
+        if (tid < SM_PT * LP)
+            maps_forward(t0 * LP + tid, tokens, [&](long long t) { return red + (t - t0) * MT; },
+                         [&](long long t) { return sq[SM_PT + (t - t0)]; }, th, perms, pre, post, res);
     }
 }
 
 // What the host needs to launch this build's kernels: the dynamic shared memory of the pipelined kernels (out[0] for
 // sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project,
 // out[6] for sm_stream_backward_mma, whose tiles are 16 tokens), out[4] the blocks per SM the streams' backward is built
-// for (its grid is one wave of them), out[5] the threads per token of sm_maps_forward and sm_maps_backward.
+// for (its grid is one wave of them), out[5] the threads per token of sm_maps_forward.
 extern "C" __global__ void sm_launch_shape(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;

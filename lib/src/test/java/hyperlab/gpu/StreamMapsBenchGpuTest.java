@@ -41,10 +41,12 @@ class StreamMapsBenchGpuTest {
             float copyMs = median(gpu, () -> copy.copyFrom(x32));
             System.out.printf(Locale.ROOT, "streammaps bench: N=%d C=%d n=%d, a device copy of x (%.0f MB) takes %.3f ms%n",
                     tokens, c, n, x32.bytes() / 1e6, copyMs);
+            String only = System.getProperty("streammaps.bench.streams", "").trim();   // f32 or bf16: only those cases
             for (Object[] cs : cases) {
                 Paradigm p = (Paradigm) cs[0];
                 boolean flag = (Boolean) cs[1];      // HC: dynamic; mHC: log domain
                 DType xs = (DType) cs[2];             // how the streams are stored
+                if (!only.isEmpty() && !xs.name().equalsIgnoreCase(only)) continue;
                 boolean lo = xs == DType.BF16;
                 DeviceTensor xin = lo ? x16 : x32, out = lo ? out16 : out32, dOut = lo ? dOut16 : dOut32, dx = lo ? dx16 : dx32;
                 boolean dynamic = p != Paradigm.HC || flag;
