@@ -27,8 +27,9 @@ import java.util.Map;
  * gradients) are bf16, the weights they meet are a bf16 copy of the fp32 master weights made each step, every
  * product accumulates in fp32, and the residual streams, the maps, norm statistics, losses, weight gradients and the
  * optimiser stay fp32. With bf16 streams the n &gt; 1 streams of the hyper-connected paradigms and their gradients
- * are stored in bf16 as well (autocast's H_res·x yields bf16 streams, and autograd bf16 gradients for them): each pass
- * over them moves half the bytes, every sum stays fp32. RC's single residual stays fp32 either way.
+ * are stored in bf16 as well (autocast's H_res·x yields bf16 streams, and autograd bf16 gradients for them), and so is
+ * each sublayer's output f that the streams take in (autocast's bf16 output of c_proj, bias rounded with the weights):
+ * each pass over them moves half the bytes, every sum stays fp32. RC's single residual stays fp32 either way.
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
@@ -72,7 +73,8 @@ public final class GpuGpt implements AutoCloseable {
             String fc = attn ? "02c_attn" : "02c_fc";
             lnG = view(params, layout.sublayer(index, "01ln_gamma"));
             lnB = view(params, layout.sublayer(index, "01ln_beta"));
-            projB = view(params, layout.sublayer(index, "03c_proj_bias"));    // fp32: the bias of the fp32 output f
+            // the bias in f's dtype: fp32 for RC's fp32 residual and fp32 streams, the bf16 copy for bf16 streams' f
+            projB = view(maps != null && streamType == DType.BF16 ? paramsLo : params, layout.sublayer(index, "03c_proj_bias"));
             dlnG = view(grads, layout.sublayer(index, "01ln_gamma"));
             dlnB = view(grads, layout.sublayer(index, "01ln_beta"));
             dfcW = view(grads, layout.sublayer(index, fc + "_weight"));
@@ -89,7 +91,7 @@ public final class GpuGpt implements AutoCloseable {
             hidden = arena.alloc(compute, tokens, hiddenWidth);          // qkv, or the fc output before GELU
             act = arena.alloc(compute, tokens, attn ? c : 4 * c);        // attention output y, or GELU(fc)
             lse = attn ? arena.alloc(DType.F32, batch, cfg.heads(), time) : null;
-            f = maps == null ? null : arena.alloc(DType.F32, tokens, c);   // RC adds its f to x inside the GEMM
+            f = maps == null ? null : arena.alloc(streamType, tokens, c);  // stored as the streams; RC adds its f to x inside the GEMM
         }
     }
 
@@ -375,7 +377,7 @@ public final class GpuGpt implements AutoCloseable {
             else k.gelu(b.act, b.hidden, b.act.elements());
             tick(b.attn ? "attention" : "gelu");
             if (b.maps != null) {
-                mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: fp32, for the streams
+                mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: for the streams, in their dtype
                 tick("gemm");
                 advance(b, next);
                 tick("maps");

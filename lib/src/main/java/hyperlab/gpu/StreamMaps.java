@@ -22,10 +22,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link hyperlab.nn.ResidualMaps} (DJL) and {@link hyperlab.nn.ReferenceMaps} (float64) compute, with the same
  * parameter names and shapes ({@link hyperlab.nn.MapSpec}).
  * <p>Streams x and their gradients dOut, dx are row-major [N, n, C], stored F32 or BF16 (the constructor's
- * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's input h and output
- * f and their gradients are F32 [N, C]. The forward is seed 001 §4.3's
- * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then one thread per
- * token applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
+ * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's output f [N, C]
+ * likewise; its input h and the gradients of h and f are F32 [N, C]. The forward is seed 001 §4.3's
+ * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then per
+ * token (in the projection kernel where it is the fused one) applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
  * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
  * passes (no atomics). With bf16 streams the products with Φ_cat (the projection, and in the streams' backward
  * (r·dz)·Φ_catᵀ and vec(x)ᵀ·(r·dz)) run as bf16 tensor-core products with Φ_cat and r·dz split into two bf16 parts:
@@ -249,11 +249,11 @@ public final class StreamMaps implements AutoCloseable {
         lastTokens = tokens;
     }
 
-    /** out = H_res·x + H_post^T ⊗ f per token (f = F(h) is [N, C]); out must not alias x. */
+    /** out = H_res·x + H_post^T ⊗ f per token (f = F(h) is [N, C], stored as the streams are); out must not alias x. */
     public void merge(DeviceTensor x, DeviceTensor f, DeviceTensor out, int tokens) {
         checkSame(tokens);
         needStreams(x, tokens, "x");
-        need(f, (long) tokens * c, "f");
+        needOutput(f, tokens);
         needStreams(out, tokens, "out");
         int v = columnsPerAccess(x, f, out);
         step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * (c / v), 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c, v));
@@ -268,7 +268,7 @@ public final class StreamMaps implements AutoCloseable {
         checkSame(tokens);
         needStreams(dOut, tokens, "dOut");
         needStreams(x, tokens, "x");
-        need(f, (long) tokens * c, "f");
+        needOutput(f, tokens);
         boolean lo = df.dtype() == DType.BF16;
         if (!lo) need(df, (long) tokens * c, "df");
         else if (df.elements() < (long) tokens * c)
@@ -415,6 +415,13 @@ public final class StreamMaps implements AutoCloseable {
         if (t.elements() < (long) tokens * d || t.dtype() != xType)
             throw new IllegalArgumentException(what + " is " + t + ": at least " + (long) tokens * d + " " + xType
                     + " elements (the streams of " + tokens + " tokens) are required");
+    }
+
+    /** f: the sublayer's output of {@code tokens} tokens, [N, C] in the streams' dtype. */
+    private void needOutput(DeviceTensor f, int tokens) {
+        if (f.elements() < (long) tokens * c || f.dtype() != xType)
+            throw new IllegalArgumentException("f is " + f + ": at least " + (long) tokens * c + " " + xType
+                    + " elements (the sublayer's output, stored as the streams are) are required");
     }
 
     private static void need(DeviceTensor t, long elements, String what) {

@@ -43,8 +43,9 @@ constexpr int PAR = SM_PARADIGM;
 constexpr int NS = SM_N;
 constexpr bool DYN = PAR != HC || SM_DYN != 0;
 // The streams x and their gradients dOut, dx as stored: fp32, or bf16 (SM_XBF16=1: half the bytes of every pass over
-// them, as under PyTorch's autocast, whose bf16 H_res·x has bf16 gradients; every sum still runs in fp32). The maps,
-// h, f and their gradients stay fp32.
+// them, as under PyTorch's autocast, whose bf16 H_res·x has bf16 gradients; every sum still runs in fp32). The
+// sublayer's output f is stored the same way (under autocast the bf16 output of its last linear layer); the maps, h
+// and the gradients of h and f stay fp32.
 #if SM_XBF16
 typedef bf16_t xs_t;
 #else
@@ -835,8 +836,9 @@ extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float*
 }
 
 // out[t, i, c] = Σ_j H_res[t, i, j] x[t, j, c] + H_post[t, i] f[t, c]; a thread per (t, V columns) as for sm_aggregate.
+// f, the sublayer's output, is stored as the streams are (bf16 streams: half the bytes of its write and two reads).
 template <int V>
-__device__ __forceinline__ void merge_cols(const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+__device__ __forceinline__ void merge_cols(const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post,
                                            const float* __restrict__ res, xs_t* __restrict__ out, int tokens, int c) {
     const long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x, g = c / V;
     if (i >= tokens * g) return;
@@ -863,7 +865,7 @@ __device__ __forceinline__ void merge_cols(const xs_t* __restrict__ x, const flo
         storev<V>(out + t * NS * c + (long long) k * c + cc, o);
     }
 }
-extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post,
+extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post,
                                     const float* __restrict__ res, xs_t* __restrict__ out, int tokens, int c, int vec) {
     if (vec == 4) merge_cols<4>(x, f, post, res, out, tokens, c);
     else merge_cols<1>(x, f, post, res, out, tokens, c);
@@ -875,12 +877,12 @@ extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const float* __r
 // bf16 (T) where the sublayer's backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass.
 template <int V, typename T>
 __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
-        const float* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
+        const xs_t* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c) {
     long long t = blockIdx.x;
     const xs_t* go = dout + t * NS * c;
     const xs_t* xt = x + t * NS * c;
-    const float* ft = f + t * c;
+    const xs_t* ft = f + t * c;
     float hp[NS];
 #pragma unroll
     for (int k = 0; k < NS; k++) hp[k] = post[t * NS + k];
@@ -915,13 +917,13 @@ __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dou
     for (int k = threadIdx.x; k < NS; k += blockDim.x) dpost[t * NS + k] = sums[NS * NS + k];
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
-        const float* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
+        const xs_t* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const xs_t* __restrict__ dout,
-        const xs_t* __restrict__ x, const float* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
+        const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
         float* __restrict__ dres, float* __restrict__ dpost, int c, int vec) {
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
