@@ -84,7 +84,7 @@ public final class GpuGpt implements AutoCloseable {
             fcW = view(paramsLo, layout.sublayer(index, fc + "_weight"));
             fcB = view(paramsLo, layout.sublayer(index, fc + "_bias"));
             projW = view(paramsLo, layout.sublayer(index, "03c_proj_weight"));
-            h = maps == null ? x.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
+            h = maps == null ? x.view(0, tokens, c) : arena.alloc(streamType, tokens, c);   // the LayerNorm's input, stored as the streams
             ln = arena.alloc(compute, tokens, c);
             mean = arena.alloc(DType.F32, tokens);
             rstd = arena.alloc(DType.F32, tokens);
@@ -170,7 +170,7 @@ public final class GpuGpt implements AutoCloseable {
         dxA = arena.alloc(streamType, tokens, n, c);
         dxB = arena.alloc(streamType, tokens, n, c);
         dMean = n == 1 ? dxA.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
-        dLn = arena.alloc(DType.F32, tokens, c);
+        dLn = arena.alloc(compute, tokens, c);       // a GEMM's output that only the LayerNorm backward reads: bf16 as under autocast
         dH = arena.alloc(DType.F32, tokens, c);
         dF = arena.alloc(DType.F32, tokens, c);
         dFLo = compute == DType.F32 ? null : arena.alloc(compute, tokens, c);   // the stream gradient into F, rounded

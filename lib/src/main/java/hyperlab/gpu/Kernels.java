@@ -23,10 +23,11 @@ final class Kernels {
 
     private final CudaFunction encFwd, encFwdBf16, encBwdWte, encBwdWteBf16, encBwdWpe, encBwdWpeBf16, meanFwd, meanFwdBf16, meanBwd,
             meanBwdBf16;
-    private final CudaFunction lnFwd, lnFwdBf16, lnBwd, geluFwd, geluFwdBf16, geluBwdBias, geluBwdBiasBf16, biasBwd, biasBwdBf16, toBf16;
+    private final CudaFunction lnFwd, lnFwdBf16, lnFwdBf16X, geluFwd, geluFwdBf16, geluBwdBias, geluBwdBiasBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
-    /** The LayerNorm backward with rows of up to 128·K columns in registers, by K (compiled on first use of a width). */
-    private final Map<Integer, CudaFunction> lnBwdRegs = new HashMap<>();
+    /** layernorm.cu: its plain compile, and by K the builds whose backward keeps rows of up to 128·K columns in registers. */
+    private final CudaModule lnModule;
+    private final Map<Integer, CudaModule> lnBwdRegs = new HashMap<>();
     /** At most 8 chunks; layernorm.cu compiled without -DLN_BWD_K holds the kernel for 6 (C = 768, preset M). */
     static final int LN_REGS_MAX_CHUNKS = 8, LN_REGS_DEFAULT_CHUNKS = 6;
     private final Gpu gpu;
@@ -51,8 +52,9 @@ final class Kernels {
         meanBwdBf16 = enc.function("stream_mean_backward_bf16");
         lnFwd = ln.function("layernorm_forward");
         lnFwdBf16 = ln.function("layernorm_forward_bf16");
-        lnBwd = ln.function("layernorm_backward");
-        lnBwdRegs.put(LN_REGS_DEFAULT_CHUNKS, ln.function("layernorm_backward_regs_k"));   // no second compile for that width
+        lnFwdBf16X = ln.function("layernorm_forward_bf16_xbf16");
+        lnModule = ln;
+        lnBwdRegs.put(LN_REGS_DEFAULT_CHUNKS, ln);   // no second compile for that width
         this.gpu = gpu;
         smCount = Math.max(1, gpu.info().smCount());
         geluFwd = gelu.function("gelu_forward");
@@ -127,8 +129,10 @@ final class Kernels {
 
     void layerNorm(DeviceTensor out, DeviceTensor mean, DeviceTensor rstd, DeviceTensor x, DeviceTensor gamma,
                    DeviceTensor beta, int rows, int c) {
+        if (bf16(x) && !bf16(out))
+            throw new IllegalArgumentException("LayerNorm of bf16 x writes bf16 (for the GEMMs), not " + out.dtype());
         int v = c % 4 == 0 ? vector(4, out, x, gamma, beta) : 1;
-        (bf16(out) ? lnFwdBf16 : lnFwd).launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS, v);
+        (bf16(x) ? lnFwdBf16X : bf16(out) ? lnFwdBf16 : lnFwd).launch(Dim3.cover(rows, 8), Dim3.of(256), 0, out, mean, rstd, x, gamma, beta, rows, c, LN_EPS, v);
     }
 
     /** Overwrites dx, or with {@code accumulate} adds into it; adds into dgamma and dbeta. */
@@ -139,7 +143,8 @@ final class Kernels {
 
     /**
      * The same, and where dxLo (BF16, the shape of dx) is not null, dx rounded to bf16 into it: written as the row
-     * leaves registers where the row fits there, else by a cast after.
+     * leaves registers where the row fits there, else by a cast after. dout is F32 or BF16, x F32 or (with a BF16
+     * dout) BF16; dx is F32.
      */
     void layerNormBackward(DeviceTensor dx, DeviceTensor dxLo, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout,
                            DeviceTensor x, DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c,
@@ -151,17 +156,20 @@ final class Kernels {
         int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
         int v = c % 4 == 0 ? vector(4, dx, dout, x, gamma) : 1;
         if (dxLo != null && vector(4, dxLo) != 4) v = 1;
+        if (bf16(x) && !bf16(dout))
+            throw new IllegalArgumentException("the LayerNorm backward of bf16 x takes a bf16 dout (the bf16 engine's), not " + dout.dtype());
+        String types = (bf16(dout) ? "_dbf16" : "") + (bf16(x) ? "_xbf16" : "");   // what differs from fp32, as layernorm.cu names it
         int chunks = (c + 127) / 128;
         if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
             int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
-            CudaFunction f = lnBwdRegs.computeIfAbsent(chunks,
-                    kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk).function("layernorm_backward_regs_k"));
+            CudaFunction f = lnBwdRegs.computeIfAbsent(chunks, kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk))
+                    .function("layernorm_backward_regs_k" + types);
             f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dxLo == null ? 0L : dxLo,
                     dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
             return;
         }
         int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
-        lnBwd.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
+        lnModule.function("layernorm_backward" + types).launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
                 rstd, rows, c, accumulate ? 1 : 0, v);
         if (dxLo != null) toBf16(dxLo, dx, dx.elements());
     }

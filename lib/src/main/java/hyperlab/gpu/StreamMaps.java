@@ -22,8 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link hyperlab.nn.ResidualMaps} (DJL) and {@link hyperlab.nn.ReferenceMaps} (float64) compute, with the same
  * parameter names and shapes ({@link hyperlab.nn.MapSpec}).
  * <p>Streams x and their gradients dOut, dx are row-major [N, n, C], stored F32 or BF16 (the constructor's
- * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's output f [N, C]
- * likewise; its input h and the gradients of h and f are F32 [N, C]. The forward is seed 001 §4.3's
+ * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's input h and
+ * output f [N, C] likewise; the gradients of h and f are F32 [N, C]. The forward is seed 001 §4.3's
  * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then per
  * token (in the projection kernel where it is the fused one) applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
  * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
@@ -224,11 +224,11 @@ public final class StreamMaps implements AutoCloseable {
         return layout;
     }
 
-    /** h = H_pre·x per token; computes and keeps this block's per-token maps (and what the backward needs). */
+    /** h = H_pre·x per token (h stored as the streams are); computes and keeps this block's per-token maps (and what the backward needs). */
     public void aggregate(DeviceTensor x, Map<String, DeviceTensor> params, DeviceTensor h, int tokens) {
         checkTokens(tokens);
         needStreams(x, tokens, "x");
-        need(h, (long) tokens * c, "h");
+        needRow(h, tokens, "h");
         step("fwd.pack", () -> pack(params));
         boolean lo = xType == DType.BF16;
         if (lo && m > 0 && (Kernels.vector(8, x) != 8 || !fusedProjection))
@@ -253,7 +253,7 @@ public final class StreamMaps implements AutoCloseable {
     public void merge(DeviceTensor x, DeviceTensor f, DeviceTensor out, int tokens) {
         checkSame(tokens);
         needStreams(x, tokens, "x");
-        needOutput(f, tokens);
+        needRow(f, tokens, "f");
         needStreams(out, tokens, "out");
         int v = columnsPerAccess(x, f, out);
         step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * (c / v), 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c, v));
@@ -268,7 +268,7 @@ public final class StreamMaps implements AutoCloseable {
         checkSame(tokens);
         needStreams(dOut, tokens, "dOut");
         needStreams(x, tokens, "x");
-        needOutput(f, tokens);
+        needRow(f, tokens, "f");
         boolean lo = df.dtype() == DType.BF16;
         if (!lo) need(df, (long) tokens * c, "df");
         else if (df.elements() < (long) tokens * c)
@@ -417,11 +417,11 @@ public final class StreamMaps implements AutoCloseable {
                     + " elements (the streams of " + tokens + " tokens) are required");
     }
 
-    /** f: the sublayer's output of {@code tokens} tokens, [N, C] in the streams' dtype. */
-    private void needOutput(DeviceTensor f, int tokens) {
-        if (f.elements() < (long) tokens * c || f.dtype() != xType)
-            throw new IllegalArgumentException("f is " + f + ": at least " + (long) tokens * c + " " + xType
-                    + " elements (the sublayer's output, stored as the streams are) are required");
+    /** h or f: the sublayer's input or output for {@code tokens} tokens, [N, C] in the streams' dtype. */
+    private void needRow(DeviceTensor t, int tokens, String what) {
+        if (t.elements() < (long) tokens * c || t.dtype() != xType)
+            throw new IllegalArgumentException(what + " is " + t + ": at least " + (long) tokens * c + " " + xType
+                    + " elements (the sublayer's " + (what.equals("h") ? "input" : "output") + ", stored as the streams are) are required");
     }
 
     private static void need(DeviceTensor t, long elements, String what) {

@@ -1,6 +1,8 @@
 // LayerNorm over the last dimension (nanoGPT's pre-norm and ln_f): one warp per row.
 // out = (x - mean) * rstd * gamma + beta with rstd = 1 / sqrt(var + eps); mean and rstd are kept for the backward.
-// The forward writes fp32, or bf16 for the bf16 engine, whose GEMMs are its only readers (needs bf16.cuh).
+// The forward writes fp32, or bf16 for the bf16 engine, whose GEMMs are its only readers (needs bf16.cuh); its input
+// is fp32, or bf16 where the bf16 engine keeps bf16 streams (their aggregate h). The backward's dout (the GEMM's
+// gradient of the output) is fp32, or bf16 in the bf16 engine; its x is the forward's input.
 // Lane l owns columns V·l + 32·V·k (V = 4 where Kernels found C a multiple of 4 and the rows 16-byte aligned, else 1),
 // so a warp moves 32·V consecutive values per access.
 
@@ -9,12 +11,12 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-template <typename T, int V>
-__device__ void layernorm_rows(T* out, float* mean, float* rstd, const float* x, const float* gamma, const float* beta,
+template <typename T, typename TX, int V>
+__device__ void layernorm_rows(T* out, float* mean, float* rstd, const TX* x, const float* gamma, const float* beta,
                                int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
-    const float* xr = x + (long)row * C;
+    const TX* xr = x + (long)row * C;
     float s = 0.f;
     for (int c = lane * V; c < C; c += 32 * V) {
         float a[V];
@@ -47,12 +49,12 @@ __device__ void layernorm_rows(T* out, float* mean, float* rstd, const float* x,
 // The same for rows of at most 128·LN_FWD_K columns with V = 4: a lane keeps its chunks of the row in registers, so
 // the row is read from memory once instead of three times (the same sums in the same order: the same bits).
 constexpr int LN_FWD_K = 8;
-template <typename T>
-__device__ void layernorm_rows_regs(T* out, float* mean, float* rstd, const float* x, const float* gamma, const float* beta,
+template <typename T, typename TX>
+__device__ void layernorm_rows_regs(T* out, float* mean, float* rstd, const TX* x, const float* gamma, const float* beta,
                                     int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
-    const float* xr = x + (long)row * C;
+    const TX* xr = x + (long)row * C;
     float a[LN_FWD_K][4];
     float s = 0.f;
 #pragma unroll
@@ -88,18 +90,25 @@ __device__ void layernorm_rows_regs(T* out, float* mean, float* rstd, const floa
     if (lane == 0) { mean[row] = m; rstd[row] = r; }
 }
 
+template <typename T, typename TX>
+__device__ __forceinline__ void layernorm_forward_any(T* out, float* mean, float* rstd, const TX* x, const float* gamma,
+                                                      const float* beta, int N, int C, float eps, int v) {
+    if (v == 4 && C <= 128 * LN_FWD_K) layernorm_rows_regs<T, TX>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    else if (v == 4) layernorm_rows<T, TX, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    else layernorm_rows<T, TX, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
+}
+// named by what differs from fp32: _bf16 output, _xbf16 input
 extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
                                              const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    if (v == 4 && C <= 128 * LN_FWD_K) layernorm_rows_regs<float>(out, mean, rstd, x, gamma, beta, N, C, eps);
-    else if (v == 4) layernorm_rows<float, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
-    else layernorm_rows<float, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v);
 }
-
 extern "C" __global__ void layernorm_forward_bf16(bf16_t* out, float* mean, float* rstd, const float* x,
                                                   const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    if (v == 4 && C <= 128 * LN_FWD_K) layernorm_rows_regs<bf16_t>(out, mean, rstd, x, gamma, beta, N, C, eps);
-    else if (v == 4) layernorm_rows<bf16_t, 4>(out, mean, rstd, x, gamma, beta, N, C, eps);
-    else layernorm_rows<bf16_t, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
+    layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v);
+}
+extern "C" __global__ void layernorm_forward_bf16_xbf16(bf16_t* out, float* mean, float* rstd, const bf16_t* x,
+                                                        const float* gamma, const float* beta, int N, int C, float eps, int v) {
+    layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v);
 }
 
 // The block's end: the warps' dgamma/dbeta slices in shared memory (warps x [dgamma C | dbeta C]) summed and added into
@@ -118,8 +127,8 @@ __device__ void add_warp_slices(float* dgamma, float* dbeta, const float* sh, in
 // residual's gradient is already in dx); dgamma += sum_rows dout * xhat, dbeta += sum_rows dout. Every warp sums its
 // rows' dgamma/dbeta shares into its own slice of shared memory (a lane owns its columns, so no atomics there), and
 // the block adds its slices into the globals once at the end. Dynamic shared memory: warps * 2C floats.
-template <int V>
-__device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+template <typename TD, typename TX, int V>
+__device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -128,8 +137,8 @@ __device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, 
     for (int c = lane; c < 2 * C; c += 32) sg[c] = 0.f;
     __syncwarp();
     for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
-        const float* xr = x + (long)row * C;
-        const float* dr = dout + (long)row * C;
+        const TX* xr = x + (long)row * C;
+        const TD* dr = dout + (long)row * C;
         float m = mean[row], r = rstd[row];
         float a = 0.f, b = 0.f;
         for (int c = lane * V; c < C; c += 32 * V) {
@@ -167,11 +176,27 @@ __device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, 
     add_warp_slices(dgamma, dbeta, sh, warps, C);
 }
 
+template <typename TD, typename TX>
+__device__ __forceinline__ void layernorm_backward_any(float* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc, int v) {
+    if (v == 4) layernorm_backward_rows<TD, TX, 4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    else layernorm_backward_rows<TD, TX, 1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+// named by what differs from fp32: _dbf16 dout, _xbf16 x
 extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
                                               const float* x, const float* gamma, const float* mean,
                                               const float* rstd, int N, int C, int acc, int v) {
-    if (v == 4) layernorm_backward_rows<4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-    else layernorm_backward_rows<1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
+}
+extern "C" __global__ void layernorm_backward_dbf16(float* dx, float* dgamma, float* dbeta, const bf16_t* dout,
+                                                    const float* x, const float* gamma, const float* mean,
+                                                    const float* rstd, int N, int C, int acc, int v) {
+    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
+}
+extern "C" __global__ void layernorm_backward_dbf16_xbf16(float* dx, float* dgamma, float* dbeta, const bf16_t* dout,
+                                                          const bf16_t* x, const float* gamma, const float* mean,
+                                                          const float* rstd, int N, int C, int acc, int v) {
+    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
 }
 
 // The same backward for rows of at most 128·K columns (V = 4): a lane keeps its K chunks of x̂ and dout in registers,
@@ -179,8 +204,8 @@ extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* d
 // memory traffic per element; the warps meet in shared memory once, at the end. Same sums in the same order as
 // layernorm_backward_rows. Dynamic shared memory: warps * 2C floats. dxlo (or null): dx rounded to bf16 as well, the
 // operand the next block's backward GEMMs read, so they need no cast pass over dx.
-template <int K>
-__device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const float* dout, const float* x,
+template <typename TD, typename TX, int K>
+__device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const TD* dout, const TX* x,
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -190,8 +215,8 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
 #pragma unroll
         for (int j = 0; j < 4; j++) sg[k][j] = sb[k][j] = 0.f;
     for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
-        const float* xr = x + (long)row * C;
-        const float* dr = dout + (long)row * C;
+        const TX* xr = x + (long)row * C;
+        const TD* dr = dout + (long)row * C;
         float m = mean[row], r = rstd[row];
         float xh[K][4], dv[K][4];
         float a = 0.f, b = 0.f;
@@ -250,8 +275,14 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
 #ifndef LN_BWD_K
 #define LN_BWD_K 6   // Kernels.LN_REGS_DEFAULT_CHUNKS: the width the plain compile serves
 #endif
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(float* dx, bf16_t* dxlo,
-        float* dgamma, float* dbeta, const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
-        int N, int C, int acc) {
-    layernorm_backward_regs<LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+#define LN_BWD_REGS_ARGS(TD, TX) float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const TD* dout, const TX* x, \
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(LN_BWD_REGS_ARGS(float, float)) {
+    layernorm_backward_regs<float, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
+    layernorm_backward_regs<bf16_t, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+}
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
+    layernorm_backward_regs<bf16_t, bf16_t, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }

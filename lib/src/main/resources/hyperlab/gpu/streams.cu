@@ -44,8 +44,8 @@ constexpr int NS = SM_N;
 constexpr bool DYN = PAR != HC || SM_DYN != 0;
 // The streams x and their gradients dOut, dx as stored: fp32, or bf16 (SM_XBF16=1: half the bytes of every pass over
 // them, as under PyTorch's autocast, whose bf16 H_res·x has bf16 gradients; every sum still runs in fp32). The
-// sublayer's output f is stored the same way (under autocast the bf16 output of its last linear layer); the maps, h
-// and the gradients of h and f stay fp32.
+// sublayer's input h and output f are stored the same way (under autocast the bf16 results of H_pre·x and of the
+// sublayer's last linear layer); the maps and the gradients of h and f stay fp32.
 #if SM_XBF16
 typedef bf16_t xs_t;
 #else
@@ -810,7 +810,7 @@ __device__ void maps_backward_token(long long t, const float* ut, float r, const
 // h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 4 (x, h 16-byte aligned, C % 4 == 0) moves
 // 16 bytes per access and reads the token's maps once per 4 columns, V = 1 otherwise.
 template <int V>
-__device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+__device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const float* __restrict__ pre, xs_t* __restrict__ h,
                                                int tokens, int c) {
     const long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x, g = c / V;
     if (i >= tokens * g) return;
@@ -829,7 +829,7 @@ __device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const
     }
     storev<V>(h + t * c + cc, s);
 }
-extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float* __restrict__ pre, float* __restrict__ h,
+extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float* __restrict__ pre, xs_t* __restrict__ h,
                                         int tokens, int c, int vec) {
     if (vec == 4) aggregate_cols<4>(x, pre, h, tokens, c);
     else aggregate_cols<1>(x, pre, h, tokens, c);

@@ -10,10 +10,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -125,6 +129,42 @@ class KernelsGpuTest {
             double eb = relError(gb.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c + c, rows * c + 2 * c));
             assertTrue(fwd < 1e-5, "forward relative error " + fwd);
             assertTrue(ex < 1e-4 && eg < 1e-4 && eb < 1e-4, "backward relative errors dx " + ex + " dgamma " + eg + " dbeta " + eb);
+        }
+    }
+
+    /**
+     * The bf16 engine's LayerNorm reads bf16 where its inputs are bf16 (dout, a GEMM's output; x, where the streams are
+     * bf16): on bf16-representable values every variant computes what the fp32-input kernels above compute, the same sums
+     * in the same order, so the forward, mean, rstd and dx agree bit for bit (dgamma and dbeta up to the order of the
+     * blocks' atomic adds). Widths as above: rows in registers (72, 768), one column per lane (70), the plain backward (1100).
+     */
+    @ParameterizedTest(name = "width {0}, {1} rows")
+    @CsvSource({"72, 37", "70, 37", "768, 5", "1100, 3"})
+    void layerNormOfBf16InputsMatchesTheFp32Kernels(int c, int rows) {
+        Random r = new Random(2);
+        float[] x = random(r, rows * c, 2), gamma = random(r, c, 1), beta = random(r, c, 1), w = random(r, rows * c, 1);
+        for (float[] v : List.of(x, w)) for (int i = 0; i < v.length; i++) v[i] = DType.bf16ToFloat(DType.floatToBf16(v[i]));
+        try (DeviceArena a = gpu.arena()) {
+            DeviceTensor dg = a.of(DType.F32, gamma), db = a.of(DType.F32, beta);
+            Map<String, float[]> ref = null;
+            for (DType[] types : new DType[][] {{DType.F32, DType.F32}, {DType.F32, DType.BF16}, {DType.BF16, DType.BF16}}) {
+                DType xt = types[0], dt = types[1];   // x's dtype, dout's dtype
+                DeviceTensor xs = a.alloc(xt, rows, c).copyFrom(x), dout = a.alloc(dt, rows, c).copyFrom(w);
+                DeviceTensor out = a.alloc(DType.BF16, rows, c), mean = a.alloc(DType.F32, rows), rstd = a.alloc(DType.F32, rows);
+                k.layerNorm(out, mean, rstd, xs, dg, db, rows, c);
+                DeviceTensor gx = a.zeros(DType.F32, rows, c), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
+                k.layerNormBackward(gx, gg, gb, dout, xs, dg, mean, rstd, rows, c, false);
+                Map<String, float[]> got = Map.of("out", out.toFloatArray(), "mean", mean.toFloatArray(), "rstd", rstd.toFloatArray(),
+                        "dx", gx.toFloatArray(), "dgamma", gg.toFloatArray(), "dbeta", gb.toFloatArray());
+                if (ref == null) { ref = got; continue; }
+                for (String key : List.of("out", "mean", "rstd", "dx"))
+                    assertArrayEquals(ref.get(key), got.get(key), key + " with x " + xt + ", dout " + dt);
+                for (String key : List.of("dgamma", "dbeta"))
+                    assertTrue(relError(got.get(key), toDouble(ref.get(key))) < 1e-6, key + " with x " + xt + ", dout " + dt);
+            }
+            DeviceTensor xs = a.alloc(DType.BF16, rows, c), out = a.alloc(DType.F32, rows, c);
+            var e = assertThrows(IllegalArgumentException.class, () -> k.layerNorm(out, a.alloc(DType.F32, rows), a.alloc(DType.F32, rows), xs, dg, db, rows, c));
+            assertTrue(e.getMessage().contains("writes bf16"), e.getMessage());
         }
     }
 
