@@ -28,8 +28,9 @@ import java.util.Map;
  * product accumulates in fp32, and the residual streams, the maps, norm statistics, losses, weight gradients and the
  * optimiser stay fp32. With bf16 streams the n &gt; 1 streams of the hyper-connected paradigms and their gradients
  * are stored in bf16 as well (autocast's H_res·x yields bf16 streams, and autograd bf16 gradients for them), and so is
- * each sublayer's output f that the streams take in (autocast's bf16 output of c_proj, bias rounded with the weights):
- * each pass over them moves half the bytes, every sum stays fp32. RC's single residual stays fp32 either way.
+ * each sublayer's input h, its gradient and its output f (autocast's bf16 results of H_pre·x, of the LayerNorm's
+ * backward and of c_proj, whose bias is rounded with the weights): each pass over them moves half the bytes, every sum
+ * stays fp32. RC's single residual stays fp32 either way.
  */
 public final class GpuGpt implements AutoCloseable {
     private final Gpu gpu;
@@ -171,7 +172,7 @@ public final class GpuGpt implements AutoCloseable {
         dxB = arena.alloc(streamType, tokens, n, c);
         dMean = n == 1 ? dxA.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
         dLn = arena.alloc(compute, tokens, c);       // a GEMM's output that only the LayerNorm backward reads: bf16 as under autocast
-        dH = arena.alloc(DType.F32, tokens, c);
+        dH = arena.alloc(streamType, tokens, c);     // h's gradient, for the maps' backward: stored as the streams
         dF = arena.alloc(DType.F32, tokens, c);
         dFLo = compute == DType.F32 ? null : arena.alloc(compute, tokens, c);   // the stream gradient into F, rounded
         dY = arena.alloc(compute, tokens, c);

@@ -144,7 +144,7 @@ final class Kernels {
     /**
      * The same, and where dxLo (BF16, the shape of dx) is not null, dx rounded to bf16 into it: written as the row
      * leaves registers where the row fits there, else by a cast after. dout is F32 or BF16, x F32 or (with a BF16
-     * dout) BF16; dx is F32.
+     * dout) BF16; dx is F32, or BF16 (overwritten, dxLo null) where x and dout are BF16: bf16 streams' dh.
      */
     void layerNormBackward(DeviceTensor dx, DeviceTensor dxLo, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout,
                            DeviceTensor x, DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c,
@@ -158,18 +158,21 @@ final class Kernels {
         if (dxLo != null && vector(4, dxLo) != 4) v = 1;
         if (bf16(x) && !bf16(dout))
             throw new IllegalArgumentException("the LayerNorm backward of bf16 x takes a bf16 dout (the bf16 engine's), not " + dout.dtype());
+        boolean narrow = bf16(dx);                    // dx in bf16 only
+        if (narrow && (dxLo != null || accumulate || !bf16(x)))
+            throw new IllegalArgumentException("a bf16 dx is written alone (no dxLo, no accumulate), for bf16 x and dout");
         String types = (bf16(dout) ? "_dbf16" : "") + (bf16(x) ? "_xbf16" : "");   // what differs from fp32, as layernorm.cu names it
         int chunks = (c + 127) / 128;
         if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
             int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
             CudaFunction f = lnBwdRegs.computeIfAbsent(chunks, kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk))
                     .function("layernorm_backward_regs_k" + types);
-            f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dxLo == null ? 0L : dxLo,
+            f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, narrow ? 0L : dx, narrow ? dx : dxLo == null ? 0L : dxLo,
                     dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
             return;
         }
         int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
-        lnModule.function("layernorm_backward" + types).launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
+        lnModule.function("layernorm_backward" + types + (narrow ? "_obf16" : "")).launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
                 rstd, rows, c, accumulate ? 1 : 0, v);
         if (dxLo != null) toBf16(dxLo, dx, dx.elements());
     }

@@ -22,8 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link hyperlab.nn.ResidualMaps} (DJL) and {@link hyperlab.nn.ReferenceMaps} (float64) compute, with the same
  * parameter names and shapes ({@link hyperlab.nn.MapSpec}).
  * <p>Streams x and their gradients dOut, dx are row-major [N, n, C], stored F32 or BF16 (the constructor's
- * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's input h and
- * output f [N, C] likewise; the gradients of h and f are F32 [N, C]. The forward is seed 001 §4.3's
+ * {@code streamType}: every pass over them moves half the bytes, all sums stay fp32), the sublayer's input h, its
+ * gradient dh and output f [N, C] likewise; f's gradient df is F32 (or BF16 where only GEMMs read it). The forward is seed 001 §4.3's
  * fused form: r = 1/rms(vec x) per token, one GEMM u = vec(x)·Φ_cat [N, m] over all projections, then per
  * token (in the projection kernel where it is the fused one) applies r, α/τ/γ/b, σ/2σ/tanh, Sinkhorn, the permutation softmax or the Cayley transforms. The backward
  * recomputes those per-token maps from u and r. Parameter gradients over tokens are reduced in two deterministic
@@ -289,7 +289,7 @@ public final class StreamMaps implements AutoCloseable {
         checkSame(tokens);
         needStreams(dOut, tokens, "dOut");
         if (dOut.address() == dx.address()) throw new IllegalArgumentException("dx must not alias dOut");
-        need(dh, (long) tokens * c, "dh");
+        needRow(dh, tokens, "dh");
         needStreams(x, tokens, "x");
         needStreams(dx, tokens, "dx");
         int vd = columnsPerAccess(dh, x);
@@ -305,7 +305,7 @@ public final class StreamMaps implements AutoCloseable {
         // per block on the H100 against 0.47 for both)
         boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
         // 16-byte copies: for bf16 streams, 8 columns each (C % 8 == 0)
-        boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x, dOut) == 8);
+        boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x, dOut, dh) == 8);
         boolean mma = mmaBackward && vec && Kernels.vector(8, dx) == 8;
         int tokensPerTile = mma ? MMA_TOKENS : bwdTokens;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + tokensPerTile - 1) / tokensPerTile;
@@ -417,11 +417,11 @@ public final class StreamMaps implements AutoCloseable {
                     + " elements (the streams of " + tokens + " tokens) are required");
     }
 
-    /** h or f: the sublayer's input or output for {@code tokens} tokens, [N, C] in the streams' dtype. */
+    /** h, dh or f (the sublayer's input, its gradient, its output) for {@code tokens} tokens: [N, C] in the streams' dtype. */
     private void needRow(DeviceTensor t, int tokens, String what) {
         if (t.elements() < (long) tokens * c || t.dtype() != xType)
             throw new IllegalArgumentException(what + " is " + t + ": at least " + (long) tokens * c + " " + xType
-                    + " elements (the sublayer's " + (what.equals("h") ? "input" : "output") + ", stored as the streams are) are required");
+                    + " elements (stored as the streams are) are required");
     }
 
     private static void need(DeviceTensor t, long elements, String what) {

@@ -127,8 +127,8 @@ __device__ void add_warp_slices(float* dgamma, float* dbeta, const float* sh, in
 // residual's gradient is already in dx); dgamma += sum_rows dout * xhat, dbeta += sum_rows dout. Every warp sums its
 // rows' dgamma/dbeta shares into its own slice of shared memory (a lane owns its columns, so no atomics there), and
 // the block adds its slices into the globals once at the end. Dynamic shared memory: warps * 2C floats.
-template <typename TD, typename TX, int V>
-__device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
+template <typename TO, typename TD, typename TX, int V>
+__device__ void layernorm_backward_rows(TO* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -155,7 +155,7 @@ __device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, 
         }
         a = warp_sum(a) / C;
         b = warp_sum(b) / C;
-        float* o = dx + (long)row * C;
+        TO* o = dx + (long)row * C;
         for (int c = lane * V; c < C; c += 32 * V) {
             float xv[V], dv[V], gv[V], ov[V];
             loadv<V>(xr + c, xv);
@@ -176,13 +176,13 @@ __device__ void layernorm_backward_rows(float* dx, float* dgamma, float* dbeta, 
     add_warp_slices(dgamma, dbeta, sh, warps, C);
 }
 
-template <typename TD, typename TX>
-__device__ __forceinline__ void layernorm_backward_any(float* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
+template <typename TO, typename TD, typename TX>
+__device__ __forceinline__ void layernorm_backward_any(TO* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc, int v) {
-    if (v == 4) layernorm_backward_rows<TD, TX, 4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-    else layernorm_backward_rows<TD, TX, 1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    if (v == 4) layernorm_backward_rows<TO, TD, TX, 4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    else layernorm_backward_rows<TO, TD, TX, 1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }
-// named by what differs from fp32: _dbf16 dout, _xbf16 x
+// named by what differs from fp32: _dbf16 dout, _xbf16 x, _obf16 dx (the input's gradient)
 extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
                                               const float* x, const float* gamma, const float* mean,
                                               const float* rstd, int N, int C, int acc, int v) {
@@ -198,12 +198,18 @@ extern "C" __global__ void layernorm_backward_dbf16_xbf16(float* dx, float* dgam
                                                           const float* rstd, int N, int C, int acc, int v) {
     layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
 }
+extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(bf16_t* dx, float* dgamma, float* dbeta, const bf16_t* dout,
+                                                                const bf16_t* x, const float* gamma, const float* mean,
+                                                                const float* rstd, int N, int C, int acc, int v) {
+    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
+}
 
 // The same backward for rows of at most 128·K columns (V = 4): a lane keeps its K chunks of x̂ and dout in registers,
 // so each row is read from memory once rather than twice, and dgamma/dbeta accumulate in registers with no shared
 // memory traffic per element; the warps meet in shared memory once, at the end. Same sums in the same order as
 // layernorm_backward_rows. Dynamic shared memory: warps * 2C floats. dxlo (or null): dx rounded to bf16 as well, the
-// operand the next block's backward GEMMs read, so they need no cast pass over dx.
+// operand the next block's backward GEMMs read, so they need no cast pass over dx; or in its place where dx is null
+// (bf16 streams' dh, read only in bf16).
 template <typename TD, typename TX, int K>
 __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const TD* dout, const TX* x,
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
@@ -239,14 +245,14 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
         }
         a = warp_sum(a) / C;
         b = warp_sum(b) / C;
-        float* o = dx + (long)row * C;
+        float* o = dx ? dx + (long)row * C : nullptr;
 #pragma unroll
         for (int k = 0; k < K; k++) {
             int c = (k * 32 + lane) * 4;
             if (c < C) {
                 float gv[4], ov[4];
                 loadv<4>(gamma + c, gv);
-                if (acc) loadv<4>(o + c, ov);
+                if (acc) loadv<4>(o + c, ov);   // (acc needs dx)
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     float d = r * (dv[k][j] * gv[j] - a - xh[k][j] * b);
@@ -254,7 +260,7 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
                     sg[k][j] += dv[k][j] * xh[k][j];
                     sb[k][j] += dv[k][j];
                 }
-                storev<4>(o + c, ov);
+                if (dx) storev<4>(o + c, ov);
                 if (dxlo) storev<4>(dxlo + (long)row * C + c, ov);
             }
         }

@@ -44,8 +44,9 @@ constexpr int NS = SM_N;
 constexpr bool DYN = PAR != HC || SM_DYN != 0;
 // The streams x and their gradients dOut, dx as stored: fp32, or bf16 (SM_XBF16=1: half the bytes of every pass over
 // them, as under PyTorch's autocast, whose bf16 H_res·x has bf16 gradients; every sum still runs in fp32). The
-// sublayer's input h and output f are stored the same way (under autocast the bf16 results of H_pre·x and of the
-// sublayer's last linear layer); the maps and the gradients of h and f stay fp32.
+// sublayer's input h, its gradient dh and the output f are stored the same way (under autocast the bf16 results of
+// H_pre·x, of the LayerNorm's backward and of the sublayer's last linear layer); the maps stay fp32, and f's gradient
+// df is fp32 or, for a caller that needs it only as a GEMM operand, bf16.
 #if SM_XBF16
 typedef bf16_t xs_t;
 #else
@@ -936,7 +937,7 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 // LP per token, from the dots in shared memory and the forward's u and r.
 #define SM_DM_TOKENS 32
 template <int V>
-__device__ __forceinline__ void dots_maps_backward(const float* __restrict__ dh, const xs_t* __restrict__ x,
+__device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
         float* __restrict__ part, int tokens, int c) {
@@ -952,7 +953,7 @@ __device__ __forceinline__ void dots_maps_backward(const float* __restrict__ dh,
         for (int i = 0; i < NS; i++) acc[i] = 0.f;
         if (t < tokens) {
             const xs_t* xt = x + t * NS * c;
-            const float* gt = dh + t * c;
+            const xs_t* gt = dh + t * c;
 #pragma unroll 2
             for (int cc = lane * V; cc < c; cc += 32 * V) {
                 float gv[V], xv[V];
@@ -983,7 +984,7 @@ __device__ __forceinline__ void dots_maps_backward(const float* __restrict__ dh,
         if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
     }
 }
-extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const float* __restrict__ dh, const xs_t* __restrict__ x,
+extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
         float* __restrict__ part, int tokens, int c, int vec) {
@@ -1014,12 +1015,13 @@ constexpr int KT = MT / 8;
 constexpr int BT = NS <= 4 ? 16 : NS <= 8 ? 8 : 4;       // tokens per tile (a stage stays under ~80 KB)
 
 // One stage's shared-memory layout in floats: [BT][MK] dz (PROJ only, first: float4-aligned), [BT][NS][SM_CB] x and
-// the same for dOut (as stored: bf16 takes half the floats), [BT][SM_CB] dh, [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
+// the same for dOut, [BT][SM_CB] dh (all three as stored: bf16 takes half the floats), [BT][NS·NS] H_res, [BT][NS] H_pre, [BT] coef.
 template <bool PROJ>
 struct Stage {
     static constexpr int SX = BT * NS * SM_CB * (int) sizeof(xs_t) / 4;   // floats of the x or dOut tile
+    static constexpr int SH = BT * SM_CB * (int) sizeof(xs_t) / 4;        // floats of the dh tile
     static constexpr int MK = PROJ ? MP : 0, DZ = 0, X = BT * MK, DO = X + SX, DH = DO + SX,
-                         RES = DH + BT * SM_CB, PRE = RES + BT * NS * NS, COEF = PRE + BT * NS,
+                         RES = DH + SH, PRE = RES + BT * NS * NS, COEF = PRE + BT * NS,
                          FLOATS = (COEF + BT + 3) / 4 * 4, BYTES = SM_STAGES * FLOATS * 4;
 };
 }
@@ -1032,7 +1034,7 @@ __device__ __forceinline__ void cpx(bf16_t* dst, const bf16_t* src, bool ok) { *
 // The tile of tokens t0 .. t0 + nt - 1 into stage st (see Stage), by cp.async; a thread issues every nthreads-th copy.
 // vec (bf16 streams: also C % 8 == 0) moves 16 bytes per copy.
 template <bool PROJ>
-__device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __restrict__ dout, const float* __restrict__ dh,
+__device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __restrict__ dout, const xs_t* __restrict__ dh,
         const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0, bool vec) {
     using L = Stage<PROJ>;
@@ -1040,8 +1042,9 @@ __device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __re
     const long long d = (long long) NS * c;
     xs_t* xsm = reinterpret_cast<xs_t*>(st + L::X);
     xs_t* dsm = reinterpret_cast<xs_t*>(st + L::DO);
+    xs_t* hsm = reinterpret_cast<xs_t*>(st + L::DH);
     if (vec) {                                             // rows of SM_CB columns as 16-byte chunks (XE elements)
-        constexpr int Q = SM_CB / 4, QX = SM_CB / XE;
+        constexpr int QX = SM_CB / XE;
         for (int e = tid; e < BT * NS * QX; e += nthreads) {
             const int row = e / QX, k = XE * (e % QX), s = row / NS;
             const bool ok = s < nt && c0 + k < c;
@@ -1049,10 +1052,10 @@ __device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __re
             cp16(xsm + row * SM_CB + k, x + g, ok);
             cp16(dsm + row * SM_CB + k, dout + g, ok);
         }
-        for (int e = tid; e < BT * Q; e += nthreads) {
-            const int s = e / Q, k = 4 * (e % Q);
+        for (int e = tid; e < BT * QX; e += nthreads) {
+            const int s = e / QX, k = XE * (e % QX);
             const bool ok = s < nt && c0 + k < c;
-            cp16(st + L::DH + s * SM_CB + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
+            cp16(hsm + s * SM_CB + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
         }
     } else {
         for (int e = tid; e < BT * NS * SM_CB; e += nthreads) {
@@ -1065,7 +1068,7 @@ __device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __re
         for (int e = tid; e < BT * SM_CB; e += nthreads) {
             const int s = e / SM_CB, k = e % SM_CB;
             const bool ok = s < nt && c0 + k < c;
-            cp4(st + L::DH + e, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
+            cpx(hsm + e, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
         }
     }
     for (int e = tid; e < nt * NS * NS; e += nthreads) cp4(st + L::RES + e, res + t0 * NS * NS + e, true);
@@ -1077,7 +1080,7 @@ __device__ __forceinline__ void stream_backward_load(float* st, const xs_t* __re
 }
 
 template <bool PROJ>
-__device__ __forceinline__ void stream_backward(const xs_t* __restrict__ dout, const float* __restrict__ dh,
+__device__ __forceinline__ void stream_backward(const xs_t* __restrict__ dout, const xs_t* __restrict__ dh,
         const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, const float* __restrict__ phi,
         xs_t* __restrict__ dx, float* __restrict__ part, int tokens, int c, int per, int vec) {
@@ -1121,7 +1124,7 @@ __device__ __forceinline__ void stream_backward(const xs_t* __restrict__ dout, c
                                                            // step faster than unroll 1, which does not spill)
             for (int s = 0; s < nt; s++) {
                 const float xv = load(reinterpret_cast<const xs_t*>(st + L::X) + (s * NS + i) * SM_CB + cl);
-                float a = st[L::PRE + s * NS + i] * st[L::DH + s * SM_CB + cl];
+                float a = st[L::PRE + s * NS + i] * load(reinterpret_cast<const xs_t*>(st + L::DH) + s * SM_CB + cl);
                 if (DYN) a += st[L::COEF + s] * xv;
 #pragma unroll
                 for (int j = 0; j < NS; j++)
@@ -1150,7 +1153,7 @@ __device__ __forceinline__ void stream_backward(const xs_t* __restrict__ dout, c
             if (j < M) out[j] = dp[j];
     }
 }
-#define SM_STREAM_BACKWARD_ARGS const xs_t* __restrict__ dout, const float* __restrict__ dh, const xs_t* __restrict__ x, \
+#define SM_STREAM_BACKWARD_ARGS const xs_t* __restrict__ dout, const xs_t* __restrict__ dh, const xs_t* __restrict__ x, \
         const float* __restrict__ pre, const float* __restrict__ res, const float* __restrict__ coef, \
         const float* __restrict__ dzr, const float* __restrict__ phi, xs_t* __restrict__ dx, float* __restrict__ part, \
         int tokens, int c, int per, int vec
@@ -1179,22 +1182,22 @@ constexpr int MW = 2 * NS;                               // warps per block
 constexpr int KQ = (MF + 15) / 16;                       // k16 steps over Φ_cat's columns (dx product)
 constexpr int XR = NS * SM_CB + 8;                       // pitch of a token's row of x, dOut (bf16): rows 16 bytes apart
                                                          // mod 128, so 8 rows of an ldmatrix or a fragment hit distinct banks
-constexpr int HR = SM_CB + 8;                            // pitch of dh's rows (floats), likewise for float2 reads
+constexpr int HR = SM_CB + 8;                            // pitch of dh's rows (bf16), likewise for pairs
 constexpr int ZR = 16 * KQ + 8;                          // pitch of dz's rows (floats)
-struct MStage {                                          // one stage in floats: x, dOut [16][XR] bf16, dh [16][HR], dz [16][ZR],
+struct MStage {                                          // one stage in floats: x, dOut [16][XR] bf16, dh [16][HR] bf16, dz [16][ZR],
                                                          // H_res [16][NS·NS], H_pre [16][NS], coef [16]
-    static constexpr int X = 0, DO = X + 8 * XR, DH = DO + 8 * XR, DZ = DH + 16 * HR, RES = DZ + 16 * ZR,
+    static constexpr int X = 0, DO = X + 8 * XR, DH = DO + 8 * XR, DZ = DH + 8 * HR, RES = DZ + 16 * ZR,
                          PRE = RES + 16 * NS * NS, COEF = PRE + 16 * NS, FLOATS = (COEF + 16 + 3) / 4 * 4,
                          BYTES = SM_MSTAGES * FLOATS * 4;
 };
 }
 
 // Tokens t0 .. t0 + nt - 1 into stage st (MStage); rows past nt are zeros, so the products over all 16 rows add nothing.
-__device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* __restrict__ dout, const float* __restrict__ dh,
+__device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* __restrict__ dout, const xs_t* __restrict__ dh,
         const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
         const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0) {
     using L = MStage;
-    constexpr int THREADS = 32 * MW, QX = SM_CB / XE, Q = SM_CB / 4;
+    constexpr int THREADS = 32 * MW, QX = SM_CB / XE;
     const int tid = threadIdx.x;
     const long long d = (long long) NS * c;
     xs_t* xsm = reinterpret_cast<xs_t*>(st + L::X);
@@ -1206,10 +1209,11 @@ __device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* 
         cp16(xsm + s * XR + i * SM_CB + k, x + g, ok);
         cp16(dsm + s * XR + i * SM_CB + k, dout + g, ok);
     }
-    for (int e = tid; e < 16 * Q; e += THREADS) {
-        const int s = e / Q, k = 4 * (e % Q);
+    xs_t* hsm = reinterpret_cast<xs_t*>(st + L::DH);
+    for (int e = tid; e < 16 * QX; e += THREADS) {
+        const int s = e / QX, k = XE * (e % QX);
         const bool ok = s < nt && c0 + k < c;
-        cp16(st + L::DH + s * HR + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
+        cp16(hsm + s * HR + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
     }
     for (int e = tid; e < 16 * MF; e += THREADS) {
         const int s = e / MF;
@@ -1309,8 +1313,8 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 for (int j = 0; j < 4; j++) {
                     const int col = cw + 8 * j + 2 * t4;
                     const unsigned xv = ld32(xs + s * XR + i * SM_CB + col);
-                    const float2 dv = *reinterpret_cast<const float2*>(st + L::DH + s * HR + col);
-                    float a0 = acc[j][2 * h] + hp * dv.x + cf * lo_of(xv), a1 = acc[j][2 * h + 1] + hp * dv.y + cf * hi_of(xv);
+                    const unsigned dv = ld32(reinterpret_cast<const bf16_t*>(st + L::DH) + s * HR + col);
+                    float a0 = acc[j][2 * h] + hp * lo_of(dv) + cf * lo_of(xv), a1 = acc[j][2 * h + 1] + hp * hi_of(dv) + cf * hi_of(xv);
 #pragma unroll
                     for (int jj = 0; jj < NS; jj++) {
                         const unsigned ov = ld32(ds + s * XR + jj * SM_CB + col);

@@ -46,7 +46,7 @@ class GpuBenchTest {
     /**
      * --stream-precision bf16: the row says how its streams were stored, and the model holds half the bytes for every
      * stream buffer (one per block, the final streams and the two gradient buffers) and for each block's sublayer input h
-     * and output f; RC's single residual stays fp32. bf16 streams without bf16
+     * and output f (and for the maps' backward's dh); RC's single residual stays fp32. bf16 streams without bf16
      * compute are refused.
      */
     @Test
@@ -59,7 +59,8 @@ class GpuBenchTest {
         assertEquals("fp32", wide.get("stream_precision").getAsString());
         assertEquals("bf16", narrow.get("stream_precision").getAsString());
         long buffers = 2L * cfg.layers() + 1 + 2, streamElements = 2L * 16 * 2 * cfg.width();
-        long rows = 2L * (2L * cfg.layers()), rowElements = 2L * 16 * cfg.width();   // each block's h and f, stored as the streams
+        // each block's h and f, and the one dh buffer of the maps' backward, stored as the streams
+        long rows = 2L * (2L * cfg.layers()) + 1, rowElements = 2L * 16 * cfg.width();
         assertEquals((buffers * streamElements + rows * rowElements) * 2, wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
         JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false);
         assertEquals("fp32", rc.get("stream_precision").getAsString());

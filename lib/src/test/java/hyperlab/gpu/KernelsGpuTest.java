@@ -136,7 +136,7 @@ class KernelsGpuTest {
      * The bf16 engine's LayerNorm reads bf16 where its inputs are bf16 (dout, a GEMM's output; x, where the streams are
      * bf16): on bf16-representable values every variant computes what the fp32-input kernels above compute, the same sums
      * in the same order, so the forward, mean, rstd and dx agree bit for bit (dgamma and dbeta up to the order of the
-     * blocks' atomic adds). Widths as above: rows in registers (72, 768), one column per lane (70), the plain backward (1100).
+     * blocks' atomic adds), and a bf16 dx written alone is the fp32 dx rounded. Widths as above: rows in registers (72, 768), one column per lane (70), the plain backward (1100).
      */
     @ParameterizedTest(name = "width {0}, {1} rows")
     @CsvSource({"72, 37", "70, 37", "768, 5", "1100, 3"})
@@ -161,6 +161,13 @@ class KernelsGpuTest {
                     assertArrayEquals(ref.get(key), got.get(key), key + " with x " + xt + ", dout " + dt);
                 for (String key : List.of("dgamma", "dbeta"))
                     assertTrue(relError(got.get(key), toDouble(ref.get(key))) < 1e-6, key + " with x " + xt + ", dout " + dt);
+                if (xt == DType.BF16) {                      // dx in bf16 alone (bf16 streams' dh): the rounding of the fp32 dx
+                    DeviceTensor lo = a.alloc(DType.BF16, rows, c);
+                    k.layerNormBackward(lo, a.zeros(DType.F32, c), a.zeros(DType.F32, c), dout, xs, dg, mean, rstd, rows, c, false);
+                    float[] wide = ref.get("dx"), narrow = lo.toFloatArray();
+                    for (int i = 0; i < wide.length; i++)
+                        assertEquals(DType.bf16ToFloat(DType.floatToBf16(wide[i])), narrow[i], "bf16 dx at " + i);
+                }
             }
             DeviceTensor xs = a.alloc(DType.BF16, rows, c), out = a.alloc(DType.F32, rows, c);
             var e = assertThrows(IllegalArgumentException.class, () -> k.layerNorm(out, a.alloc(DType.F32, rows), a.alloc(DType.F32, rows), xs, dg, db, rows, c));

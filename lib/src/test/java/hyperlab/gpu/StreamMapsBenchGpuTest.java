@@ -35,7 +35,7 @@ class StreamMapsBenchGpuTest {
             DeviceTensor x32 = a.alloc(DType.F32, tokens, n, c).copyFrom(xv), x16 = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv);
             float[] fv = StreamMapsGpuTest.random(rnd, tokens * c);
             DeviceTensor f32 = a.alloc(DType.F32, tokens, c).copyFrom(fv), f16 = a.alloc(DType.BF16, tokens, c).copyFrom(fv);
-            DeviceTensor dh = a.alloc(DType.F32, tokens, c).copyFrom(fv), h32 = a.alloc(DType.F32, tokens, c), h16 = a.alloc(DType.BF16, tokens, c), out32 = a.alloc(DType.F32, tokens, n, c), out16 = a.alloc(DType.BF16, tokens, n, c);
+            DeviceTensor dh32 = a.alloc(DType.F32, tokens, c).copyFrom(fv), dh16 = a.alloc(DType.BF16, tokens, c).copyFrom(fv), h32 = a.alloc(DType.F32, tokens, c), h16 = a.alloc(DType.BF16, tokens, c), out32 = a.alloc(DType.F32, tokens, n, c), out16 = a.alloc(DType.BF16, tokens, n, c);
             DeviceTensor dx32 = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c);
             DeviceTensor copy = a.alloc(DType.F32, tokens, n, c), dOut32 = a.alloc(DType.F32, tokens, n, c).copyFrom(xv),
                     dOut16 = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv), dx16 = a.alloc(DType.BF16, tokens, n, c);
@@ -49,7 +49,7 @@ class StreamMapsBenchGpuTest {
                 DType xs = (DType) cs[2];             // how the streams are stored
                 if (!only.isEmpty() && !xs.name().equalsIgnoreCase(only)) continue;
                 boolean lo = xs == DType.BF16;
-                DeviceTensor xin = lo ? x16 : x32, out = lo ? out16 : out32, dOut = lo ? dOut16 : dOut32, dx = lo ? dx16 : dx32, f = lo ? f16 : f32, h = lo ? h16 : h32;
+                DeviceTensor xin = lo ? x16 : x32, out = lo ? out16 : out32, dOut = lo ? dOut16 : dOut32, dx = lo ? dx16 : dx32, f = lo ? f16 : f32, h = lo ? h16 : h32, dh = lo ? dh16 : dh32;
                 boolean dynamic = p != Paradigm.HC || flag;
                 var spec = MapSpec.of(p, n, c, dynamic, MapInit.PAPER, 0);
                 Map<String, DeviceTensor> params = new LinkedHashMap<>(), grads = new LinkedHashMap<>();

@@ -149,8 +149,8 @@ class StreamMapsGpuTest {
     }
 
     /**
-     * bf16 streams compute what fp32 streams compute from the same (bf16-representable) values of x, dOut and f (stored
-     * as the streams are): the maps,
+     * bf16 streams compute what fp32 streams compute from the same (bf16-representable) values of x, dOut, f and dh
+     * (stored as the streams are): the maps,
      * df and every parameter gradient agree within 3e-5 (scalars within SCALAR_PLAIN_BAR; the tensor-core products of
      * bf16 x with Φ_cat split into two bf16 parts), and h, out and dx are the fp32 path's rounded to bf16, give or take
      * half a bf16 step plus 1e-4 of their rms.
@@ -173,15 +173,14 @@ class StreamMapsGpuTest {
         }
         try (DeviceArena a = gpu.arena()) {
             Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
-            float[] fv = random(rnd, tokens * c);
-            for (int i = 0; i < fv.length; i++) fv[i] = DType.bf16ToFloat(DType.floatToBf16(fv[i]));
-            DeviceTensor dh = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
+            float[] fv = random(rnd, tokens * c), hv = random(rnd, tokens * c);
+            for (float[] v : List.of(fv, hv)) for (int i = 0; i < v.length; i++) v[i] = DType.bf16ToFloat(DType.floatToBf16(v[i]));
             List<Map<String, float[]>> runs = new ArrayList<>();
             for (DType xs : new DType[] {DType.F32, DType.BF16})
                 try (StreamMaps sm = new StreamMaps(gpu, p, n, c, dynamic, 20, false, tokens, xs)) {
                     assertEquals(xs, sm.streamType());
                     DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv), dOut = a.alloc(xs, tokens, n, c).copyFrom(gv);
-                    DeviceTensor f = a.alloc(xs, tokens, c).copyFrom(fv);
+                    DeviceTensor f = a.alloc(xs, tokens, c).copyFrom(fv), dh = a.alloc(xs, tokens, c).copyFrom(hv);
                     runs.add(runBlock(sm, a, spec, params, x, f, dOut, dh, tokens));
                 }
             // bf16 x meets Φ_cat, split into bf16 high parts and remainders, on tensor cores (projections; the streams' backward
