@@ -76,7 +76,8 @@ public final class GpuBench {
         out.addProperty("device", gpu.info().name());
         out.addProperty("precision_note", "fp32: cuBLASLt COMPUTE_32F GEMMs and SIMT attention on fp32 activations; bf16: bf16"
                 + " GEMM and attention operands (tensor cores) with fp32 accumulation, fp32 master weights and AdamW; the n-stream"
-                + " residual of hc/mhc/mhc-lite/shc and its gradient stored as stream_precision says (fp32 or bf16; every sum fp32), RC's in fp32");
+                + " residual of hc/mhc/mhc-lite/shc and its gradient, and each sublayer's input h, its gradient and its output f, stored"
+                + " as stream_precision says (fp32 or bf16; every sum fp32), RC's residual in fp32");
         out.addProperty("preset", preset);
         out.addProperty("batch", batch);
         out.addProperty("time", time);

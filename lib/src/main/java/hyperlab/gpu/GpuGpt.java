@@ -171,7 +171,7 @@ public final class GpuGpt implements AutoCloseable {
         dxA = arena.alloc(streamType, tokens, n, c);
         dxB = arena.alloc(streamType, tokens, n, c);
         dMean = n == 1 ? dxA.view(0, tokens, c) : arena.alloc(DType.F32, tokens, c);
-        dLn = arena.alloc(compute, tokens, c);       // a GEMM's output that only the LayerNorm backward reads: bf16 as under autocast
+        dLn = arena.alloc(compute, tokens, c);       // the blocks' d ln, a GEMM output only the LayerNorm backward reads: bf16 as under autocast
         dH = arena.alloc(streamType, tokens, c);     // h's gradient, for the maps' backward: stored as the streams
         dF = arena.alloc(DType.F32, tokens, c);
         dFLo = compute == DType.F32 ? null : arena.alloc(compute, tokens, c);   // the stream gradient into F, rounded
@@ -399,13 +399,15 @@ public final class GpuGpt implements AutoCloseable {
     /** Expects the logits' gradient in {@code logits}. */
     private void backward() {
         ParamLayout.Entry wte = layout.get("wte");
-        mm.run(logits, false, view(paramsLo, wte), false, dLn, false);       // d lnf = dlogits · wte
+        // d lnf = dlogits · wte, into dF (free until the blocks' backward) in fp32: with a bf16 output this GEMM measured
+        // 0.31-0.37 ms slower per step (ab-6393ed0-h100.json, "head and loss"), more than the bf16 read saves
+        mm.run(logits, false, view(paramsLo, wte), false, dF, false);
         mm.run(logits, true, lnf, false, view(grads, wte), true);            // d wte += dlogitsᵀ · lnf
         tick("head and loss");
         // RC: the LayerNorm backwards write dx in bf16 as well, for the next block's GEMMs (no cast pass)
         boolean rounded = n == 1 && dFLo != null;
         k.layerNormBackward(dMean, rounded ? dFLo : null, view(grads, layout.finalNorm("gamma", cfg.layers())),
-                view(grads, layout.finalNorm("beta", cfg.layers())), dLn, xMean,
+                view(grads, layout.finalNorm("beta", cfg.layers())), dF, xMean,
                 view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c, false);
         DeviceTensor dx = dxA, dPrev = dxB;
         tick("layernorm");

@@ -49,11 +49,6 @@ public final class StreamMaps implements AutoCloseable {
     private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
-    /**
-     * System property with pipeline depths for the build, e.g. "-DSM_PSTAGES=4 -DSM_MSTAGES=4" (sm_project's and
-     * sm_stream_backward_mma's stages in flight): for measuring them on a GPU, not for training.
-     */
-    static final String DEFINES = "hyperlab.streammaps.defines";
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
     private static final Map<CudaModule, LaunchShape> SHAPES = new ConcurrentHashMap<>();
 
@@ -180,21 +175,13 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log, boolean bf16) {
-        String[] base = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
+        String[] opts = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
             case HC -> 0;
             case MHC -> 1;
             case MHC_LITE -> 2;
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
         }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0), "-DSM_XBF16=" + (bf16 ? 1 : 0)};
-        String tuning = System.getProperty(DEFINES, "").trim();
-        if (!tuning.isEmpty()) {
-            for (String o : tuning.split("\\s+"))
-                if (!o.matches("-DSM_(PSTAGES|MSTAGES)=[2-9]"))
-                    throw new IllegalArgumentException(DEFINES + " = '" + tuning + "': only -DSM_PSTAGES=k and -DSM_MSTAGES=k (k = 2..9) are tuning knobs");
-        }
-        String[] opts = tuning.isEmpty() ? base
-                : java.util.stream.Stream.concat(Arrays.stream(base), Arrays.stream(tuning.split("\\s+"))).toArray(String[]::new);
         return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 

@@ -27,18 +27,19 @@ class GoldenGpuTest {
     /**
      * The issue's bf16 bar for the mixed-precision engine (bf16 operands keep 8 significant bits), on the loss, the
      * logits and all gradients together (norm-wise). Single small tensors, such as a map's 4 post gains, sum F·dx over
-     * every token with cancellation and so carry more of the rounding of F: each must be within BF16_TENSOR_TOL. Since
-     * d ln (the GEMM's gradient into each LayerNorm) is bf16 as under autocast, HC n = 4's α_post moved 0.050 → 0.126
-     * on the emulator (all gradients together 2.0e-3 → 2.5e-3); the other paradigms' worst tensors stay under 0.03.
+     * every token with cancellation and so carry more of the rounding of F: each must be within BF16_TENSOR_TOL. (With
+     * the head's d lnf in bf16 as well, HC n = 4's α_post measured 0.127 on the H100, 0.126 on the emulator; with it in
+     * fp32 and the blocks' d ln in bf16, 0.054 on the emulator.)
      */
-    static final double BF16_TOL = 2e-2, BF16_TENSOR_TOL = 2e-1;
+    static final double BF16_TOL = 2e-2, BF16_TENSOR_TOL = 1e-1;
     /**
      * With bf16 streams every term of such a sum also carries the rounding of the streams and their gradients, which
      * HC's unconstrained maps amplify (emulator: HC n = 4's α_post 0.194 against 0.050 with fp32 streams; all gradients
      * together 8.0e-3, inside BF16_TOL). That error is a draw from where the roundings fall: projections that moved u by
      * ~1e-6 (bf16 tensor-core products instead of 3xTF32) flip ~0.1 % of the streams' roundings and moved it to 0.263
-     * (all gradients 8.1e-3), and with h, dh, f and d ln in bf16 as well (autocast's dtypes) to 0.294 (all gradients
-     * 9.9e-3); the bf16 kernels themselves match the fp32 ones on the same values (StreamMapsGpuTest, KernelsGpuTest).
+     * (all gradients 8.1e-3), and with h, dh, f and the blocks' d ln in bf16 as well (autocast's dtypes) to 0.169 (all
+     * gradients 9.5e-3; 0.315 on the H100 while the head's d lnf was bf16 too); the bf16 kernels themselves match the
+     * fp32 ones on the same values (StreamMapsGpuTest, KernelsGpuTest).
      */
     static final double BF16_STREAMS_TENSOR_TOL = 4e-1;
 
