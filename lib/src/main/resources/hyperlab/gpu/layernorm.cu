@@ -98,18 +98,12 @@ __device__ __forceinline__ void layernorm_forward_any(T* out, float* mean, float
     else layernorm_rows<T, TX, 1>(out, mean, rstd, x, gamma, beta, N, C, eps);
 }
 // named by what differs from fp32: _bf16 output, _xbf16 input
-extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
-                                             const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v);
-}
-extern "C" __global__ void layernorm_forward_bf16(bf16_t* out, float* mean, float* rstd, const float* x,
-                                                  const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v);
-}
-extern "C" __global__ void layernorm_forward_bf16_xbf16(bf16_t* out, float* mean, float* rstd, const bf16_t* x,
-                                                        const float* gamma, const float* beta, int N, int C, float eps, int v) {
-    layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v);
-}
+#define LN_FWD_ARGS(T, TX) T* out, float* mean, float* rstd, const TX* x, const float* gamma, const float* beta, int N, int C, \
+        float eps, int v
+#define LN_FWD_BODY layernorm_forward_any(out, mean, rstd, x, gamma, beta, N, C, eps, v)
+extern "C" __global__ void layernorm_forward(LN_FWD_ARGS(float, float)) { LN_FWD_BODY; }
+extern "C" __global__ void layernorm_forward_bf16(LN_FWD_ARGS(bf16_t, float)) { LN_FWD_BODY; }
+extern "C" __global__ void layernorm_forward_bf16_xbf16(LN_FWD_ARGS(bf16_t, bf16_t)) { LN_FWD_BODY; }
 
 // The block's end: the warps' dgamma/dbeta slices in shared memory (warps x [dgamma C | dbeta C]) summed and added into
 // the globals, one atomic per column each.
@@ -183,26 +177,13 @@ __device__ __forceinline__ void layernorm_backward_any(TO* dx, float* dgamma, fl
     else layernorm_backward_rows<TO, TD, TX, 1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
 }
 // named by what differs from fp32: _dbf16 dout, _xbf16 x, _obf16 dx (the input's gradient)
-extern "C" __global__ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
-                                              const float* x, const float* gamma, const float* mean,
-                                              const float* rstd, int N, int C, int acc, int v) {
-    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
-}
-extern "C" __global__ void layernorm_backward_dbf16(float* dx, float* dgamma, float* dbeta, const bf16_t* dout,
-                                                    const float* x, const float* gamma, const float* mean,
-                                                    const float* rstd, int N, int C, int acc, int v) {
-    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
-}
-extern "C" __global__ void layernorm_backward_dbf16_xbf16(float* dx, float* dgamma, float* dbeta, const bf16_t* dout,
-                                                          const bf16_t* x, const float* gamma, const float* mean,
-                                                          const float* rstd, int N, int C, int acc, int v) {
-    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
-}
-extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(bf16_t* dx, float* dgamma, float* dbeta, const bf16_t* dout,
-                                                                const bf16_t* x, const float* gamma, const float* mean,
-                                                                const float* rstd, int N, int C, int acc, int v) {
-    layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v);
-}
+#define LN_BWD_ARGS(TO, TD, TX) TO* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x, const float* gamma, \
+        const float* mean, const float* rstd, int N, int C, int acc, int v
+#define LN_BWD_BODY layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v)
+extern "C" __global__ void layernorm_backward(LN_BWD_ARGS(float, float, float)) { LN_BWD_BODY; }
+extern "C" __global__ void layernorm_backward_dbf16(LN_BWD_ARGS(float, bf16_t, float)) { LN_BWD_BODY; }
+extern "C" __global__ void layernorm_backward_dbf16_xbf16(LN_BWD_ARGS(float, bf16_t, bf16_t)) { LN_BWD_BODY; }
+extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(LN_BWD_ARGS(bf16_t, bf16_t, bf16_t)) { LN_BWD_BODY; }
 
 // The same backward for rows of at most 128·K columns (V = 4): a lane keeps its K chunks of x̂ and dout in registers,
 // so each row is read from memory once rather than twice, and dgamma/dbeta accumulate in registers with no shared
