@@ -27,6 +27,7 @@ final class Driver {
     final MethodHandle eventCreate, eventRecord, eventSynchronize, eventElapsedTime, eventDestroy;
     final MethodHandle memAlloc, memFree, memcpyHtoDAsync, memcpyDtoHAsync, memcpyDtoDAsync, memsetD8Async;
     final MethodHandle moduleLoadData, moduleGetFunction, moduleUnload, funcSetAttribute, launchKernel;
+    final MethodHandle streamBeginCapture, streamEndCapture, graphInstantiate, graphLaunch, graphExecDestroy, graphDestroy;
 
     private Driver(NativeLib lib) {
         this.lib = lib;
@@ -69,7 +70,16 @@ final class Driver {
         funcSetAttribute = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
         launchKernel = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuLaunchKernel");
+        streamBeginCapture = lib.fn(iAi, "cuStreamBeginCapture_v2");
+        streamEndCapture = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "cuStreamEndCapture");
+        graphInstantiate = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), "cuGraphInstantiateWithFlags");
+        graphLaunch = lib.fn(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "cuGraphLaunch");
+        graphExecDestroy = lib.fn(iA, "cuGraphExecDestroy");
+        graphDestroy = lib.fn(iA, "cuGraphDestroy");
     }
+
+    /** cuStreamBeginCapture's mode that forbids unsafe calls (a sync, an allocation) on the capturing thread only. */
+    static final int CAPTURE_MODE_THREAD_LOCAL = 1;
 
     /** Loads libcuda and runs cuInit(0); throws a CudaException saying what is missing and how to fix it. */
     static Driver load() {

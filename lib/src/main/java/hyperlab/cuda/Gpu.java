@@ -129,6 +129,11 @@ public final class Gpu {
         }
     }
 
+    /** Records the work {@code work} queues on the stream into a graph instead of running it (see {@link CudaGraph}). */
+    public CudaGraph capture(Runnable work) {
+        return CudaGraph.capture(this, work);
+    }
+
     /** A timeline of phases on this GPU's stream, from now (see {@link Timeline#mark}). */
     public Timeline timeline() {
         return new Timeline(this);

@@ -261,7 +261,24 @@ public final class GpuBench {
                 for (int i = 0; i < steps; i++) step.run();
             }) / steps;
             long used = before - gpu.memoryInfo()[0];          // after the steps: attention and optimiser state included
+            row.addProperty("cuda_graphs", model.usesGraphs());
+            // host time to queue one forward + backward from an idle GPU, and until its loss is back: close to each
+            // other when the host, not the GPU, sets the pace (best of 3)
+            double queueMs = Double.MAX_VALUE, lossMs = Double.MAX_VALUE;
+            for (int i = 0; i < 3; i++) {
+                gpu.synchronize();
+                long t0 = System.nanoTime();
+                model.queueStep(ids, targets, true);
+                long t1 = System.nanoTime();
+                model.meanLoss();
+                long t2 = System.nanoTime();
+                queueMs = Math.min(queueMs, (t1 - t0) / 1e6);
+                lossMs = Math.min(lossMs, (t2 - t0) / 1e6);
+            }
+            row.addProperty("host_queue_ms", queueMs);
+            row.addProperty("host_forward_backward_ms", lossMs);
             if (profile) {
+                model.useGraphs(false);                        // phases and GEMMs are timed kernel by kernel
                 try (Timeline t = gpu.timeline()) {
                     model.profile(t);
                     step.run();

@@ -1,5 +1,6 @@
 package hyperlab.gpu;
 
+import hyperlab.cuda.CudaGraph;
 import hyperlab.cuda.DType;
 import hyperlab.cuda.DeviceArena;
 import hyperlab.cuda.DeviceTensor;
@@ -47,6 +48,9 @@ public final class GpuGpt implements AutoCloseable {
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
     private final List<Block> blocks = new ArrayList<>();
     private Timeline timeline;                    // non-null while a step is being profiled
+    private boolean graphs = !"false".equals(System.getProperty("hyperlab.gpu.graphs"));
+    private final CudaGraph[] graph = new CudaGraph[2];            // [0] evaluation, [1] training step
+    private final boolean[] ranUncaptured = new boolean[2];
     private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfMean, lnfRstd, logits, losses;
     private final DeviceTensor dxA, dxB, dMean, dLn, dH, dF, dFLo, dY, dQkv, dU;
 
@@ -319,6 +323,15 @@ public final class GpuGpt implements AutoCloseable {
      * of that mean in {@link #grads()} (zeroed first).
      */
     public double step(int[] ids, int[] targets, boolean backward) {
+        queueStep(ids, targets, backward);
+        return meanLoss();
+    }
+
+    /**
+     * {@link #step} without waiting: copies the ids and targets, queues the step's GPU work and returns;
+     * {@link #meanLoss()} waits for it. Lets a caller see how long the host takes to queue a step.
+     */
+    public void queueStep(int[] ids, int[] targets, boolean backward) {
         if (ids.length != tokens || targets.length != tokens)
             throw new IllegalArgumentException("need batch·time = " + tokens + " ids and targets, got " + ids.length + " and " + targets.length);
         for (int[] a : new int[][] {ids, targets})
@@ -328,17 +341,63 @@ public final class GpuGpt implements AutoCloseable {
         this.ids.copyFrom(ids);
         this.targets.copyFrom(targets);
         tick("input copies");
+        int kind = backward ? 1 : 0;
+        if (timeline != null || !graphs) {                 // a profiled step times its phases: queued kernel by kernel
+            queueWork(backward);
+            return;
+        }
+        if (graph[kind] == null) {
+            if (!ranUncaptured[kind]) {                    // the first makes GEMM plans, compiles kernels, allocates scratch
+                queueWork(backward);
+                ranUncaptured[kind] = true;
+                return;
+            }
+            try {
+                graph[kind] = gpu.capture(() -> queueWork(backward));
+            } catch (RuntimeException e) {
+                graphs = false;
+                System.err.println("hyperlab: CUDA graphs are off for this model, its steps are queued kernel by kernel: " + e.getMessage());
+                queueWork(backward);
+                return;
+            }
+        }
+        graph[kind].launch();
+    }
+
+    /**
+     * Whether steps replay a CUDA graph (default: on, unless -Dhyperlab.gpu.graphs=false): a step's kernels and GEMMs
+     * are recorded at its second call and replayed with one launch after that, one graph for training steps and one
+     * for evaluation. Off closes the graphs; a profiled step always runs kernel by kernel.
+     */
+    public void useGraphs(boolean on) {
+        graphs = on;
+        if (!on) closeGraphs();
+    }
+
+    /** Whether steps replay CUDA graphs (false when turned off, or after a capture failed). */
+    public boolean usesGraphs() {
+        return graphs;
+    }
+
+    /** The GPU work of one step after the input copies: forward, loss, and with {@code backward} zeroed gradients and the backward. */
+    private void queueWork(boolean backward) {
         forward();
         if (!backward) {
             k.crossEntropy(logits, losses, this.targets, tokens, cfg.vocab());
-            return meanLoss();
+            return;
         }
         grads.zero();
         tick("zero grads");
         k.crossEntropyForwardBackward(logits, losses, this.targets, tokens, cfg.vocab(), 1f / tokens);
         tick("head and loss");
         backward();
-        return meanLoss();
+    }
+
+    private void closeGraphs() {
+        for (int i = 0; i < graph.length; i++) {
+            if (graph[i] != null) graph[i].close();
+            graph[i] = null;
+        }
     }
 
     /**
@@ -353,7 +412,8 @@ public final class GpuGpt implements AutoCloseable {
         if (timeline != null) timeline.mark(phase);
     }
 
-    private double meanLoss() {
+    /** The mean loss of the last queued step (waits for it). */
+    public double meanLoss() {
         double s = 0;
         for (float l : losses.toFloatArray()) s += l;
         return s / tokens;
@@ -506,6 +566,7 @@ public final class GpuGpt implements AutoCloseable {
 
     @Override
     public void close() {
+        closeGraphs();
         for (Block b : blocks) if (b.maps != null) b.maps.close();
         attention.close();
         arena.close();
