@@ -14,13 +14,17 @@ __device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2
     m = mx;
 }
 
-// log Σ_j exp(row[j]) for one block's row in one pass (the max kept running so exp never overflows).
+// log Σ_j exp(row[j]) for one block's row in one pass (the max kept running so exp never overflows); with a
+// stage (shared memory for the row's n elements) the pass also copies the row there, for a second pass to read.
 template <typename T, int V>
-__device__ float row_logsumexp(const T* row, int n, float* sh) {
+__device__ float row_logsumexp(const T* row, int n, float* sh, T* stage = nullptr) {
     float m = NEG_INF, s = 0.f;
     for (int j = threadIdx.x * V; j < n; j += blockDim.x * V) {
+        Pack<T, V> raw = *reinterpret_cast<const Pack<T, V>*>(row + j);
+        if (stage) *reinterpret_cast<Pack<T, V>*>(stage + j) = raw;
         float a[V];
-        loadv<V>(row + j, a);
+#pragma unroll
+        for (int k = 0; k < V; k++) a[k] = load(&raw.v[k]);
 #pragma unroll
         for (int k = 0; k < V; k++) {
             if (a[k] > m) { s = s * expf(m - a[k]) + 1.f; m = a[k]; }
@@ -38,17 +42,20 @@ __device__ float row_logsumexp(const T* row, int n, float* sh) {
     return m + logf(s);
 }
 
+// stage: null, or shared memory for the row, so the second pass reads it there: the logits then cross device memory
+// once each way instead of being read twice
 template <typename T, int V>
-__device__ void crossentropy_rows(T* logits, float* losses, const int* targets, int n, float scale) {
+__device__ void crossentropy_rows(T* logits, float* losses, const int* targets, int n, float scale, T* stage) {
     __shared__ float sh[64];
     T* row = logits + (long)blockIdx.x * n;
+    const T* src = stage ? stage : row;
     int target = targets[blockIdx.x];
-    float lse = row_logsumexp<T, V>(row, n, sh);
-    if (threadIdx.x == 0) losses[blockIdx.x] = lse - load(&row[target]);
+    float lse = row_logsumexp<T, V>(row, n, sh, stage);
+    if (threadIdx.x == 0) losses[blockIdx.x] = lse - load(&src[target]);
     __syncthreads();
     for (int j = threadIdx.x * V; j < n; j += blockDim.x * V) {
         float a[V];
-        loadv<V>(row + j, a);
+        loadv<V>(src + j, a);
 #pragma unroll
         for (int k = 0; k < V; k++) a[k] = (expf(a[k] - lse) - (j + k == target ? 1.f : 0.f)) * scale;
         storev<V>(row + j, a);
@@ -57,14 +64,29 @@ __device__ void crossentropy_rows(T* logits, float* losses, const int* targets, 
 
 extern "C" __global__ void crossentropy_forward_backward(float* logits, float* losses, const int* targets,
                                                          int n, float scale, int v) {
-    if (v == 4) crossentropy_rows<float, 4>(logits, losses, targets, n, scale);
-    else crossentropy_rows<float, 1>(logits, losses, targets, n, scale);
+    if (v == 4) crossentropy_rows<float, 4>(logits, losses, targets, n, scale, nullptr);
+    else crossentropy_rows<float, 1>(logits, losses, targets, n, scale, nullptr);
 }
 
 extern "C" __global__ void crossentropy_forward_backward_bf16(bf16_t* logits, float* losses, const int* targets,
                                                               int n, float scale, int v) {
-    if (v == 8) crossentropy_rows<bf16_t, 8>(logits, losses, targets, n, scale);
-    else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale);
+    if (v == 8) crossentropy_rows<bf16_t, 8>(logits, losses, targets, n, scale, nullptr);
+    else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale, nullptr);
+}
+
+// The same with the row staged in dynamic shared memory (n * sizeof(T) bytes, 16-byte aligned).
+extern "C" __global__ void crossentropy_forward_backward_staged(float* logits, float* losses, const int* targets,
+                                                                int n, float scale, int v) {
+    extern __shared__ float4 ce_stage[];
+    if (v == 4) crossentropy_rows<float, 4>(logits, losses, targets, n, scale, reinterpret_cast<float*>(ce_stage));
+    else crossentropy_rows<float, 1>(logits, losses, targets, n, scale, reinterpret_cast<float*>(ce_stage));
+}
+
+extern "C" __global__ void crossentropy_forward_backward_bf16_staged(bf16_t* logits, float* losses, const int* targets,
+                                                                     int n, float scale, int v) {
+    extern __shared__ float4 ce_stage[];
+    if (v == 8) crossentropy_rows<bf16_t, 8>(logits, losses, targets, n, scale, reinterpret_cast<bf16_t*>(ce_stage));
+    else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale, reinterpret_cast<bf16_t*>(ce_stage));
 }
 
 // Only the losses (evaluation): same reduction, logits untouched.
