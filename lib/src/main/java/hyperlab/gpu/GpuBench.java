@@ -31,8 +31,12 @@ import java.util.Random;
  * {@code --precision bf16,fp32} (default bf16, the mixed-precision engine) measures both precisions, each row's
  * ratio to RC taken at its own precision, and {@code --stream-precision fp32,bf16} measures each hyper-connected
  * paradigm with its streams stored both ways (RC, one residual, runs once). {@code --profile} adds each row's time per
- * phase of one step. {@code --warmup N} untimed steps come before each row's timed ones (the JVM compiles the host
- * code that queues a step while they run).
+ * phase of one step (queued kernel by kernel: phases cannot be timed inside a CUDA graph). {@code --warmup N} untimed
+ * steps come before each row's timed ones (the JVM compiles the host code that queues a step while they run, and the
+ * second step captures the CUDA graph the timed ones replay; {@code -Dhyperlab.gpu.graphs=false} times them queued
+ * kernel by kernel). Each row also says whether its steps replayed a graph ("cuda_graphs") and how long the host took
+ * to queue one forward and backward ("host_queue_ms") against the time until its loss was back
+ * ("host_forward_backward_ms"): close to each other when the host, not the GPU, sets the pace.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--warmup 2] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
  *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--stream-precision fp32|bf16[,...]]
  *                 [--torch FILE] [--out FILE] [--emulator] [--profile]

@@ -3,7 +3,9 @@
 // so the [N, V] probabilities never exist as a separate buffer. Logits are fp32, or bf16 for the bf16 engine (fp32
 // maths either way; needs bf16.cuh). Two passes over a row: an online max-and-sum (the sum is rescaled whenever
 // the running max grows), then the gradient; each thread moves v logits per access (16 bytes where Kernels found
-// the rows aligned and V a multiple of v, else 1): the [N, V] logits are the largest tensor of a step.
+// the rows aligned and V a multiple of v, else 1): the [N, V] logits are the largest tensor of a step. The _staged
+// kernels copy the row into shared memory during the first pass and read it there in the second, so each logit
+// crosses device memory once each way (Kernels uses them for rows of up to 113 KiB).
 
 #define NEG_INF __int_as_float(0xff800000)   // NVRTC has no <cmath>, so no INFINITY
 
