@@ -1,7 +1,6 @@
 package hyperlab.gpu;
 
 import hyperlab.cuda.Cuda;
-import hyperlab.cuda.CudaException;
 import hyperlab.cuda.CudaFunction;
 import hyperlab.cuda.CudaModule;
 import hyperlab.cuda.DType;
@@ -26,13 +25,6 @@ final class Kernels {
             meanBwdBf16;
     private final CudaFunction lnFwd, lnFwdBf16, lnFwdBf16X, geluFwd, geluFwdBf16, geluBwdBias, geluBwdBiasBf16, biasBwd, biasBwdBf16, toBf16;
     private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
-    /**
-     * The cross-entropy backward with its row staged in shared memory, for rows of up to CE_STAGE_BYTES (two blocks
-     * per SM on an H100: GPT-2's 50304 bf16 logits take 98 KiB); ceStageBytes is 0 where the GPU cannot give that much.
-     */
-    static final int CE_STAGE_BYTES = 113 << 10;
-    private final CudaFunction ceStaged, ceStagedBf16;
-    private final int ceStageBytes;
     /** layernorm.cu: its plain compile, and by K the builds whose backward keeps rows of up to 128·K columns in registers. */
     private final CudaModule lnModule;
     private final Map<Integer, CudaModule> lnBwdRegs = new HashMap<>();
@@ -74,17 +66,6 @@ final class Kernels {
         toBf16 = precision.function("to_bf16");
         ceFwdBwd = cls.function("crossentropy_forward_backward");
         ceFwdBwdBf16 = cls.function("crossentropy_forward_backward_bf16");
-        ceStaged = cls.function("crossentropy_forward_backward_staged");
-        ceStagedBf16 = cls.function("crossentropy_forward_backward_bf16_staged");
-        int stage;
-        try {
-            ceStaged.allowSharedMemory(CE_STAGE_BYTES);
-            ceStagedBf16.allowSharedMemory(CE_STAGE_BYTES);
-            stage = CE_STAGE_BYTES;
-        } catch (CudaException e) {                   // less shared memory per block than that: rows read twice instead
-            stage = 0;
-        }
-        ceStageBytes = stage;
         ceFwd = cls.function("crossentropy_forward");
         ceFwdBf16 = cls.function("crossentropy_forward_bf16");
         sumsqPartial = opt.function("sumsq_partial");
@@ -234,13 +215,8 @@ final class Kernels {
 
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
     void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
-        long row = (long) vocab * logits.dtype().bytes();
-        if (row <= ceStageBytes)                     // one read of each row from device memory, the second from shared memory
-            (bf16(logits) ? ceStagedBf16 : ceStaged).launch(Dim3.of(rows), Dim3.of(512), (int) ((row + 15) / 16 * 16), logits, losses,
-                    targets, vocab, scale, rowVector(vocab, logits));
-        else
-            (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale,
-                    rowVector(vocab, logits));
+        (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale,
+                rowVector(vocab, logits));
     }
 
     void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {

@@ -3,9 +3,7 @@
 // so the [N, V] probabilities never exist as a separate buffer. Logits are fp32, or bf16 for the bf16 engine (fp32
 // maths either way; needs bf16.cuh). Two passes over a row: an online max-and-sum (the sum is rescaled whenever
 // the running max grows), then the gradient; each thread moves v logits per access (16 bytes where Kernels found
-// the rows aligned and V a multiple of v, else 1): the [N, V] logits are the largest tensor of a step. The _staged
-// kernels copy the row into shared memory during the first pass and read it there in the second, so each logit
-// crosses device memory once each way (Kernels uses them for rows of up to 113 KiB).
+// the rows aligned and V a multiple of v, else 1): the [N, V] logits are the largest tensor of a step.
 
 #define NEG_INF __int_as_float(0xff800000)   // NVRTC has no <cmath>, so no INFINITY
 
@@ -16,17 +14,13 @@ __device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2
     m = mx;
 }
 
-// log Σ_j exp(row[j]) for one block's row in one pass (the max kept running so exp never overflows); with a
-// stage (shared memory for the row's n elements) the pass also copies the row there, for a second pass to read.
+// log Σ_j exp(row[j]) for one block's row in one pass (the max kept running so exp never overflows).
 template <typename T, int V>
-__device__ float row_logsumexp(const T* row, int n, float* sh, T* stage = nullptr) {
+__device__ float row_logsumexp(const T* row, int n, float* sh) {
     float m = NEG_INF, s = 0.f;
     for (int j = threadIdx.x * V; j < n; j += blockDim.x * V) {
-        Pack<T, V> raw = *reinterpret_cast<const Pack<T, V>*>(row + j);
-        if (stage) *reinterpret_cast<Pack<T, V>*>(stage + j) = raw;
         float a[V];
-#pragma unroll
-        for (int k = 0; k < V; k++) a[k] = load(&raw.v[k]);
+        loadv<V>(row + j, a);
 #pragma unroll
         for (int k = 0; k < V; k++) {
             if (a[k] > m) { s = s * expf(m - a[k]) + 1.f; m = a[k]; }
@@ -44,20 +38,17 @@ __device__ float row_logsumexp(const T* row, int n, float* sh, T* stage = nullpt
     return m + logf(s);
 }
 
-// stage: null, or shared memory for the row, so the second pass reads it there: the logits then cross device memory
-// once each way instead of being read twice
 template <typename T, int V>
-__device__ void crossentropy_rows(T* logits, float* losses, const int* targets, int n, float scale, T* stage) {
+__device__ void crossentropy_rows(T* logits, float* losses, const int* targets, int n, float scale) {
     __shared__ float sh[64];
     T* row = logits + (long)blockIdx.x * n;
-    const T* src = stage ? stage : row;
     int target = targets[blockIdx.x];
-    float lse = row_logsumexp<T, V>(row, n, sh, stage);
-    if (threadIdx.x == 0) losses[blockIdx.x] = lse - load(&src[target]);
+    float lse = row_logsumexp<T, V>(row, n, sh);
+    if (threadIdx.x == 0) losses[blockIdx.x] = lse - load(&row[target]);
     __syncthreads();
     for (int j = threadIdx.x * V; j < n; j += blockDim.x * V) {
         float a[V];
-        loadv<V>(src + j, a);
+        loadv<V>(row + j, a);
 #pragma unroll
         for (int k = 0; k < V; k++) a[k] = (expf(a[k] - lse) - (j + k == target ? 1.f : 0.f)) * scale;
         storev<V>(row + j, a);
@@ -66,29 +57,14 @@ __device__ void crossentropy_rows(T* logits, float* losses, const int* targets, 
 
 extern "C" __global__ void crossentropy_forward_backward(float* logits, float* losses, const int* targets,
                                                          int n, float scale, int v) {
-    if (v == 4) crossentropy_rows<float, 4>(logits, losses, targets, n, scale, nullptr);
-    else crossentropy_rows<float, 1>(logits, losses, targets, n, scale, nullptr);
+    if (v == 4) crossentropy_rows<float, 4>(logits, losses, targets, n, scale);
+    else crossentropy_rows<float, 1>(logits, losses, targets, n, scale);
 }
 
 extern "C" __global__ void crossentropy_forward_backward_bf16(bf16_t* logits, float* losses, const int* targets,
                                                               int n, float scale, int v) {
-    if (v == 8) crossentropy_rows<bf16_t, 8>(logits, losses, targets, n, scale, nullptr);
-    else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale, nullptr);
-}
-
-// The same with the row staged in dynamic shared memory (n * sizeof(T) bytes, 16-byte aligned).
-extern "C" __global__ void crossentropy_forward_backward_staged(float* logits, float* losses, const int* targets,
-                                                                int n, float scale, int v) {
-    extern __shared__ float4 ce_stage[];
-    if (v == 4) crossentropy_rows<float, 4>(logits, losses, targets, n, scale, reinterpret_cast<float*>(ce_stage));
-    else crossentropy_rows<float, 1>(logits, losses, targets, n, scale, reinterpret_cast<float*>(ce_stage));
-}
-
-extern "C" __global__ void crossentropy_forward_backward_bf16_staged(bf16_t* logits, float* losses, const int* targets,
-                                                                     int n, float scale, int v) {
-    extern __shared__ float4 ce_stage[];
-    if (v == 8) crossentropy_rows<bf16_t, 8>(logits, losses, targets, n, scale, reinterpret_cast<bf16_t*>(ce_stage));
-    else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale, reinterpret_cast<bf16_t*>(ce_stage));
+    if (v == 8) crossentropy_rows<bf16_t, 8>(logits, losses, targets, n, scale);
+    else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale);
 }
 
 // Only the losses (evaluation): same reduction, logits untouched.

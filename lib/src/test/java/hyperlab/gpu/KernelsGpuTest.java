@@ -278,14 +278,11 @@ class KernelsGpuTest {
         return 0.5 * x * (1 + org.apache.commons.math3.special.Erf.erf(x / Math.sqrt(2)));
     }
 
-    /**
-     * Rows of 1004 (F32) or 1000 (BF16) logits take the 16-byte path, 1003 the one-element path; rows longer than
-     * Kernels.CE_STAGE_BYTES (30000 F32, 60000 BF16) the backward that reads the row twice instead of staging it.
-     */
+    /** Rows of 1004 (F32) or 1000 (BF16) logits take the 16-byte path, 1003 the one-element path. */
     @ParameterizedTest(name = "{0} vocab {1}")
-    @CsvSource({"F32, 1003", "F32, 1004", "BF16, 1000", "BF16, 1003", "F32, 30000", "BF16, 60000"})
+    @CsvSource({"F32, 1003", "F32, 1004", "BF16, 1000", "BF16, 1003"})
     void crossEntropyLossAndGradientMatchFloat64(DType dtype, int vocab) {
-        int rows = vocab > 10000 ? 3 : 9;
+        int rows = 9;
         Random r = new Random(3);
         float[] logits = random(r, rows * vocab, 3);
         if (dtype == DType.BF16) logits = roundBf16(logits);
