@@ -4,9 +4,11 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -49,8 +51,15 @@ public final class Matmul {
         }
     }
 
-    /** tuned: the algorithm was timed against the other candidates (a plan made by {@link #supports} is not). */
-    private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo, boolean tuned) {
+    /**
+     * tuned: the algorithm was timed against the other candidates (a plan made by {@link #supports} is not); then
+     * candidateMs holds each candidate's time (heuristic order, NaN where it could not run) and pick the chosen one.
+     */
+    private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo, boolean tuned,
+                        float[] candidateMs, int pick) {
+        Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment lc, MemorySegment algo, boolean tuned) {
+            this(desc, la, lb, lc, algo, tuned, null, 0);
+        }
     }
 
     /** The tensors of the call that makes a plan, so that its candidates can be timed on them. */
@@ -261,15 +270,36 @@ public final class Matmul {
         if (found < 1) throw new CudaException("cuBLASLt has no algorithm for " + key);
         MemorySegment first = results.asSlice(0, 64);
         if (ops == null || found == 1) return new Plan(desc, la, lb, lc, first, ops != null);
-        return new Plan(desc, la, lb, lc, fastest(new Plan(desc, la, lb, lc, first, false), results, found, ops), true);
+        float[] ms = fastest(new Plan(desc, la, lb, lc, first, false), results, found, ops);
+        int best = 0;
+        for (int i = 1; i < found; i++) if (ms[i] < ms[best]) best = i;
+        for (int i = 0; i < found; i++) if (ms[i] == Float.MAX_VALUE) ms[i] = Float.NaN;
+        return new Plan(desc, la, lb, lc, results.asSlice(best * CublasLt.HEURISTIC_RESULT_BYTES, 64), true, ms, best);
     }
 
     /**
-     * Times each candidate algorithm on ops, writing into a scratch copy of d so that d (and c, read) stay as they were.
+     * Every plan made so far, by shape label and operand alignments: the chosen algorithm as cuBLASLt's 64 opaque bytes
+     * (hex), and for a tuned plan which candidate won and each candidate's ms on its first call's operands. Lets two
+     * runs, or two models of one run, be checked for running the same algorithm on the same shape.
+     */
+    public synchronized Map<String, String> plans() {
+        Map<String, String> out = new LinkedHashMap<>();
+        plans.forEach((k, p) -> {
+            StringBuilder b = new StringBuilder("algo ");
+            for (int i = 0; i < 64; i++) b.append(String.format("%02x", p.algo().get(JAVA_BYTE, i)));
+            if (p.candidateMs() != null) b.append(" pick ").append(p.pick()).append(" of ms ").append(Arrays.toString(p.candidateMs()));
+            out.put(k.label() + " align a" + k.alignA() + " b" + k.alignB() + " c" + k.alignC(), b.toString());
+        });
+        return out;
+    }
+
+    /**
+     * Each candidate algorithm's ms on ops (Float.MAX_VALUE where it could not run), writing into a scratch copy of d so
+     * that d (and c, read) stay as they were.
      * Two passes over the candidates, each keeping its faster time: the first GEMM of a process meets an idle GPU whose
      * clock rises while the candidates run, which one pass in heuristic order would charge to the first picks alone.
      */
-    private MemorySegment fastest(Plan p, MemorySegment results, int found, Operands ops) {
+    private float[] fastest(Plan p, MemorySegment results, int found, Operands ops) {
         long scratch = gpu.alloc(ops.d().bytes());
         try {
             float[] ms = new float[found];
@@ -287,9 +317,7 @@ public final class Matmul {
                     }
                 }
             }
-            int best = 0;
-            for (int i = 1; i < found; i++) if (ms[i] < ms[best]) best = i;
-            return results.asSlice(best * CublasLt.HEURISTIC_RESULT_BYTES, 64);
+            return ms;
         } finally {
             gpu.synchronize();
             gpu.free(scratch);

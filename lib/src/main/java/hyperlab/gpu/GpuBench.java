@@ -210,7 +210,10 @@ public final class GpuBench {
         }
     }
 
-    /** One step with events around each GEMM: {shape: {"ms", "tflops"}} in the order the step first ran them. */
+    /**
+     * One step with events around each GEMM: {shape: {"ms", "tflops", "plans"}} in the order the step first ran them;
+     * "plans" gives the algorithm (and its tuning times) that each operand alignment of the shape runs in this process.
+     */
     private static JsonObject gemmProfile(Gpu gpu, Runnable step) {
         Map<String, Double> flops = new LinkedHashMap<>();
         JsonObject gemms = new JsonObject();
@@ -226,6 +229,11 @@ public final class GpuBench {
                 JsonObject g = new JsonObject();
                 g.addProperty("ms", ms);
                 g.addProperty("tflops", flops.get(name) / ms / 1e9);
+                JsonObject plans = new JsonObject();       // the algorithm each alignment of this shape runs
+                gpu.matmul().plans().forEach((key, plan) -> {
+                    if (key.startsWith(name + " align ")) plans.addProperty(key.substring(name.length() + 1), plan);
+                });
+                g.add("plans", plans);
                 gemms.add(name, g);
             });
         }

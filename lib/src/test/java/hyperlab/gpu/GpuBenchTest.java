@@ -97,7 +97,8 @@ class GpuBenchTest {
 
     /**
      * --profile's "gemms": the step's GEMMs by shape. Their FLOPs, summed from the shapes, are the linear layers' 6·tokens·
-     * weights (forward, input gradient, weight gradient; the tied head counted once as a layer of vocab × width).
+     * weights (forward, input gradient, weight gradient; the tied head counted once as a layer of vocab × width). On a GPU
+     * each shape also names the algorithm of each of its operand alignments.
      */
     @Test
     void profileNamesEveryGemmOfTheStep() {
@@ -112,6 +113,13 @@ class GpuBenchTest {
             String[] mnk = e.getKey().split(" ")[0].split("x");
             double ms = e.getValue().getAsJsonObject().get("ms").getAsDouble(), tflops = e.getValue().getAsJsonObject().get("tflops").getAsDouble();
             assertTrue(ms > 0 && tflops > 0, e.toString());
+            // a GPU names the cuBLASLt algorithm each shape ran (tuned: which candidate won, at what times); the emulator has none
+            JsonObject plans = e.getValue().getAsJsonObject().getAsJsonObject("plans");
+            assertEquals(dev.emulated(), plans.isEmpty(), e.toString());
+            for (var p : plans.entrySet()) {
+                String plan = p.getValue().getAsString();
+                assertTrue(p.getKey().matches("align a\\d+ b\\d+ c\\d+") && plan.matches("algo [0-9a-f]{128}( pick \\d+ of ms \\[.*\\])?"), p.toString());
+            }
             double one = 2.0 * Long.parseLong(mnk[0]) * Long.parseLong(mnk[1]) * Long.parseLong(mnk[2]);
             double total = tflops * 1e9 * ms;                           // the FLOPs of every call of this shape
             long n = Math.round(total / one);
