@@ -34,12 +34,13 @@ import java.util.Random;
  * phase of one step (queued kernel by kernel: phases cannot be timed inside a CUDA graph). {@code --warmup N} untimed
  * steps come before each row's timed ones (the JVM compiles the host code that queues a step while they run, and the
  * second step captures the CUDA graph the timed ones replay; {@code -Dhyperlab.gpu.graphs=false} times them queued
- * kernel by kernel). Each row also says whether its steps replayed a graph ("cuda_graphs") and how long the host took
- * to queue one forward and backward ("host_queue_ms") against the time until its loss was back
- * ("host_forward_backward_ms"): close to each other when the host, not the GPU, sets the pace.
+ * kernel by kernel, as does {@code --graphs off}; {@code --graphs on,off} measures every row both ways, in turn, and
+ * gives each "on" row its "step_time_vs_graphs_off"). Each row also says whether its steps replayed a graph
+ * ("cuda_graphs") and how long the host took to queue one forward and backward ("host_queue_ms") against the time
+ * until its loss was back ("host_forward_backward_ms"): close to each other when the host, not the GPU, sets the pace.
  * Usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--warmup 2] [--steps 10] [--streams 4] [--paradigms rc,hc,mhc,mhc-lite,shc]
  *                 [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]] [--stream-precision fp32|bf16[,...]]
- *                 [--torch FILE] [--out FILE] [--emulator] [--profile]
+ *                 [--graphs on|off[,...]] [--torch FILE] [--out FILE] [--emulator] [--profile]
  */
 public final class GpuBench {
     /** Dense peaks of the H100 SXM, which the H200 shares (same chip and clocks, more memory bandwidth). */
@@ -50,6 +51,7 @@ public final class GpuBench {
 
     public static void main(String[] args) throws Exception {
         String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16", streamPrecision = "fp32";
+        String graphs = "false".equals(System.getProperty("hyperlab.gpu.graphs")) ? "off" : "on";
         int batch = 16, time = 1024, warmup = 2, steps = 10, streams = 4;
         Path torch = null, outFile = null;
         boolean emulator = false, profile = false;
@@ -65,6 +67,7 @@ public final class GpuBench {
                 case "--recompute" -> recompute = args[++i];
                 case "--precision" -> precision = args[++i];
                 case "--stream-precision" -> streamPrecision = args[++i];
+                case "--graphs" -> graphs = args[++i];
                 case "--torch" -> torch = Path.of(args[++i]);
                 case "--out" -> outFile = Path.of(args[++i]);
                 case "--emulator" -> emulator = true;
@@ -72,9 +75,12 @@ public final class GpuBench {
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
                         + "; usage: GpuBench [--preset M] [--batch 16] [--time 1024] [--warmup 2] [--steps 10] [--streams 4]"
                         + " [--paradigms rc,hc,mhc,mhc-lite,shc] [--recompute off|auto|g[,...]] [--precision bf16|fp32[,...]]"
-                        + " [--stream-precision fp32|bf16[,...]] [--torch FILE] [--out FILE] [--emulator] [--profile]");
+                        + " [--stream-precision fp32|bf16[,...]] [--graphs on|off[,...]] [--torch FILE] [--out FILE] [--emulator] [--profile]");
             }
         }
+        for (String g : graphs.split(","))
+            if (!g.trim().equals("on") && !g.trim().equals("off"))
+                throw new IllegalArgumentException("--graphs " + graphs + ": use on, off, or on,off (each row measured both ways)");
         Gpu gpu = emulator ? Cuda.emulator() : GpuEngine.gpu();
         JsonObject out = new JsonObject();
         out.addProperty("device", gpu.info().name());
@@ -107,10 +113,12 @@ public final class GpuBench {
                     if (par == Paradigm.RC && si > 0) continue;                // RC's residual is fp32 whatever sp says
                     if (sp == DType.BF16 && dtype != DType.BF16) continue;     // bf16 streams belong to mixed precision
                     int group = GpuGpt.recomputeGroup(rec, 2 * cfg.layers());
-                    JsonObject row = measure(gpu, cfg, batch, time, warmup, steps, group, dtype, sp, profile);
-                    row.addProperty("recompute", rec.trim());
-                    results.add(row);
-                    System.err.println("gpu-bench: " + row);
+                    for (String g : graphs.split(",")) {
+                        JsonObject row = measure(gpu, cfg, batch, time, warmup, steps, group, dtype, sp, profile, g.trim().equals("on"));
+                        row.addProperty("recompute", rec.trim());
+                        results.add(row);
+                        System.err.println("gpu-bench: " + row);
+                    }
                 }
             }
         results.print(true);
@@ -157,7 +165,7 @@ public final class GpuBench {
         }
 
         synchronized JsonObject document(boolean complete) {
-            Map<String, Double> rcMs = new HashMap<>(), plainMs = new HashMap<>();
+            Map<String, Double> rcMs = new HashMap<>(), plainMs = new HashMap<>(), graphsOffMs = new HashMap<>();
             Map<String, Long> plainBytes = new HashMap<>();
             for (JsonObject r : rows) {
                 if (!r.has("ms_per_step")) continue;
@@ -167,6 +175,7 @@ public final class GpuBench {
                     plainMs.put(plainKey(r), ms);
                     plainBytes.put(plainKey(r), r.get("model_bytes").getAsLong());
                 }
+                if (r.get("graphs").getAsString().equals("off")) graphsOffMs.put(sameWorkKey(r), ms);
             }
             JsonObject out = header.deepCopy();
             if (!complete)
@@ -179,6 +188,8 @@ public final class GpuBench {
                     double ms = r.get("ms_per_step").getAsDouble();
                     Double rc = rcMs.get(rcKey(r)), plain = plainMs.get(plainKey(r));
                     if (rc != null) r.addProperty("step_time_vs_rc", ms / rc);
+                    Double off = graphsOffMs.get(sameWorkKey(r));
+                    if (off != null && r.get("graphs").getAsString().equals("on")) r.addProperty("step_time_vs_graphs_off", ms / off);
                     if (plain != null && r.get("recompute_group").getAsInt() > 1) {
                         r.addProperty("step_time_vs_no_recompute", ms / plain);
                         r.addProperty("model_bytes_vs_no_recompute", r.get("model_bytes").getAsDouble() / plainBytes.get(plainKey(r)));
@@ -199,14 +210,21 @@ public final class GpuBench {
             return out;
         }
 
-        /** The RC row a row's step time is held against: same precision and recompute setting. */
+        /** The RC row a row's step time is held against: same precision, recompute and graphs setting. */
         private static String rcKey(JsonObject r) {
-            return r.get("precision").getAsString() + "/" + r.get("recompute").getAsString();
+            return r.get("precision").getAsString() + "/" + r.get("recompute").getAsString() + "/" + r.get("graphs").getAsString();
         }
 
-        /** The row without recomputation a row is held against: same precision, paradigm and streams. */
+        /** The row without recomputation a row is held against: same precision, paradigm, streams and graphs setting. */
         private static String plainKey(JsonObject r) {
-            return r.get("precision").getAsString() + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString();
+            return r.get("precision").getAsString() + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString()
+                    + "/" + r.get("graphs").getAsString();
+        }
+
+        /** Rows that queue the same work, with or without a graph: same precision, paradigm, streams and recompute setting. */
+        private static String sameWorkKey(JsonObject r) {
+            return r.get("precision").getAsString() + "/" + r.get("paradigm").getAsString() + "/" + r.get("stream_precision").getAsString()
+                    + "/" + r.get("recompute").getAsString();
         }
     }
 
@@ -241,22 +259,25 @@ public final class GpuBench {
     }
 
     /**
-     * One paradigm: {@code warmup} steps, then {@code steps} timed steps on the GPU's clock; an error is reported, not thrown.
+     * One paradigm: {@code warmup} steps, then {@code steps} timed steps on the GPU's clock, replaying a CUDA graph from
+     * the second step on when {@code graphs} says so; an error is reported, not thrown.
      * With {@code profile}, one more step runs with GPU events between its phases and the row gets "phases_ms":
      * milliseconds per phase (GEMMs, attention, maps, layernorm, ..., optimizer) of that step; and one more with events
      * around each GEMM, for "gemms": ms and TFLOP/s of the step's GEMMs of each shape.
      */
     static JsonObject measure(Gpu gpu, GptConfig cfg, int batch, int time, int warmup, int steps, int group, DType precision, DType streams,
-                              boolean profile) {
+                              boolean profile, boolean graphs) {
         JsonObject row = new JsonObject();
         row.addProperty("paradigm", cfg.paradigm().key());
         row.addProperty("precision", GpuGpt.nameOf(precision));
         row.addProperty("stream_precision", GpuGpt.nameOf(GpuGpt.streamTypeFor(cfg, streams)));
         row.addProperty("streams", cfg.streams());
         row.addProperty("recompute_group", group);
+        row.addProperty("graphs", graphs ? "on" : "off");             // asked for; "cuda_graphs" says whether the steps used one
         long before = gpu.memoryInfo()[0];
         try (GpuGpt model = new GpuGpt(gpu, cfg, batch, time, group, precision, streams);
              GpuAdamW opt = new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
+            model.useGraphs(graphs);
             Random r = new Random(1);
             int[] ids = new int[batch * time], targets = new int[batch * time];
             for (int i = 0; i < ids.length; i++) {

@@ -29,7 +29,7 @@ class GpuBenchTest {
     void rowCarriesTheGroupAndTheModelsBytes() {
         Gpu dev = device();
         GptConfig cfg = TINY_MHC;
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 2, DType.F32, DType.F32, false);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 2, DType.F32, DType.F32, false, true);
         assertFalse(row.has("error"), row.toString());
         assertEquals(2, row.get("recompute_group").getAsInt());
         assertTrue(row.get("ms_per_step").getAsDouble() > 0, row.toString());
@@ -53,8 +53,8 @@ class GpuBenchTest {
     void bf16StreamRowsHalveTheStreamBuffers() {
         Gpu dev = device();
         GptConfig cfg = TINY_MHC;
-        JsonObject wide = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.BF16, DType.F32, false);
-        JsonObject narrow = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false);
+        JsonObject wide = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.BF16, DType.F32, false, true);
+        JsonObject narrow = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false, true);
         assertFalse(narrow.has("error"), narrow.toString());
         assertEquals("fp32", wide.get("stream_precision").getAsString());
         assertEquals("bf16", narrow.get("stream_precision").getAsString());
@@ -62,7 +62,7 @@ class GpuBenchTest {
         // each block's h and f, and the one dh buffer of the maps' backward, stored as the streams
         long rows = 2L * (2L * cfg.layers()) + 1, rowElements = 2L * 16 * cfg.width();
         assertEquals((buffers * streamElements + rows * rowElements) * 2, wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
-        JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false);
+        JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false, true);
         assertEquals("fp32", rc.get("stream_precision").getAsString());
         var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new GpuGpt(dev, cfg, 2, 16, 1, DType.F32, DType.BF16));
@@ -78,7 +78,7 @@ class GpuBenchTest {
     void profileSplitsAStepIntoItsPhases() {
         Gpu dev = device();
         GptConfig cfg = TINY_MHC;
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 2, 1, DType.F32, DType.F32, true);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 2, 1, DType.F32, DType.F32, true, true);
         assertFalse(row.has("error"), row.toString());
         JsonObject phases = row.getAsJsonObject("phases_ms");
         Set<String> named = Set.of("input copies", "casts", "embedding", "maps", "layernorm", "gemm", "attention", "gelu",
@@ -104,7 +104,7 @@ class GpuBenchTest {
     void profileNamesEveryGemmOfTheStep() {
         Gpu dev = device();
         GptConfig cfg = GptConfig.preset("tiny").context(16).paradigm(Paradigm.RC).streams(1);
-        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.F32, DType.F32, true);
+        JsonObject row = GpuBench.measure(dev, cfg, 2, 16, 2, 1, 1, DType.F32, DType.F32, true, true);
         assertFalse(row.has("error"), row.toString());
         JsonObject gemms = row.getAsJsonObject("gemms");
         double flops = 0;
@@ -145,9 +145,9 @@ class GpuBenchTest {
         JsonObject header = new JsonObject();
         header.addProperty("device", dev.info().name());
         GpuBench.Results results = new GpuBench.Results(header, null, null);
-        JsonObject rcRow = GpuBench.measure(dev, rc, 2, 16, 2, 1, 1, DType.F32, DType.F32, false);
-        JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false);
-        JsonObject mhcAuto = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 2, DType.F32, DType.F32, false);
+        JsonObject rcRow = GpuBench.measure(dev, rc, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, true);
+        JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, true);
+        JsonObject mhcAuto = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 2, DType.F32, DType.F32, false, true);
         rcRow.addProperty("recompute", "off");
         mhcOff.addProperty("recompute", "off");
         mhcAuto.addProperty("recompute", "2");
@@ -167,6 +167,35 @@ class GpuBenchTest {
         assertFalse(results.document(true).has("incomplete"));
     }
 
+    /**
+     * --graphs on,off: each "on" row is held against the same work queued kernel by kernel, and the RC ratios stay
+     * within one setting; a row says what was asked ("graphs") and what ran ("cuda_graphs").
+     */
+    @Test
+    void graphRowsAreHeldAgainstTheSameWorkWithoutGraphs() {
+        Gpu dev = device();
+        GptConfig rc = GptConfig.preset("tiny").context(16).paradigm(Paradigm.RC);
+        GpuBench.Results results = new GpuBench.Results(new JsonObject(), null, null);
+        JsonObject rcOn = GpuBench.measure(dev, rc, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, true);
+        JsonObject rcOff = GpuBench.measure(dev, rc, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, false);
+        JsonObject mhcOn = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, true);
+        JsonObject mhcOff = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, false);
+        for (JsonObject r : new JsonObject[] {rcOn, rcOff, mhcOn, mhcOff}) {
+            r.addProperty("recompute", "off");
+            results.add(r);
+        }
+        var rows = results.document(true).getAsJsonArray("paradigms");
+        double ms0 = rcOn.get("ms_per_step").getAsDouble(), ms1 = rcOff.get("ms_per_step").getAsDouble();
+        double ms2 = mhcOn.get("ms_per_step").getAsDouble(), ms3 = mhcOff.get("ms_per_step").getAsDouble();
+        JsonObject on = rows.get(2).getAsJsonObject(), off = rows.get(3).getAsJsonObject();
+        assertEquals(ms2 / ms3, on.get("step_time_vs_graphs_off").getAsDouble(), 1e-12);
+        assertFalse(off.has("step_time_vs_graphs_off"), off.toString());
+        assertEquals(ms2 / ms0, on.get("step_time_vs_rc").getAsDouble(), 1e-12);
+        assertEquals(ms3 / ms1, off.get("step_time_vs_rc").getAsDouble(), 1e-12);
+        assertTrue(on.get("graphs").getAsString().equals("on") && on.get("cuda_graphs").getAsBoolean(), on.toString());
+        assertTrue(off.get("graphs").getAsString().equals("off") && !off.get("cuda_graphs").getAsBoolean(), off.toString());
+    }
+
     /** --out: a whole document replaces the file; a stopped run's goes next to it (FILE.incomplete) and leaves it alone. */
     @Test
     void aStoppedRunNeverReplacesTheRecord(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
@@ -175,7 +204,7 @@ class GpuBenchTest {
         java.nio.file.Files.writeString(file, "{\"record\": true}");
         JsonObject header = new JsonObject();
         header.addProperty("device", dev.info().name());
-        JsonObject row = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false);
+        JsonObject row = GpuBench.measure(dev, TINY_MHC, 2, 16, 2, 1, 1, DType.F32, DType.F32, false, true);
         row.addProperty("recompute", "off");
         GpuBench.Results stopped = new GpuBench.Results(header, null, file);
         stopped.add(row);
