@@ -2,9 +2,11 @@ package hyperlab.cuda;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -18,7 +20,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Cᵀ = Bᵀ·Aᵀ, so B and A are handed to cuBLASLt swapped, with no transposes and no copies.
  * Plans (descriptors, layouts, the chosen algorithm) are cached per shape. The algorithm is the fastest of
  * cuBLASLt's first 8 heuristic picks, timed twice on the first call's own operands (its result goes to
- * a scratch buffer, so nothing is written twice); {@code -Dhyperlab.matmul.tune=false} takes the heuristic's first pick.
+ * a scratch buffer, so nothing is written twice) once the GPU's clock has settled; {@code -Dhyperlab.matmul.tune=false}
+ * takes the heuristic's first pick.
  */
 public final class Matmul {
     static final long WORKSPACE_BYTES = 32L << 20;
@@ -39,6 +42,10 @@ public final class Matmul {
     private final Map<Key, Plan> plans = new HashMap<>();
     private Timeline timeline;
     private Map<String, Double> profiledFlops;
+    /** How the GPU's clock settled before this process's first tuning (null until then; see settleClock). */
+    private String clockSettle;
+    static final int SETTLE_MAX_BATCHES = 100, SETTLE_WINDOW = 5;
+    static final float SETTLE_BATCH_MS = 2f, SETTLE_TOLERANCE = 0.02f;
 
     /** alignA/B/C: the operands' address alignment in bytes (up to 256), which the chosen algorithm may rely on. */
     private record Key(DType dtype, DType out, long m, long n, long k, long batch, boolean transA, boolean transB, boolean accumulate,
@@ -296,12 +303,13 @@ public final class Matmul {
     /**
      * Each candidate algorithm's ms on ops (Float.MAX_VALUE where it could not run), writing into a scratch copy of d so
      * that d (and c, read) stay as they were.
-     * Two passes over the candidates, each keeping its faster time: the first GEMM of a process meets an idle GPU whose
-     * clock rises while the candidates run, which one pass in heuristic order would charge to the first picks alone.
+     * Before the process's first tuning the GPU's clock is settled (settleClock); then two passes over the candidates,
+     * each keeping its faster time.
      */
     private float[] fastest(Plan p, MemorySegment results, int found, Operands ops) {
         long scratch = gpu.alloc(ops.d().bytes());
         try {
+            if (clockSettle == null) clockSettle = settleClock(p, ops, scratch);
             float[] ms = new float[found];
             Arrays.fill(ms, Float.MAX_VALUE);
             for (int pass = 0; pass < TUNE_PASSES; pass++) {
@@ -322,6 +330,44 @@ public final class Matmul {
             gpu.synchronize();
             gpu.free(scratch);
         }
+    }
+
+    /**
+     * Keeps the GPU busy with p's algorithm, in batches of about SETTLE_BATCH_MS, until the batches stop getting faster
+     * ({@link #settled}; at most SETTLE_MAX_BATCHES): an idle GPU raises its clock over its first milliseconds of work,
+     * longer than timing one shape's candidates takes, so the first shapes of a process would otherwise be tuned at a
+     * climbing clock. Returns what it saw, for {@link #clockSettle()}.
+     */
+    private String settleClock(Plan p, Operands ops, long scratch) {
+        Runnable one = () -> launch(p, ops.a(), ops.b(), ops.c(), scratch, ops.bias());
+        try {
+            one.run();                                               // loads the kernel
+            float single = Math.max(1e-3f, gpu.time(one));
+            int runs = Math.max(1, (int) Math.ceil(SETTLE_BATCH_MS / single));
+            Runnable batch = () -> {
+                for (int r = 0; r < runs; r++) one.run();
+            };
+            List<Float> times = new ArrayList<>();
+            do times.add(gpu.time(batch));
+            while (!settled(times) && times.size() < SETTLE_MAX_BATCHES);
+            return String.format("%d batches of %d GEMMs: first %.3f ms, last %.3f ms", times.size(), runs, times.getFirst(), times.getLast());
+        } catch (CudaException e) {
+            return "not settled: the first candidate cannot run (" + e.getMessage() + ")";
+        }
+    }
+
+    /** Whether the last batch is no more than SETTLE_TOLERANCE faster than the one SETTLE_WINDOW batches before it. */
+    static boolean settled(List<Float> times) {
+        int n = times.size();
+        return n > SETTLE_WINDOW && times.get(n - 1) >= (1 - SETTLE_TOLERANCE) * times.get(n - 1 - SETTLE_WINDOW);
+    }
+
+    /**
+     * How the GPU's clock settled before the process's first GEMM tuning: batches run and their first and last times
+     * (a first batch much slower than the last is a clock that was still rising); null before any tuning.
+     */
+    public synchronized String clockSettle() {
+        return clockSettle;
     }
 
     private MemorySegment layout(int type, long rows, long cols, long batch) {

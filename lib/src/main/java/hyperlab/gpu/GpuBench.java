@@ -322,6 +322,7 @@ public final class GpuBench {
                     row.add("phases_ms", phases);
                 }
                 row.add("gemms", gemmProfile(gpu, step));
+                if (gpu.matmul().clockSettle() != null) row.addProperty("gemm_clock_settle", gpu.matmul().clockSettle());
             }
             long params = model.layout().count();
             double tokens = (double) batch * time;

@@ -151,4 +151,27 @@ class CudaCpuTest {
         assertNull(DeviceBench.hbmPeak("NVIDIA H1000"), "a whole-word match, not a prefix");
         assertNull(DeviceBench.hbmPeak("NVIDIA A100-SXM4-80GB"));
     }
+
+    /**
+     * The clock is settled once a batch is no more than 2 % faster than the one five batches before it: a ramp of 1 %
+     * per batch (a slow clock) keeps it running, a flat run ends it after six batches, and noise of ±1 % does not
+     * hold it back.
+     */
+    @Test
+    void clockSettlesOnlyWhenBatchesStopGettingFaster() {
+        List<Float> flat = new java.util.ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            flat.add(2f);
+            assertFalse(Matmul.settled(flat), "too few batches to tell: " + flat);
+        }
+        flat.add(2f);
+        assertTrue(Matmul.settled(flat));
+        List<Float> ramp = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            ramp.add((float) (4 * Math.pow(0.99, i)));
+            assertFalse(Matmul.settled(ramp), "still 1 % faster per batch at batch " + i);
+        }
+        List<Float> noisy = new java.util.ArrayList<>(List.of(2.02f, 1.98f, 2.02f, 1.98f, 2.02f, 1.98f));
+        assertTrue(Matmul.settled(noisy), noisy.toString());
+    }
 }
