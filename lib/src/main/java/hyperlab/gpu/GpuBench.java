@@ -51,7 +51,7 @@ public final class GpuBench {
 
     public static void main(String[] args) throws Exception {
         String preset = "M", paradigms = "rc,hc,mhc,mhc-lite,shc", recompute = "off", precision = "bf16", streamPrecision = "fp32";
-        String graphs = "false".equals(System.getProperty("hyperlab.gpu.graphs")) ? "off" : "on";
+        String graphs = GpuGpt.graphsByDefault() ? "on" : "off";
         int batch = 16, time = 1024, warmup = 2, steps = 10, streams = 4;
         Path torch = null, outFile = null;
         boolean emulator = false, profile = false;

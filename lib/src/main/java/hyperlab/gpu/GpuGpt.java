@@ -48,7 +48,7 @@ public final class GpuGpt implements AutoCloseable {
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
     private final List<Block> blocks = new ArrayList<>();
     private Timeline timeline;                    // non-null while a step is being profiled
-    private boolean graphs = !"false".equals(System.getProperty("hyperlab.gpu.graphs"));
+    private boolean graphs = graphsByDefault();
     private final CudaGraph[] graph = new CudaGraph[2];            // [0] evaluation, [1] training step
     private final boolean[] ranUncaptured = new boolean[2];
     private final DeviceTensor ids, targets, xFinal, xMean, lnf, lnfMean, lnfRstd, logits, losses;
@@ -372,6 +372,11 @@ public final class GpuGpt implements AutoCloseable {
     public void useGraphs(boolean on) {
         graphs = on;
         if (!on) closeGraphs();
+    }
+
+    /** Whether a new model replays CUDA graphs: yes, unless -Dhyperlab.gpu.graphs=false. */
+    public static boolean graphsByDefault() {
+        return !"false".equals(System.getProperty("hyperlab.gpu.graphs"));
     }
 
     /** Whether steps replay CUDA graphs (false when turned off, or after a capture failed). */
