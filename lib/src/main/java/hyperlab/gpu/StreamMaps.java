@@ -292,7 +292,7 @@ public final class StreamMaps implements AutoCloseable {
         // per block on the H100 against 0.47 for both)
         boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
         // 16-byte copies: for bf16 streams, 8 columns each (C % 8 == 0)
-        boolean vec = columnsPerAccess(dOut, dh, x) == 4 && (xType == DType.F32 || c % 8 == 0 && Kernels.vector(8, x, dOut, dh) == 8);
+        boolean vec = columnsPerAccess(dOut, dh, x) * xType.bytes() == 16;
         boolean mma = mmaBackward && vec && Kernels.vector(8, dx) == 8;
         int tokensPerTile = mma ? MMA_TOKENS : bwdTokens;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + tokensPerTile - 1) / tokensPerTile;
@@ -385,8 +385,12 @@ public final class StreamMaps implements AutoCloseable {
             throw new IllegalArgumentException("tokens = " + tokens + ": 1.." + maxTokens + " (maxTokens) is allowed");
     }
 
-    /** 4 where every row of C columns of the tensors starts 16-byte aligned (16-byte accesses), else 1. */
+    /**
+     * Columns per access of the stream kernels: 16 bytes of the streams' dtype (8 bf16, 4 fp32) where C and every
+     * tensor's start allow it, else 4, else 1. bf16 streams moved 8 bytes per access until 8 columns were allowed.
+     */
     private int columnsPerAccess(DeviceTensor... ts) {
+        if (xType == DType.BF16 && c % 8 == 0 && Kernels.vector(8, ts) == 8) return 8;
         return c % 4 == 0 ? Kernels.vector(4, ts) : 1;
     }
 

@@ -808,8 +808,9 @@ __device__ void maps_backward_token(long long t, const float* ut, float r, const
 }
 }  // namespace sm
 
-// h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 4 (x, h 16-byte aligned, C % 4 == 0) moves
-// 16 bytes per access and reads the token's maps once per 4 columns, V = 1 otherwise.
+// h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 16 bytes' worth of the streams' dtype (4 fp32,
+// 8 bf16; x, h 16-byte aligned, C a multiple of V) moves 16 bytes per access and reads the token's maps once per V
+// columns, V = 1 otherwise. bf16 streams also build V = 4 (8-byte accesses) for tensors only 8-byte aligned.
 template <int V>
 __device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const float* __restrict__ pre, xs_t* __restrict__ h,
                                                int tokens, int c) {
@@ -832,6 +833,10 @@ __device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const
 }
 extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float* __restrict__ pre, xs_t* __restrict__ h,
                                         int tokens, int c, int vec) {
+#if SM_XBF16
+    if (vec == 8) aggregate_cols<8>(x, pre, h, tokens, c);
+    else
+#endif
     if (vec == 4) aggregate_cols<4>(x, pre, h, tokens, c);
     else aggregate_cols<1>(x, pre, h, tokens, c);
 }
@@ -868,13 +873,17 @@ __device__ __forceinline__ void merge_cols(const xs_t* __restrict__ x, const xs_
 }
 extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post,
                                     const float* __restrict__ res, xs_t* __restrict__ out, int tokens, int c, int vec) {
+#if SM_XBF16
+    if (vec == 8) merge_cols<8>(x, f, post, res, out, tokens, c);
+    else
+#endif
     if (vec == 4) merge_cols<4>(x, f, post, res, out, tokens, c);
     else merge_cols<1>(x, f, post, res, out, tokens, c);
 }
 
 // A block of SM_RED_THREADS per token: df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>,
 // dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one pass over dx.
-// Each thread takes V columns at a time (V = 4: 16-byte accesses, for aligned data and C % 4 == 0). df is fp32, or
+// Each thread takes V columns at a time (V as for sm_aggregate: 16-byte accesses of the streams). df is fp32, or
 // bf16 (T) where the sublayer's backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass.
 template <int V, typename T>
 __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
@@ -920,12 +929,20 @@ __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dou
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const xs_t* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
         float* __restrict__ dpost, int c, int vec) {
+#if SM_XBF16
+    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, c);
+    else
+#endif
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const xs_t* __restrict__ dout,
         const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
         float* __restrict__ dres, float* __restrict__ dpost, int c, int vec) {
+#if SM_XBF16
+    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, c);
+    else
+#endif
     if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
     else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
 }
@@ -988,6 +1005,10 @@ extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
         float* __restrict__ part, int tokens, int c, int vec) {
+#if SM_XBF16
+    if (vec == 8) dots_maps_backward<8>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
+    else
+#endif
     if (vec == 4) dots_maps_backward<4>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
     else dots_maps_backward<1>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
 }
