@@ -8,7 +8,8 @@ import hyperlab.train.Checkpoint;
 /**
  * AdamW over the model's one weight buffer with float32 moments on the device: the global gradient norm, then the
  * update with clipping folded in (two launches: the decayed tensors, which come first, and the rest). The same
- * maths as {@link hyperlab.train.AdamW}, so checkpoints hold the same state.
+ * maths as {@link hyperlab.train.AdamW}, so checkpoints hold the same state. The update also writes the bf16 copy
+ * the model's GEMMs read, so a bf16 model's next step skips its cast pass over the weights.
  */
 public final class GpuAdamW implements Checkpoint.Slots, AutoCloseable {
     private final GpuGpt model;
@@ -45,12 +46,13 @@ public final class GpuAdamW implements Checkpoint.Slots, AutoCloseable {
         t++;
         float c1 = (float) (1 - Math.pow(beta1, t)), c2 = (float) (1 - Math.pow(beta2, t));
         long decayed = model.layout().decayed(), rest = model.layout().total() - decayed;
-        DeviceTensor p = model.params(), g = model.grads();
-        k.adamw(p, g, m, v, decayed, (float) lr, (float) beta1, (float) beta2, c1, c2, (float) eps, (float) weightDecay,
+        DeviceTensor p = model.params(), g = model.grads(), lo = model.roundedWeights();   // lo: the GEMMs' bf16 copy, or null
+        k.adamw(p, lo, g, m, v, decayed, (float) lr, (float) beta1, (float) beta2, c1, c2, (float) eps, (float) weightDecay,
                 norm, (float) maxNorm);
         if (rest > 0)
-            k.adamw(p.view(decayed, rest), g.view(decayed, rest), m.view(decayed, rest), v.view(decayed, rest), rest,
-                    (float) lr, (float) beta1, (float) beta2, c1, c2, (float) eps, 0f, norm, (float) maxNorm);
+            k.adamw(p.view(decayed, rest), lo == null ? null : lo.view(decayed, rest), g.view(decayed, rest), m.view(decayed, rest),
+                    v.view(decayed, rest), rest, (float) lr, (float) beta1, (float) beta2, c1, c2, (float) eps, 0f, norm, (float) maxNorm);
+        model.roundedBy(this);
     }
 
     private ParamLayout.Entry entry(int i) {
@@ -81,7 +83,10 @@ public final class GpuAdamW implements Checkpoint.Slots, AutoCloseable {
     public byte[] read(int i, int which) { return tensor(i, which).toByteArray(); }    // float32, little-endian = x86/arm order
 
     @Override
-    public void write(int i, int which, byte[] data) { tensor(i, which).copyFromBytes(data); }
+    public void write(int i, int which, byte[] data) {
+        tensor(i, which).copyFromBytes(data);
+        if (which == 0) model.roundedBy(null);      // new weights: the next step casts them
+    }
 
     @Override
     public long adamSteps() { return t; }

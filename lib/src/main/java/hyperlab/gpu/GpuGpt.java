@@ -46,6 +46,7 @@ public final class GpuGpt implements AutoCloseable {
     private final Matmul mm;
     private final Attention attention;
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
+    private boolean weightsRounded;               // paramsLo holds params rounded: the optimizer wrote both (see roundedBy)
     private final List<Block> blocks = new ArrayList<>();
     private Timeline timeline;                    // non-null while a step is being profiled
     private boolean graphs = graphsByDefault();
@@ -284,8 +285,25 @@ public final class GpuGpt implements AutoCloseable {
         return (blocks + g - 1) / g + g - 1;
     }
 
-    /** All weights in one buffer, in {@link ParamLayout} order (for the optimiser and checkpoints). */
+    /**
+     * All weights in one buffer, in {@link ParamLayout} order (for the optimiser and checkpoints). The next step reads
+     * them as they are, unless {@link #roundedBy} came after the last write (an optimizer's update that wrote both).
+     */
     public DeviceTensor params() { return params; }
+
+    /**
+     * The buffer an optimizer's update writes the new weights into in the compute dtype (BF16), or null where the
+     * GEMMs read {@link #params()} itself (F32). Writing it saves the next step's cast pass over all weights.
+     */
+    DeviceTensor roundedWeights() { return paramsLo == params ? null : paramsLo; }
+
+    /**
+     * Called by {@code optimizer} right after an update that wrote {@link #roundedWeights()} along with the weights:
+     * the next step skips its cast. Only that step: any later one casts again, as after any other write.
+     */
+    void roundedBy(GpuAdamW optimizer) {
+        weightsRounded = optimizer != null;
+    }
 
     /** All gradients, laid out like {@link #params()}. */
     public DeviceTensor grads() { return grads; }
@@ -296,6 +314,7 @@ public final class GpuGpt implements AutoCloseable {
         if (values.length != e.size())
             throw new IllegalArgumentException(name + " has " + e.size() + " elements, got " + values.length);
         view(params, e).copyFrom(values);
+        weightsRounded = false;
     }
 
     public float[] param(String name) {
@@ -341,6 +360,9 @@ public final class GpuGpt implements AutoCloseable {
         this.ids.copyFrom(ids);
         this.targets.copyFrom(targets);
         tick("input copies");
+        if (!weightsRounded) lowp(params, paramsLo);  // BF16: this step's weights, rounded once (outside the graphs)
+        weightsRounded = false;
+        tick("casts");
         int kind = backward ? 1 : 0;
         if (timeline != null || !graphs) {                 // a profiled step times its phases: queued kernel by kernel
             queueWork(backward);
@@ -426,8 +448,6 @@ public final class GpuGpt implements AutoCloseable {
 
     private void forward() {
         ParamLayout.Entry wte = layout.get("wte");
-        lowp(params, paramsLo);                       // BF16: this step's weights, rounded once
-        tick("casts");
         k.encoderForward(blocks.getFirst().x, ids, view(params, wte), view(params, layout.get("wpe")), tokens, time, c, n);
         tick("embedding");
         for (int i = 0; i < blocks.size(); i++) {

@@ -236,10 +236,14 @@ final class Kernels {
         sumsqFinish.launch(Dim3.of(1), Dim3.of(256), 0, out, partial, NORM_PARTS);
     }
 
-    void adamw(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, long count, float lr, float beta1, float beta2,
-               float c1, float c2, float eps, float wd, DeviceTensor norm, float maxNorm) {
+    /** AdamW over {@code count} elements; {@code lo} (BF16, or null) gets the new weights rounded to bf16 as well. */
+    void adamw(DeviceTensor p, DeviceTensor lo, DeviceTensor g, DeviceTensor m, DeviceTensor v, long count, float lr, float beta1,
+               float beta2, float c1, float c2, float eps, float wd, DeviceTensor norm, float maxNorm) {
         if (count == 0) return;
-        int vec = vector(4, p, g, m, v);
-        adamw.launch(cover((count + vec - 1) / vec), Dim3.of(256), 0, p, g, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm, vec);
+        if (lo != null && (lo.dtype() != DType.BF16 || lo.elements() < count))
+            throw new IllegalArgumentException("lo is " + lo + ": at least " + count + " BF16 elements are required");
+        int vec = lo == null ? vector(4, p, g, m, v) : vector(4, p, lo, g, m, v);
+        adamw.launch(cover((count + vec - 1) / vec), Dim3.of(256), 0, p, lo == null ? 0L : lo, g, m, v, count, lr, beta1, beta2,
+                c1, c2, eps, wd, norm, maxNorm, vec);
     }
 }

@@ -55,9 +55,10 @@ __device__ __forceinline__ void adamw_one(float& p, float grad, float& m, float&
     p = w - lr * (m / c1) / (sqrtf(v / c2) + eps);
 }
 
-// V elements per thread (V = 4 where p, grad, m and v are 16-byte aligned)
+// V elements per thread (V = 4 where p, grad, m and v are 16-byte aligned and lo 8-byte aligned). lo (or null): the new
+// weights rounded to bf16 as well, the copy the next step's GEMMs read, so that step needs no cast pass over p.
 template <int V>
-__device__ void adamw_elems(float* p, const float* grad, float* m, float* v, long count, float lr, float beta1,
+__device__ void adamw_elems(float* p, bf16_t* lo, const float* grad, float* m, float* v, long count, float lr, float beta1,
                             float beta2, float c1, float c2, float eps, float wd, const float* norm, float maxNorm) {
     long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * V;
     if (i >= count) return;
@@ -74,14 +75,18 @@ __device__ void adamw_elems(float* p, const float* grad, float* m, float* v, lon
         storev<V>(p + i, pv);
         storev<V>(m + i, mv);
         storev<V>(v + i, vv);
+        if (lo) storev<V>(lo + i, pv);
     } else {
-        for (; i < count; i++) adamw_one(p[i], grad[i], m[i], v[i], clip, lr, beta1, beta2, c1, c2, eps, wd);
+        for (; i < count; i++) {
+            adamw_one(p[i], grad[i], m[i], v[i], clip, lr, beta1, beta2, c1, c2, eps, wd);
+            if (lo) lo[i] = f2bf(p[i]);
+        }
     }
 }
 
-extern "C" __global__ void adamw_update(float* p, const float* grad, float* m, float* v, long count, float lr,
+extern "C" __global__ void adamw_update(float* p, bf16_t* lo, const float* grad, float* m, float* v, long count, float lr,
                                         float beta1, float beta2, float c1, float c2, float eps, float wd,
                                         const float* norm, float maxNorm, int vec) {
-    if (vec == 4) adamw_elems<4>(p, grad, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm);
-    else adamw_elems<1>(p, grad, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm);
+    if (vec == 4) adamw_elems<4>(p, lo, grad, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm);
+    else adamw_elems<1>(p, lo, grad, m, v, count, lr, beta1, beta2, c1, c2, eps, wd, norm, maxNorm);
 }

@@ -367,14 +367,18 @@ class KernelsGpuTest {
         try (DeviceArena a = gpu.arena()) {
             DeviceTensor dp = shifted(a, DType.F32, p, offset), dg = shifted(a, DType.F32, g, offset);
             DeviceTensor dm = shifted(a, DType.F32, m, offset), dv = shifted(a, DType.F32, v, offset);
-            assertEquals(offset == 0 ? 4 : 1, Kernels.vector(4, dp, dg, dm, dv), "the path under test");
+            DeviceTensor lo = shifted(a, DType.BF16, new float[count], offset);   // the bf16 copy of the new weights
+            assertEquals(offset == 0 ? 4 : 1, Kernels.vector(4, dp, lo, dg, dm, dv), "the path under test");
             DeviceTensor out = a.alloc(DType.F32, 1), partial = a.alloc(DType.F32, Kernels.NORM_PARTS);
             k.norm(out, partial, dg, count);
             double gotNorm = out.toFloatArray()[0];
-            k.adamw(dp, dg, dm, dv, count, (float) lr, (float) b1, (float) b2, (float) c1, (float) c2, (float) eps, (float) wd, out, (float) maxNorm);
-            double e1 = Math.abs(gotNorm - norm) / norm, e2 = relError(dp.toFloatArray(), want);
+            k.adamw(dp, lo, dg, dm, dv, count, (float) lr, (float) b1, (float) b2, (float) c1, (float) c2, (float) eps, (float) wd, out, (float) maxNorm);
+            float[] got = dp.toFloatArray(), rounded = lo.toFloatArray();
+            double e1 = Math.abs(gotNorm - norm) / norm, e2 = relError(got, want);
             assertTrue(norm > maxNorm, "the test must exercise clipping: norm " + norm);
             assertTrue(e1 < 1e-6 && e2 < 1e-6, "norm error " + e1 + ", AdamW error " + e2);
+            for (int i = 0; i < count; i++)
+                assertEquals(DType.bf16ToFloat(DType.floatToBf16(got[i])), rounded[i], "the bf16 copy at " + i);
         }
     }
 }
