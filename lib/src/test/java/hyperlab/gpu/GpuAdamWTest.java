@@ -26,10 +26,10 @@ class GpuAdamWTest {
     void theUpdateWritesTheWeightsRoundingAndTheNextStepMatchesOneThatCasts() {
         assumeTrue(DEVICE != null, TestDevices::why);
         Random r = new Random(3);
-        try (GpuGpt skips = new GpuGpt(DEVICE, CFG, BATCH, TIME, 1, DType.BF16, DType.F32);
-             GpuGpt casts = new GpuGpt(DEVICE, CFG, BATCH, TIME, 1, DType.BF16, DType.F32);
-             GpuAdamW skipsOpt = new GpuAdamW(skips, 0.9, 0.95, 1e-8, 0.1, 1.0);
-             GpuAdamW castsOpt = new GpuAdamW(casts, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
+        try (GpuGpt skips = model();
+             GpuGpt casts = model();
+             GpuAdamW skipsOpt = adamW(skips);
+             GpuAdamW castsOpt = adamW(casts)) {
             for (int s = 0; s < 3; s++) {
                 int[][] batch = batch(r);
                 casts.roundedBy(null);                   // the reference casts its weights at every step
@@ -51,9 +51,9 @@ class GpuAdamWTest {
     void weightsWrittenAfterTheUpdateAreCastAgain() {
         assumeTrue(DEVICE != null, TestDevices::why);
         Random r = new Random(4);
-        try (GpuGpt model = new GpuGpt(DEVICE, CFG, BATCH, TIME, 1, DType.BF16, DType.F32);
-             GpuGpt fresh = new GpuGpt(DEVICE, CFG, BATCH, TIME, 1, DType.BF16, DType.F32);
-             GpuAdamW opt = new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0)) {
+        try (GpuGpt model = model();
+             GpuGpt fresh = model();
+             GpuAdamW opt = adamW(model)) {
             int[][] batch = batch(r);
             model.step(batch[0], batch[1], true);
             opt.gradNorm();
@@ -72,6 +72,15 @@ class GpuAdamWTest {
             model.roundedBy(opt);
             assertNotEquals(want, model.step(batch[0], batch[1], false), "the test must tell stale weights from restored ones");
         }
+    }
+
+    /** A bf16 mHC model (fp32 streams): its GEMMs read the bf16 copy. */
+    private static GpuGpt model() {
+        return new GpuGpt(DEVICE, CFG, BATCH, TIME, 1, DType.BF16, DType.F32);
+    }
+
+    private static GpuAdamW adamW(GpuGpt model) {
+        return new GpuAdamW(model, 0.9, 0.95, 1e-8, 0.1, 1.0);
     }
 
     private static int[][] batch(Random r) {
