@@ -52,7 +52,7 @@ public final class GpuAdamW implements Checkpoint.Slots, AutoCloseable {
         if (rest > 0)
             k.adamw(p.view(decayed, rest), lo == null ? null : lo.view(decayed, rest), g.view(decayed, rest), m.view(decayed, rest),
                     v.view(decayed, rest), rest, (float) lr, (float) beta1, (float) beta2, c1, c2, (float) eps, 0f, norm, (float) maxNorm);
-        model.roundedBy(this);
+        model.roundedWeightsWritten(true);
     }
 
     private ParamLayout.Entry entry(int i) {
@@ -85,7 +85,7 @@ public final class GpuAdamW implements Checkpoint.Slots, AutoCloseable {
     @Override
     public void write(int i, int which, byte[] data) {
         tensor(i, which).copyFromBytes(data);
-        if (which == 0) model.roundedBy(null);      // new weights: the next step casts them
+        if (which == 0) model.roundedWeightsWritten(false);      // new weights: the next step casts them
     }
 
     @Override

@@ -46,7 +46,7 @@ public final class GpuGpt implements AutoCloseable {
     private final Matmul mm;
     private final Attention attention;
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
-    private boolean weightsRounded;               // paramsLo holds params rounded: the optimizer wrote both (see roundedBy)
+    private boolean weightsRounded;               // paramsLo holds params rounded: the optimizer wrote both (roundedWeightsWritten)
     private final List<Block> blocks = new ArrayList<>();
     private Timeline timeline;                    // non-null while a step is being profiled
     private boolean graphs = graphsByDefault();
@@ -287,7 +287,7 @@ public final class GpuGpt implements AutoCloseable {
 
     /**
      * All weights in one buffer, in {@link ParamLayout} order (for the optimiser and checkpoints). The next step reads
-     * them as they are, unless {@link #roundedBy} came after the last write (an optimizer's update that wrote both).
+     * them as they are, unless {@link #roundedWeightsWritten} came after the last write (an optimizer's update that wrote both).
      */
     public DeviceTensor params() { return params; }
 
@@ -298,11 +298,11 @@ public final class GpuGpt implements AutoCloseable {
     DeviceTensor roundedWeights() { return paramsLo == params ? null : paramsLo; }
 
     /**
-     * Called by {@code optimizer} right after an update that wrote {@link #roundedWeights()} along with the weights:
-     * the next step skips its cast. Only that step: any later one casts again, as after any other write.
+     * true: an optimizer's update just wrote {@link #roundedWeights()} along with the weights, so the next step skips
+     * its cast (only that step: a later one casts again); false: the weights were written another way.
      */
-    void roundedBy(GpuAdamW optimizer) {
-        weightsRounded = optimizer != null;
+    void roundedWeightsWritten(boolean written) {
+        weightsRounded = written;
     }
 
     /** All gradients, laid out like {@link #params()}. */

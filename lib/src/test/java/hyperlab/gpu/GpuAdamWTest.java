@@ -32,7 +32,7 @@ class GpuAdamWTest {
              GpuAdamW castsOpt = adamW(casts)) {
             for (int s = 0; s < 3; s++) {
                 int[][] batch = batch(r);
-                casts.roundedBy(null);                   // the reference casts its weights at every step
+                casts.roundedWeightsWritten(false);                   // the reference casts its weights at every step
                 double want = casts.step(batch[0], batch[1], true), got = skips.step(batch[0], batch[1], true);
                 assertEquals(want, got, 1e-6 * Math.abs(want), "loss of step " + s);
                 skipsOpt.gradNorm();
@@ -69,7 +69,7 @@ class GpuAdamWTest {
             double want = fresh.step(batch[0], batch[1], false), got = model.step(batch[0], batch[1], false);
             assertEquals(want, got, 1e-6 * Math.abs(want), "the step after a checkpoint's weights reads those weights");
             model.roundedWeights().copyFrom(stale);      // what a step that skipped the cast would have read
-            model.roundedBy(opt);
+            model.roundedWeightsWritten(true);
             assertNotEquals(want, model.step(batch[0], batch[1], false), "the test must tell stale weights from restored ones");
         }
     }
