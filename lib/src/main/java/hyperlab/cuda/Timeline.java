@@ -48,10 +48,20 @@ public final class Timeline implements AutoCloseable {
     /** Milliseconds per phase, in the order phases first appeared (waits for the queued work). */
     public Map<String, Double> totals() {
         Map<String, Double> out = new LinkedHashMap<>();
+        stretches().forEach((phase, ms) -> out.put(phase, ms.stream().mapToDouble(Double::doubleValue).sum()));
+        return out;
+    }
+
+    /**
+     * Each stretch's milliseconds per phase, in the order they ran (waits for the queued work): tells a phase that is
+     * slow every time from one slowed by a single outlier, which the totals cannot.
+     */
+    public Map<String, List<Double>> stretches() {
+        Map<String, List<Double>> out = new LinkedHashMap<>();
         if (!gpu.emulated()) gpu.drv.call("cuEventSynchronize", gpu.drv.eventSynchronize, events.getLast());
         for (int i = 0; i < phases.size(); i++) {
             double ms = gpu.emulated() ? (hostNanos.get(i + 1) - hostNanos.get(i)) / 1e6 : gpu.drv.elapsedMs(events.get(i), events.get(i + 1));
-            out.merge(phases.get(i), ms, Double::sum);
+            out.computeIfAbsent(phases.get(i), k -> new ArrayList<>()).add(ms);
         }
         return out;
     }

@@ -1,6 +1,7 @@
 package hyperlab.gpu;
 
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import hyperlab.cuda.Cuda;
@@ -229,8 +230,9 @@ public final class GpuBench {
     }
 
     /**
-     * One step with events around each GEMM: {shape: {"ms", "tflops", "plans"}} in the order the step first ran them;
-     * "plans" gives the algorithm (and its tuning times) that each operand alignment of the shape runs in this process.
+     * One step with events around each GEMM: {shape: {"ms", "tflops", "calls_ms", "plans"}} in the order the step first
+     * ran them; "calls_ms" is each call's time in step order, "plans" the algorithm (and its tuning times) that each
+     * operand alignment of the shape runs in this process.
      */
     private static JsonObject gemmProfile(Gpu gpu, Runnable step) {
         Map<String, Double> flops = new LinkedHashMap<>();
@@ -242,11 +244,15 @@ public final class GpuBench {
             } finally {
                 gpu.matmul().profile(null, null);
             }
-            t.totals().forEach((name, ms) -> {
+            t.stretches().forEach((name, calls) -> {
                 if (name.equals("other")) return;
+                double ms = calls.stream().mapToDouble(Double::doubleValue).sum();
                 JsonObject g = new JsonObject();
                 g.addProperty("ms", ms);
                 g.addProperty("tflops", flops.get(name) / ms / 1e9);
+                JsonArray each = new JsonArray();           // every call of the shape in step order: all slow, or one outlier
+                calls.forEach(c -> each.add(Math.round(c * 1e4) / 1e4));
+                g.add("calls_ms", each);
                 JsonObject plans = new JsonObject();       // the algorithm each alignment of this shape runs
                 gpu.matmul().plans().forEach((key, plan) -> {
                     if (key.startsWith(name + " align ")) plans.addProperty(key.substring(name.length() + 1), plan);

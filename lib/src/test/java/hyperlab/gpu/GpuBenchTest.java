@@ -97,8 +97,8 @@ class GpuBenchTest {
 
     /**
      * --profile's "gemms": the step's GEMMs by shape. Their FLOPs, summed from the shapes, are the linear layers' 6·tokens·
-     * weights (forward, input gradient, weight gradient; the tied head counted once as a layer of vocab × width). On a GPU
-     * each shape also names the algorithm of each of its operand alignments.
+     * weights (forward, input gradient, weight gradient; the tied head counted once as a layer of vocab × width). Each
+     * shape lists every call's time; on a GPU it also names the algorithm of each of its operand alignments.
      */
     @Test
     void profileNamesEveryGemmOfTheStep() {
@@ -124,6 +124,11 @@ class GpuBenchTest {
             double total = tflops * 1e9 * ms;                           // the FLOPs of every call of this shape
             long n = Math.round(total / one);
             assertEquals(total, n * one, 1e-6 * total, "a whole number of calls of " + e.getKey());
+            var each = e.getValue().getAsJsonObject().getAsJsonArray("calls_ms");   // one time per call, to 1e-4 ms
+            assertEquals(n, each.size(), "a time for each call of " + e.getKey());
+            double sum = 0;
+            for (var t : each) sum += t.getAsDouble();
+            assertEquals(ms, sum, 1e-4 * n, "the calls' times add up to the shape's");
             flops += total;
             calls += (int) n;
         }
