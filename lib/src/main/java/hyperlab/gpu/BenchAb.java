@@ -17,7 +17,7 @@ import java.util.Map;
 /**
  * Two builds of the engine compared in one device command: the {@link GpuBench} documents of runs that alternated a
  * base build and the new one (base, new, base, new, ...) merged into one report with each row's times per round, their
- * means and new / base. Alternating in one command is what makes a 1 % change visible on a GPU whose speed drifts by
+ * means and new / base, and for --profile runs each phase's and each GEMM shape's mean time on both builds. Alternating in one command is what makes a 1 % change visible on a GPU whose speed drifts by
  * more than that between commands; {@code device-test.sh --bundle DIR --ab} runs it.
  * <pre>java hyperlab.gpu.BenchAb --base-commit REV --base b1.json b2.json ... --new n1.json n2.json ...</pre>
  */
@@ -75,14 +75,19 @@ public final class BenchAb {
                 if (o.has("phases_ms"))
                     o.getAsJsonObject("phases_ms").entrySet().forEach(p ->
                             (isBase ? row.basePhases : row.newPhases).computeIfAbsent(p.getKey(), k -> new ArrayList<>()).add(p.getValue().getAsDouble()));
+                if (o.has("gemms"))                                  // --profile's GEMM shapes: {shape: {"ms", ...}}
+                    o.getAsJsonObject("gemms").entrySet().forEach(g -> (isBase ? row.baseGemms : row.newGemms)
+                            .computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(g.getValue().getAsJsonObject().get("ms").getAsDouble()));
             }
     }
 
-    /** One configuration's times on both builds, per round. */
+    /** One configuration's times on both builds, per round: the step's, and with --profile its phases' and GEMM shapes'. */
     private record Row(String paradigm, String precision, String recompute, List<Double> baseMs, List<Double> newMs,
-                       Map<String, List<Double>> basePhases, Map<String, List<Double>> newPhases) {
+                       Map<String, List<Double>> basePhases, Map<String, List<Double>> newPhases,
+                       Map<String, List<Double>> baseGemms, Map<String, List<Double>> newGemms) {
         Row(String paradigm, String precision, String recompute) {
-            this(paradigm, precision, recompute, new ArrayList<>(), new ArrayList<>(), new LinkedHashMap<>(), new LinkedHashMap<>());
+            this(paradigm, precision, recompute, new ArrayList<>(), new ArrayList<>(), new LinkedHashMap<>(), new LinkedHashMap<>(),
+                    new LinkedHashMap<>(), new LinkedHashMap<>());
         }
 
         JsonObject json() {
@@ -97,18 +102,22 @@ public final class BenchAb {
                 o.addProperty("new_mean_ms", mean(newMs));
                 o.addProperty("new_over_base", mean(newMs) / mean(baseMs));
             }
-            if (!basePhases.isEmpty() && !newPhases.isEmpty()) {
-                JsonObject ph = new JsonObject();
-                for (String name : basePhases.keySet())
-                    if (newPhases.containsKey(name)) {
-                        JsonObject p = new JsonObject();
-                        p.addProperty("base_mean_ms", mean(basePhases.get(name)));
-                        p.addProperty("new_mean_ms", mean(newPhases.get(name)));
-                        ph.add(name, p);
-                    }
-                o.add("phases_ms", ph);
-            }
+            if (!basePhases.isEmpty() && !newPhases.isEmpty()) o.add("phases_ms", means(basePhases, newPhases));
+            if (!baseGemms.isEmpty() && !newGemms.isEmpty()) o.add("gemms_ms", means(baseGemms, newGemms));
             return o;
+        }
+
+        /** {name: {"base_mean_ms", "new_mean_ms"}} for the names both builds report, in the base's order. */
+        private static JsonObject means(Map<String, List<Double>> base, Map<String, List<Double>> fresh) {
+            JsonObject out = new JsonObject();
+            for (String name : base.keySet())
+                if (fresh.containsKey(name)) {
+                    JsonObject p = new JsonObject();
+                    p.addProperty("base_mean_ms", mean(base.get(name)));
+                    p.addProperty("new_mean_ms", mean(fresh.get(name)));
+                    out.add(name, p);
+                }
+            return out;
         }
 
         private static JsonArray array(List<Double> xs) {

@@ -12,12 +12,13 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 
 class BenchAbTest {
-    /** A GpuBench document with an rc row and an mhc row (the latter profiled), or an mhc row that failed. */
+    /** A GpuBench document with an rc row and an mhc row (the latter profiled: phases and a GEMM shape), or an mhc row that failed. */
     private static JsonObject run(double rcMs, double mhcMs, double mhcMaps) {
         String mhc = Double.isNaN(mhcMs)
                 ? "{\"paradigm\": \"mhc\", \"precision\": \"bf16\", \"recompute\": \"off\", \"error\": \"out of memory\"}"
                 : "{\"paradigm\": \"mhc\", \"precision\": \"bf16\", \"recompute\": \"off\", \"ms_per_step\": " + mhcMs
-                  + ", \"phases_ms\": {\"maps\": " + mhcMaps + ", \"gemm\": 13.5}}";
+                  + ", \"phases_ms\": {\"maps\": " + mhcMaps + ", \"gemm\": 13.5}, \"gemms\": {\"16384x2304x768 bT bf16>bf16 bias\": {\"ms\": "
+                  + mhcMaps / 10 + ", \"tflops\": 600, \"calls_ms\": [0.1]}}}";
         return JsonParser.parseString("{\"device\": \"NVIDIA H200\", \"preset\": \"M\", \"batch\": 16, \"time\": 1024, \"timed_steps\": 10,"
                 + " \"paradigms\": [{\"paradigm\": \"rc\", \"precision\": \"bf16\", \"recompute\": \"off\", \"ms_per_step\": " + rcMs + "}, "
                 + mhc + "]}").getAsJsonObject();
@@ -43,6 +44,10 @@ class BenchAbTest {
         JsonObject maps = mhc.getAsJsonObject("phases_ms").getAsJsonObject("maps");
         assertEquals(26.8, maps.get("base_mean_ms").getAsDouble(), 1e-12);
         assertEquals(23.8, maps.get("new_mean_ms").getAsDouble(), 1e-12);
+        JsonObject cAttn = mhc.getAsJsonObject("gemms_ms").getAsJsonObject("16384x2304x768 bT bf16>bf16 bias");
+        assertEquals(2.68, cAttn.get("base_mean_ms").getAsDouble(), 1e-12);
+        assertEquals(2.38, cAttn.get("new_mean_ms").getAsDouble(), 1e-12);
+        assertFalse(rc.has("gemms_ms"), "rc ran without --profile");
     }
 
     @Test
