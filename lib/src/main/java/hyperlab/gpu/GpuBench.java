@@ -316,9 +316,9 @@ public final class GpuBench {
             }
             row.addProperty("host_queue_ms", queueMs);
             row.addProperty("host_forward_backward_ms", lossMs);
-            opt.gradNorm();                                    // the profiled steps follow an update, as every timed step
-            opt.step(6e-4);                                    // does (whose bf16 weight copy spares the step its cast)
             if (profile) {
+                opt.gradNorm();                                // the profiled steps follow an update, as every timed step
+                opt.step(6e-4);                                // does (whose bf16 weight copy spares the step its cast)
                 model.useGraphs(false);                        // phases and GEMMs are timed kernel by kernel
                 try (Timeline t = gpu.timeline()) {
                     model.profile(t);
