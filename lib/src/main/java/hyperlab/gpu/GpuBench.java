@@ -244,6 +244,7 @@ public final class GpuBench {
             } finally {
                 gpu.matmul().profile(null, null);
             }
+            Map<String, String> made = gpu.matmul().plans();   // every plan of the process, once for all shapes
             t.stretches().forEach((name, calls) -> {
                 if (name.equals("other")) return;
                 double ms = calls.stream().mapToDouble(Double::doubleValue).sum();
@@ -254,7 +255,7 @@ public final class GpuBench {
                 calls.forEach(c -> each.add(Math.round(c * 1e4) / 1e4));
                 g.add("calls_ms", each);
                 JsonObject plans = new JsonObject();       // the algorithm each alignment of this shape runs
-                gpu.matmul().plans().forEach((key, plan) -> {
+                made.forEach((key, plan) -> {
                     if (key.startsWith(name + " align ")) plans.addProperty(key.substring(name.length() + 1), plan);
                 });
                 g.add("plans", plans);

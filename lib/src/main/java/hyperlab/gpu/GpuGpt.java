@@ -406,7 +406,7 @@ public final class GpuGpt implements AutoCloseable {
         return graphs;
     }
 
-    /** The GPU work of one step after the input copies: forward, loss, and with {@code backward} zeroed gradients and the backward. */
+    /** The GPU work of one step after the input copies and the weights' cast: forward, loss, and with {@code backward} zeroed gradients and the backward. */
     private void queueWork(boolean backward) {
         forward();
         if (!backward) {
