@@ -40,6 +40,10 @@ public final class StreamMaps implements AutoCloseable {
     public record Maps(int tokens, int streams, float[] pre, float[] post, float[] res) {
     }
 
+    /** The streams and the very parameter map (compared by identity) whose maps a merge computed for this block. */
+    private record Projected(DeviceTensor x, Map<String, DeviceTensor> params, int tokens) {
+    }
+
     private static final String SOURCE = "streams.cu";   // in hyperlab/gpu
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
@@ -63,11 +67,14 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceTensor packTable, gradTable;   // I64 [slots, 4] for sm_pack / sm_unpack_add
     private long[] packed = {}, unpacked = {};          // what the tables hold now
     private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
-            streamBwdDphi, streamBwdMma, project;
+            streamBwdDphi, streamBwdMma, project, mergeProject;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward
     private final boolean mmaBackward;              // bf16 streams of a shape sm_stream_backward_mma takes (aligned tensors given)
-    private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared;   // dynamic shared memory (bytes)
+    private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared, mergeProjectShared;   // dynamic shared
+                                                                                                            // memory (bytes)
+    private final CudaModule module;                // this configuration's kernels (a merge may project for a block of the same)
+    private Projected projectedFor;                 // what the previous block's merge projected into this block's maps
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
@@ -109,6 +116,7 @@ public final class StreamMaps implements AutoCloseable {
         this.maxTokens = maxTokens;
         CudaModule mod = module(gpu, p, streams, layout.dynamic(), p == Paradigm.MHC ? sinkhornIterations : 1,
                 p == Paradigm.MHC && logDomain, streamType == DType.BF16);
+        module = mod;
         rms = mod.function("sm_rms");
         packKernel = mod.function("sm_pack");
         unpackAdd = mod.function("sm_unpack_add");
@@ -123,6 +131,7 @@ public final class StreamMaps implements AutoCloseable {
         streamBwdDphi = mod.function("sm_stream_backward_dphi");
         streamBwdMma = mod.function("sm_stream_backward_mma");
         project = mod.function("sm_project");
+        mergeProject = mod.function("sm_merge_project");
         arena = gpu.arena();
         LaunchShape shape = SHAPES.computeIfAbsent(mod, k -> LaunchShape.of(gpu, mod));
         streamBwdShared = shape.streamBwdShared();
@@ -130,6 +139,7 @@ public final class StreamMaps implements AutoCloseable {
         streamBwdMmaShared = shape.streamBwdMmaShared();
         bwdTokens = shape.bwdTokens();
         projectShared = shape.projectShared();
+        mergeProjectShared = shape.mergeProjectShared();
         bwdWave = shape.bwdBlocksPerSm() * Math.max(1, gpu.info().smCount());
         mapsLanes = shape.mapsLanes();
         mmaBackward = streamType == DType.BF16 && tensorCoreBackward(p, streams, width, layout.dynamic());
@@ -187,22 +197,24 @@ public final class StreamMaps implements AutoCloseable {
 
     /**
      * How this build's kernels launch, as the module computes it (sm_launch_shape): the pipelined kernels' dynamic shared
-     * memory, the streams' backward's tokens per tile and blocks per SM, the maps kernels' threads per token.
+     * memory (sm_merge_project's 0 where the build has none), the streams' backward's tokens per tile and blocks per SM,
+     * the maps kernels' threads per token.
      */
     private record LaunchShape(int streamBwdShared, int streamBwdDphiShared, int bwdTokens, int projectShared, int bwdBlocksPerSm,
-                               int mapsLanes, int streamBwdMmaShared) {
+                               int mapsLanes, int streamBwdMmaShared, int mergeProjectShared) {
         /** Asks the module once, and allows each pipelined kernel its shared memory (past 48 KB a kernel must opt in). */
         static LaunchShape of(Gpu gpu, CudaModule mod) {
             int[] v;
-            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 7)) {
+            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 8)) {
                 mod.function("sm_launch_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
                 v = out.toIntArray();
             }
-            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
             mod.function("sm_stream_backward").allowSharedMemory(s.streamBwdShared());
             mod.function("sm_stream_backward_dphi").allowSharedMemory(s.streamBwdDphiShared());
             mod.function("sm_stream_backward_mma").allowSharedMemory(s.streamBwdMmaShared());
             mod.function("sm_project").allowSharedMemory(s.projectShared());
+            if (s.mergeProjectShared() > 0) mod.function("sm_merge_project").allowSharedMemory(s.mergeProjectShared());
             return s;
         }
     }
@@ -211,11 +223,25 @@ public final class StreamMaps implements AutoCloseable {
         return layout;
     }
 
-    /** h = H_pre·x per token (h stored as the streams are); computes and keeps this block's per-token maps (and what the backward needs). */
+    /**
+     * h = H_pre·x per token (h stored as the streams are); computes and keeps this block's per-token maps (and what the
+     * backward needs), unless the previous block's {@link #merge(DeviceTensor, DeviceTensor, DeviceTensor, int, StreamMaps, Map)}
+     * computed them already from this x and these params (the same map instance).
+     */
     public void aggregate(DeviceTensor x, Map<String, DeviceTensor> params, DeviceTensor h, int tokens) {
         checkTokens(tokens);
         needStreams(x, tokens, "x");
         needRow(h, tokens, "h");
+        boolean projected = projectedFor != null && projectedFor.x() == x && projectedFor.params() == params && projectedFor.tokens() == tokens;
+        projectedFor = null;
+        if (!projected) mapsOf(x, params, tokens);
+        int va = columnsPerAccess(x, h);
+        step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
+        lastTokens = tokens;
+    }
+
+    /** Packs params and computes this block's per-token maps from x (projections, RMS, maps). */
+    private void mapsOf(DeviceTensor x, Map<String, DeviceTensor> params, int tokens) {
         step("fwd.pack", () -> pack(params));
         boolean lo = xType == DType.BF16;
         if (lo && m > 0 && (Kernels.vector(8, x) != 8 || !fusedProjection))
@@ -231,9 +257,6 @@ public final class StreamMaps implements AutoCloseable {
             }
             step("fwd.maps", () -> mapsFwd.launch(Dim3.cover((long) tokens * mapsLanes, 64), Dim3.of(64), 0, u, r, theta, perms, pre, post, res, tokens));
         }
-        int va = columnsPerAccess(x, h);
-        step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
-        lastTokens = tokens;
     }
 
     /** out = H_res·x + H_post^T ⊗ f per token (f = F(h) is [N, C], stored as the streams are); out must not alias x. */
@@ -244,6 +267,36 @@ public final class StreamMaps implements AutoCloseable {
         needStreams(out, tokens, "out");
         int v = columnsPerAccess(x, f, out);
         step("fwd.merge", () -> merge.launch(Dim3.cover((long) tokens * (c / v), 256), Dim3.of(256), 0, x, f, post, res, out, tokens, c, v));
+    }
+
+    /**
+     * merge, and the next block's maps from out with its params (next's {@code aggregate(out, nextParams, ...)} then
+     * skips them): for bf16 streams of the same configuration on 16-byte aligned rows, one kernel that projects out as
+     * it writes it (sm_merge_project: the projections' pass over the streams saved); otherwise a plain merge, and the
+     * next aggregate computes its maps itself. next may not be this instance (its maps are still this block's to use).
+     */
+    public void merge(DeviceTensor x, DeviceTensor f, DeviceTensor out, int tokens, StreamMaps next, Map<String, DeviceTensor> nextParams) {
+        if (next == this) throw new IllegalArgumentException("next must be the next block's StreamMaps, not this block's");
+        if (!mergesProjecting(next, x, f, out)) {
+            merge(x, f, out, tokens);
+            return;
+        }
+        checkSame(tokens);
+        needStreams(x, tokens, "x");
+        needRow(f, tokens, "f");
+        needStreams(out, tokens, "out");
+        next.checkTokens(tokens);
+        next.step("fwd.pack", () -> next.pack(nextParams));
+        step("fwd.merge_project", () -> mergeProject.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256),
+                mergeProjectShared, x, f, post, res, out, next.phiCat, next.u, next.r, next.theta, next.perms, next.pre, next.post,
+                next.res, tokens, c));
+        next.projectedFor = new Projected(out, nextParams, tokens);
+    }
+
+    /** Whether merge(x, f, out) can project for next in the same kernel (see merge with next). */
+    private boolean mergesProjecting(StreamMaps next, DeviceTensor x, DeviceTensor f, DeviceTensor out) {
+        return next != null && next.module == module && mergeProjectShared > 0 && fusedProjection && next.fusedProjection
+                && next.gpu == gpu && xType == DType.BF16 && c % 8 == 0 && Kernels.vector(8, x, f, out) == 8;
     }
 
     /**

@@ -1434,13 +1434,106 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
     }
 }
 
+namespace sm {
+// acc += this chunk's products for half kh of the k steps (warp tokens m0 ..), ssq += the sums of squares of its x.
+// bf16 x: exact against Φ_cat split into bf16 high parts and remainders, A by ldmatrix.
+__device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[2], const bf16_t* xs, const float* ps, int m0,
+                                              int kh, int lane) {
+    const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+    for (int ks = 2 * kh; ks < 2 * kh + 2; ks++) {
+        const int k = 16 * ks;
+        unsigned a[4];                                      // matrix l / 8: tokens m0 + 8 (l / 8 % 2) .., columns k + 8 (l / 16) ..
+        ldsm4<false>(a, xs + (m0 + lane % 16) * XP + k + 8 * (lane / 16));
+        ssq[0] += lo_of(a[0]) * lo_of(a[0]) + hi_of(a[0]) * hi_of(a[0]) + lo_of(a[2]) * lo_of(a[2]) + hi_of(a[2]) * hi_of(a[2]);
+        ssq[1] += lo_of(a[1]) * lo_of(a[1]) + hi_of(a[1]) * hi_of(a[1]) + lo_of(a[3]) * lo_of(a[3]) + hi_of(a[3]) * hi_of(a[3]);
+#pragma unroll
+        for (int n = 0; n < KT; n++) {
+            unsigned bh[2], bl[2];                          // b0 (rows k + 2t, + 1; column 8 n + g), b1 (rows + 8)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const float* p = ps + (k + 8 * h + 2 * t4) * PP + 8 * n + g;
+                split_bf16(p[0], p[PP], bh[h], bl[h]);
+            }
+            mma_bf16(acc[n], a, bl);
+            mma_bf16(acc[n], a, bh);
+        }
+    }
+}
+
+// The same for fp32 x, in 3xTF32.
+__device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[2], const float* xs, const float* ps, int m0,
+                                              int kh, int lane) {
+    const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+    for (int ks = 4 * kh; ks < 4 * kh + 4; ks++) {
+        const int k = 8 * ks + t4;
+        const float av[4] = {xs[(m0 + g) * XP + k], xs[(m0 + g + 8) * XP + k], xs[(m0 + g) * XP + k + 4], xs[(m0 + g + 8) * XP + k + 4]};
+        ssq[0] += av[0] * av[0] + av[2] * av[2];
+        ssq[1] += av[1] * av[1] + av[3] * av[3];
+        const SplitTf32<4> a(av);
+#pragma unroll
+        for (int n = 0; n < KT; n++)
+            mma_3xtf32(acc[n], a, SplitTf32<2>({ps[k * PP + 8 * n + g], ps[(k + 4) * PP + 8 * n + g]}));
+    }
+}
+
+// After the block's last chunk: the two halves' tiles and sums meet in smem (at least SM_PT·MT + 2·SM_PT floats, free
+// by now), half 0 writes u and r of tokens t0 .., and the block's tokens' maps follow (a launch of sm_maps_forward less
+// per block), LP threads per token.
+__device__ __forceinline__ void project_finish(float* smem, float (&acc)[KT][4], float (&ssq)[2], long long t0, int tokens, int d,
+        float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
+        float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res) {
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
+    const int m0 = 16 * (warp % 4), kh = warp / 4;
+    float* red = smem;                                      // [PT][MT]
+    float* sq = red + SM_PT * MT;                           // [2][PT] ... half 1's, then the totals
+#pragma unroll
+    for (int e = 0; e < 2; e++) {                           // a row's sum of squares over the quad's four lanes
+        ssq[e] += __shfl_xor_sync(0xffffffffu, ssq[e], 1);
+        ssq[e] += __shfl_xor_sync(0xffffffffu, ssq[e], 2);
+    }
+    if (kh == 1) {
+#pragma unroll
+        for (int n = 0; n < KT; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) red[(m0 + g + 8 * (e >> 1)) * MT + 8 * n + 2 * t4 + (e & 1)] = acc[n][e];
+        if (t4 == 0) { sq[m0 + g] = ssq[0]; sq[m0 + g + 8] = ssq[1]; }
+    }
+    __syncthreads();
+    if (kh == 0) {                                          // the totals go to u and r, and stay in red and sq for the maps
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int row = m0 + g + 8 * e;
+            const long long t = t0 + row;
+            if (t0 + row < tokens) {
+#pragma unroll
+                for (int n = 0; n < KT; n++)
+#pragma unroll
+                    for (int j = 0; j < 2; j++) {
+                        const int col = 8 * n + 2 * t4 + j;
+                        const float v = acc[n][2 * e + j] + red[row * MT + col];
+                        red[row * MT + col] = v;
+                        if (col < M) u[t * M + col] = v;
+                    }
+                if (t4 == 0) rr[t] = sq[SM_PT + row] = 1.f / sqrtf((ssq[e] + sq[row]) / (float) d + SM_EPS);
+            }
+        }
+    }
+    __syncthreads();
+    if (tid < SM_PT * LP)
+        maps_forward(t0 * LP + tid, tokens, [&](long long t) { return red + (t - t0) * MT; },
+                     [&](long long t) { return sq[SM_PT + (t - t0)]; }, th, perms, pre, post, res);
+}
+}  // namespace sm
+
 extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __restrict__ x, const float* __restrict__ phi,
         float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
         extern __shared__ float4 sm_project_stages[];
         float* smem = reinterpret_cast<float*>(sm_project_stages);
-        const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
+        const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
         const int m0 = 16 * (warp % 4), kh = warp / 4;       // the warp's tokens and half of the k8 steps
         const long long t0 = (long long) blockIdx.x * SM_PT;
         if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
@@ -1463,91 +1556,151 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __re
             cp_commit();
             cp_wait<SM_PSTAGES - 1>();
             __syncthreads();
-            const xs_t* xs = reinterpret_cast<const xs_t*>(smem + (ch % SM_PSTAGES) * PSTAGE);
-            const float* ps = smem + (ch % SM_PSTAGES) * PSTAGE + XF;
-#if SM_XBF16
-#pragma unroll
-            for (int ks = 2 * kh; ks < 2 * kh + 2; ks++) {
-                const int k = 16 * ks;
-                unsigned a[4];                              // matrix l / 8: tokens m0 + 8 (l / 8 % 2) .., columns k + 8 (l / 16) ..
-                ldsm4<false>(a, xs + (m0 + lane % 16) * XP + k + 8 * (lane / 16));
-                ssq[0] += lo_of(a[0]) * lo_of(a[0]) + hi_of(a[0]) * hi_of(a[0]) + lo_of(a[2]) * lo_of(a[2]) + hi_of(a[2]) * hi_of(a[2]);
-                ssq[1] += lo_of(a[1]) * lo_of(a[1]) + hi_of(a[1]) * hi_of(a[1]) + lo_of(a[3]) * lo_of(a[3]) + hi_of(a[3]) * hi_of(a[3]);
-#pragma unroll
-                for (int n = 0; n < KT; n++) {
-                    unsigned bh[2], bl[2];                  // b0 (rows k + 2t, + 1; column 8 n + g), b1 (rows + 8)
-#pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const float* p = ps + (k + 8 * h + 2 * t4) * PP + 8 * n + g;
-                        split_bf16(p[0], p[PP], bh[h], bl[h]);
-                    }
-                    mma_bf16(acc[n], a, bl);
-                    mma_bf16(acc[n], a, bh);
-                }
-            }
-#else
-#pragma unroll
-            for (int ks = 4 * kh; ks < 4 * kh + 4; ks++) {
-                const int k = 8 * ks + t4;
-                const float av[4] = {load(xs + (m0 + g) * XP + k), load(xs + (m0 + g + 8) * XP + k), load(xs + (m0 + g) * XP + k + 4),
-                                     load(xs + (m0 + g + 8) * XP + k + 4)};
-                ssq[0] += av[0] * av[0] + av[2] * av[2];
-                ssq[1] += av[1] * av[1] + av[3] * av[3];
-                const SplitTf32<4> a(av);
-#pragma unroll
-                for (int n = 0; n < KT; n++)
-                    mma_3xtf32(acc[n], a, SplitTf32<2>({ps[k * PP + 8 * n + g], ps[(k + 4) * PP + 8 * n + g]}));
-            }
-#endif
+            project_chunk(acc, ssq, reinterpret_cast<const xs_t*>(smem + (ch % SM_PSTAGES) * PSTAGE),
+                          smem + (ch % SM_PSTAGES) * PSTAGE + XF, m0, kh, lane);
             __syncthreads();                                // the stage is used up: a later load may refill it
         }
-        // the two halves: half 1 parks its tile and sums in shared memory, half 0 adds them and writes u and r
-        float* red = smem;                                  // [PT][MT]
-        float* sq = red + SM_PT * MT;                       // [2][PT] ... half 1's, then the totals
-#pragma unroll
-        for (int e = 0; e < 2; e++) {                       // a row's sum of squares over the quad's four lanes
-            ssq[e] += __shfl_xor_sync(0xffffffffu, ssq[e], 1);
-            ssq[e] += __shfl_xor_sync(0xffffffffu, ssq[e], 2);
+        project_finish(smem, acc, ssq, t0, tokens, d, u, rr, th, perms, pre, post, res);
+    }
+}
+
+// merge then projections, for bf16 streams: out = H_res·x + H_postᵀ f (sm_merge's sums and roundings, with the maps
+// of the block that merges) and, from out as stored, the next block's r, u = vec(out)·Φ_cat and maps (sm_project's,
+// with that block's Φ_cat, theta and buffers): the next block's projections read nothing back, which saves a pass
+// over the streams (sm_project's 0.066 ms per block at preset M, H100). A block of 256 threads owns SM_PT tokens
+// and walks the columns c in blocks of SM_PK: each thread merges 2 (token, 8 columns) pieces of every stream from
+// registers (the next column block's loads are in flight during the products), writes them to out and to shared
+// memory as the products' A operand (stream i's SM_PK columns are a chunk of vec(out), whose Φ_cat rows i·C + c ..
+// arrive by cp.async a column block ahead). Needs C % 8 == 0 and x, f, out 16-byte aligned (StreamMaps checks).
+namespace sm {
+constexpr int MWIDTH = NS * NS + NS;                       // a token's H_res then H_post, as the merge reads them
+constexpr int MPHI = NS * SM_PK * PP;                      // floats of one column block's Φ_cat rows, every stream
+constexpr int MXS = NS * SM_PT * XP * (int) sizeof(xs_t) / 4;   // floats of the merged chunks [NS][PT][XP]
+constexpr int MBYTES_ALL = (2 * MPHI + MXS + SM_PT * MWIDTH) * 4;
+constexpr int MITEMS = SM_PT * (SM_PK / 8) / 256;          // (token, 8 columns) pieces per thread and column block
+constexpr int MBYTES = SM_XBF16 && M > 0 && M <= SM_FUSE_MAX && MBYTES_ALL <= 227 * 1024 ? MBYTES_ALL : 0;
+static_assert(SM_PT * MT + 2 * SM_PT <= 2 * MPHI, "the halves' tiles and sums must fit in the Φ_cat buffers");
+
+// Column block q's Φ_cat rows i·C + q·PK + r (r < PK, zeros past C) of every stream i into rows i·PK + r of ps.
+__device__ __forceinline__ void merge_project_phi(float* ps, const float* __restrict__ phi, int q, int c) {
+    const int tid = threadIdx.x;
+    if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
+        constexpr int R4 = MF / 4;
+        for (int e = tid; e < NS * SM_PK * R4; e += 256) {
+            const int row = e / R4, cc = q * SM_PK + row % SM_PK;
+            const bool ok = cc < c;
+            cp16(ps + row * PP + 4 * (e % R4), ok ? phi + ((long long) (row / SM_PK) * c + cc) * MF + 4 * (e % R4) : phi, ok);
         }
-        if (kh == 1) {
-#pragma unroll
-            for (int n = 0; n < KT; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) red[(m0 + g + 8 * (e >> 1)) * MT + 8 * n + 2 * t4 + (e & 1)] = acc[n][e];
-            if (t4 == 0) { sq[m0 + g] = ssq[0]; sq[m0 + g + 8] = ssq[1]; }
+    } else {
+        for (int e = tid; e < NS * SM_PK * MF; e += 256) {
+            const int row = e / MF, cc = q * SM_PK + row % SM_PK;
+            const bool ok = cc < c;
+            cp4(ps + row * PP + e % MF, ok ? phi + ((long long) (row / SM_PK) * c + cc) * MF + e % MF : phi, ok);
         }
-        __syncthreads();
-        if (kh == 0) {                                      // the totals go to u and r, and stay in red and sq for the maps
+    }
+}
+
+typedef Pack<xs_t, 8> Piece;                               // 8 columns of one row: 16 bytes of bf16
+
+// This thread's pieces of column block q: x of every stream and f (zeros past the tokens or C).
+__device__ __forceinline__ void merge_project_load(Piece (&xr)[MITEMS][NS], Piece (&fr)[MITEMS], const xs_t* __restrict__ x,
+        const xs_t* __restrict__ f, long long t0, int tokens, int c, int q) {
 #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int row = m0 + g + 8 * e;
-                const long long t = t0 + row;
-                if (t0 + row < tokens) {
+    for (int it = 0; it < MITEMS; it++) {
+        const int e = threadIdx.x + 256 * it, tt = e / (SM_PK / 8), col = q * SM_PK + 8 * (e % (SM_PK / 8));
+        const long long t = t0 + tt;
+        const bool ok = t < tokens && col < c;
 #pragma unroll
-                    for (int n = 0; n < KT; n++)
+        for (int j = 0; j < NS; j++) xr[it][j] = ok ? *reinterpret_cast<const Piece*>(x + (t * NS + j) * c + col) : Piece{};
+        fr[it] = ok ? *reinterpret_cast<const Piece*>(f + t * c + col) : Piece{};
+    }
+}
+}  // namespace sm
+
+extern "C" __global__ __launch_bounds__(256, 2) void sm_merge_project(const xs_t* __restrict__ x, const xs_t* __restrict__ f,
+        const float* __restrict__ mpost, const float* __restrict__ mres, xs_t* __restrict__ out, const float* __restrict__ phi,
+        float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
+        float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int c) {
+    if constexpr (MBYTES > 0) {
+        extern __shared__ float4 sm_merge_project_smem[];
+        float* smem = reinterpret_cast<float*>(sm_merge_project_smem);
+        float* phis = smem;                                 // [2][NS·PK][PP]: column blocks q and q + 1
+        xs_t* xs = reinterpret_cast<xs_t*>(smem + 2 * MPHI);  // [NS][PT][XP]
+        float* maps = smem + 2 * MPHI + MXS;                // [PT][MWIDTH]
+        const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+        const int m0 = 16 * (warp % 4), kh = warp / 4, d = NS * c;
+        const long long t0 = (long long) blockIdx.x * SM_PT;
+        if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
+            for (int e = tid; e < 2 * MPHI; e += 256)
+                if (e % PP >= MF) phis[e] = 0.f;
+        for (int e = tid; e < SM_PT * MWIDTH; e += 256) {
+            const int k = e % MWIDTH;
+            const long long t = t0 + e / MWIDTH;
+            maps[e] = t >= tokens ? 0.f : k < NS * NS ? mres[t * NS * NS + k] : mpost[t * NS + k - NS * NS];
+        }
+        float acc[KT][4], ssq[2] = {0.f, 0.f};
 #pragma unroll
-                        for (int j = 0; j < 2; j++) {
-                            const int col = 8 * n + 2 * t4 + j;
-                            const float v = acc[n][2 * e + j] + red[row * MT + col];
-                            red[row * MT + col] = v;
-                            if (col < M) u[t * M + col] = v;
-                        }
-                    if (t4 == 0) rr[t] = sq[SM_PT + row] = 1.f / sqrtf((ssq[e] + sq[row]) / (float) d + SM_EPS);
+        for (int n = 0; n < KT; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[n][e] = 0.f;
+        const int blocks = (c + SM_PK - 1) / SM_PK;
+        merge_project_phi(phis, phi, 0, c);
+        cp_commit();
+        Piece xr[MITEMS][NS], fr[MITEMS];
+        merge_project_load(xr, fr, x, f, t0, tokens, c, 0);
+        __syncthreads();                                    // the maps
+        for (int q = 0; q < blocks; q++) {
+            if (q + 1 < blocks) merge_project_phi(phis + ((q + 1) & 1) * MPHI, phi, q + 1, c);
+            cp_commit();
+#pragma unroll
+            for (int it = 0; it < MITEMS; it++) {
+                const int e = tid + 256 * it, tt = e / (SM_PK / 8), cq = 8 * (e % (SM_PK / 8)), col = q * SM_PK + cq;
+                const long long t = t0 + tt;
+                const bool ok = t < tokens && col < c;
+                const float* mt = maps + tt * MWIDTH;
+                float xv[NS][8], fv[8];
+#pragma unroll
+                for (int v = 0; v < 8; v++) {
+                    fv[v] = load(&fr[it].v[v]);
+#pragma unroll
+                    for (int j = 0; j < NS; j++) xv[j][v] = load(&xr[it][j].v[v]);
+                }
+#pragma unroll
+                for (int k = 0; k < NS; k++) {              // as merge_cols: H_post f first, then the H_res terms in order
+                    const float p = mt[NS * NS + k];
+                    float o[8];
+#pragma unroll
+                    for (int v = 0; v < 8; v++) o[v] = p * fv[v];
+#pragma unroll
+                    for (int j = 0; j < NS; j++) {
+                        const float hk = mt[k * NS + j];
+#pragma unroll
+                        for (int v = 0; v < 8; v++) o[v] += hk * xv[j][v];
+                    }
+                    Piece pk;
+#pragma unroll
+                    for (int v = 0; v < 8; v++) store(&pk.v[v], ok ? o[v] : 0.f);
+                    if (ok) *reinterpret_cast<Piece*>(out + (t * NS + k) * c + col) = pk;
+                    *reinterpret_cast<Piece*>(xs + (k * SM_PT + tt) * XP + cq) = pk;
                 }
             }
+            if (q + 1 < blocks) merge_project_load(xr, fr, x, f, t0, tokens, c, q + 1);   // in flight during the products
+            cp_wait<1>();
+            __syncthreads();
+            const float* ps = phis + (q & 1) * MPHI;
+#pragma unroll
+            for (int i = 0; i < NS; i++) project_chunk(acc, ssq, xs + i * SM_PT * XP, ps + i * SM_PK * PP, m0, kh, lane);
+            __syncthreads();                                // xs and this Φ_cat buffer are used up
         }
-        __syncthreads();
-        // the block's tokens' maps (a launch of sm_maps_forward less per block), LP threads per token
-        if (tid < SM_PT * LP)
-            maps_forward(t0 * LP + tid, tokens, [&](long long t) { return red + (t - t0) * MT; },
-                         [&](long long t) { return sq[SM_PT + (t - t0)]; }, th, perms, pre, post, res);
+        project_finish(smem, acc, ssq, t0, tokens, d, u, rr, th, perms, pre, post, res);
     }
 }
 
 // What the host needs to launch this build's kernels: the dynamic shared memory of the pipelined kernels (out[0] for
 // sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project,
-// out[6] for sm_stream_backward_mma, whose tiles are 16 tokens), out[4] the blocks per SM the streams' backward is built
-// for (its grid is one wave of them), out[5] the threads per token of sm_maps_forward.
+// out[6] for sm_stream_backward_mma, whose tiles are 16 tokens, out[7] for sm_merge_project, 0 where this build has
+// none), out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them), out[5] the threads
+// per token of sm_maps_forward.
 extern "C" __global__ void sm_launch_shape(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;
@@ -1556,4 +1709,5 @@ extern "C" __global__ void sm_launch_shape(int* out) {
     out[4] = SM_BWD_BLOCKS;
     out[5] = LP;
     out[6] = MStage::BYTES;
+    out[7] = MBYTES;
 }

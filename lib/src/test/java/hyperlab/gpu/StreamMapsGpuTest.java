@@ -188,17 +188,7 @@ class StreamMapsGpuTest {
             // Cayley maps amplify ~4x. So out and dx may round to a neighbouring bf16 where their terms cancel: held to half a
             // bf16 step plus 1e-4 of their rms
             int moved = 0;
-            for (String k : List.of("h", "out", "dx")) {
-                float[] wide = runs.get(0).get(k), narrow = runs.get(1).get(k);
-                double rms = Math.sqrt(java.util.stream.IntStream.range(0, wide.length).mapToDouble(i -> (double) wide[i] * wide[i]).sum() / wide.length);
-                for (int i = 0; i < wide.length; i++) {
-                    float want = DType.bf16ToFloat(DType.floatToBf16(wide[i]));
-                    double bar = Math.ulp(want) * 32768 + 1e-4 * rms;   // (a float ulp x 2^16 is a bf16 step)
-                    assertTrue(Math.abs(narrow[i] - wide[i]) <= bar, k + " at " + i + ": " + narrow[i] + " against the fp32 path's "
-                            + wide[i] + ", more than " + bar + " off");
-                    if (want != narrow[i]) moved++;
-                }
-            }
+            for (String k : List.of("h", "out", "dx")) moved += assertNearRounding(k, runs.get(0).get(k), runs.get(1).get(k), 0.5);
             Map<String, Double> errors = new LinkedHashMap<>();
             runs.get(0).forEach((k, want) -> {
                 if (!List.of("h", "out", "dx").contains(k)) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
@@ -210,6 +200,79 @@ class StreamMapsGpuTest {
             assertTrue(errors.entrySet().stream().allMatch(e -> e.getValue() < (runs.get(0).get(e.getKey()).length == 1 ? SCALAR_PLAIN_BAR : 3e-5)),
                     "bf16 vs fp32 streams on the same values: " + errors);
         }
+    }
+
+    /**
+     * A merge that also projects for the next block (sm_merge_project, bf16 streams) writes out bit for bit as merge does,
+     * and the next block's maps, df and parameter gradients are within 1e-5 of those from its own projections (the same
+     * fp32 sums in another order; scalars within SCALAR_PLAIN_BAR), its h and dx (bf16 both ways) within a bf16 step plus
+     * 1e-4 of their rms. Three blocks of 64 tokens (the last partial) and column blocks of 64 (C = 72, 136: a partial last one).
+     * An aggregate with other params than the merge projected for computes its maps itself: bit for bit the plain path.
+     */
+    @ParameterizedTest(name = "{0} n={1} C={2}")
+    @CsvSource({"MHC, 4, 72", "MHC_LITE, 3, 24", "SHC, 4, 136", "HC, 2, 40"})
+    void mergeThatProjectsMatchesMergeThenProject(Paradigm p, int n, int c) {
+        assumeTrue(gpu != null, TestDevices::why);
+        int tokens = 150;
+        Random rnd = new Random(17);
+        var spec = MapSpec.of(p, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena()) {
+            Map<String, DeviceTensor> first = perturbedParams(a, spec, rnd), second = perturbedParams(a, spec, rnd);
+            DeviceTensor x = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor f = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            DeviceTensor f2 = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            DeviceTensor dOut = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor dh = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            List<Map<String, float[]>> runs = new ArrayList<>();
+            List<Map<String, Float>> steps = new ArrayList<>();
+            for (int run = 0; run < 3; run++)                   // plain; projecting; projecting, then other params
+                try (StreamMaps one = new StreamMaps(gpu, p, n, c, true, 20, false, tokens, DType.BF16);
+                     StreamMaps two = new StreamMaps(gpu, p, n, c, true, 20, false, tokens, DType.BF16)) {
+                    Map<String, Float> timed = new TreeMap<>();   // the steps the first block runs, then the second's
+                    one.profile(timed);
+                    DeviceTensor out = a.alloc(DType.BF16, tokens, n, c);
+                    one.aggregate(x, first, a.alloc(DType.BF16, tokens, c), tokens);
+                    if (run == 0) one.merge(x, f, out, tokens);
+                    else one.merge(x, f, out, tokens, two, second);
+                    timed.keySet().removeIf(k -> !k.startsWith("fwd.merge"));
+                    two.profile(timed);
+                    Map<String, float[]> got = runBlock(two, a, spec, run == 2 ? new LinkedHashMap<>(second) : second, out, f2, dOut, dh, tokens);
+                    got.put("merged", out.toFloatArray());
+                    runs.add(got);
+                    steps.add(timed);
+                }
+            assertTrue(steps.get(1).containsKey("fwd.merge_project") && !steps.get(1).containsKey("fwd.project"),
+                    "the projecting merge ran instead of the next block's projections: " + steps.get(1).keySet());
+            assertTrue(steps.get(2).containsKey("fwd.project"), "other params: the next block's projections ran: " + steps.get(2).keySet());
+            runs.get(0).forEach((k, want) -> assertArrayEquals(want, runs.get(2).get(k), k + ": other params than projected for"));
+            assertArrayEquals(runs.get(0).get("merged"), runs.get(1).get("merged"), "out");
+            int moved = 0;
+            for (String k : List.of("h", "dx")) moved += assertNearRounding(k, runs.get(0).get(k), runs.get(1).get(k), 1);
+            Map<String, Double> errors = new LinkedHashMap<>();
+            runs.get(0).forEach((k, want) -> {
+                if (!List.of("h", "out", "dx", "merged").contains(k)) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
+            });
+            System.out.println("streammaps merge projecting " + p.key() + " n=" + n + " C=" + c + ", h and dx at a neighbouring bf16 at "
+                    + moved + " of " + (runs.get(0).get("h").length + runs.get(0).get("dx").length) + ": " + fmt(errors));
+            assertTrue(errors.entrySet().stream().allMatch(e -> e.getValue() < (runs.get(0).get(e.getKey()).length == 1 ? SCALAR_PLAIN_BAR : 1e-5)),
+                    "merge projecting vs merge then projections: " + errors);
+        }
+    }
+
+    /**
+     * got (bf16 values) is want rounded to bf16, give or take {@code steps} bf16 steps plus 1e-4 of want's rms (terms that
+     * cancel may round to a neighbour: half a step from fp32 want, one from bf16 want); returns how many are not want's rounding.
+     */
+    static int assertNearRounding(String what, float[] want, float[] got, double steps) {
+        double rms = Math.sqrt(java.util.stream.IntStream.range(0, want.length).mapToDouble(i -> (double) want[i] * want[i]).sum() / want.length);
+        int moved = 0;
+        for (int i = 0; i < want.length; i++) {
+            float rounded = DType.bf16ToFloat(DType.floatToBf16(want[i]));
+            double bar = Math.ulp(rounded) * 65536 * steps + 1e-4 * rms;   // (a float ulp x 2^16 is a bf16 step)
+            assertTrue(Math.abs(got[i] - want[i]) <= bar, what + " at " + i + ": " + got[i] + " against " + want[i] + ", more than " + bar + " off");
+            if (rounded != got[i]) moved++;
+        }
+        return moved;
     }
 
     /** bf16 streams are refused, with what to change, where the fused kernels cannot read them (Φ_cat over 64 columns). */
