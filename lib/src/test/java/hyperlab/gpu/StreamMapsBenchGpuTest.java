@@ -94,8 +94,33 @@ class StreamMapsBenchGpuTest {
                         TestMetrics.record("streammaps.bench." + name + ".step." + k + "_ms", v / reps);
                     });
                     System.out.println("streammaps bench " + name + " steps (ms, each timed alone):" + sb);
+                    if (lo) mergeThatProjects(gpu, sm, p, n, c, dynamic, xin, f, out, h, params, tokens, name);
                 }
             }
+        }
+    }
+
+    /**
+     * bf16 streams: a merge and the next block's aggregate, as two blocks of a model run them, with the next block's pack
+     * and projections in its aggregate, or in the merge (sm_merge_project): that kernel's saving.
+     */
+    private static void mergeThatProjects(Gpu gpu, StreamMaps sm, Paradigm p, int n, int c, boolean dynamic, DeviceTensor x, DeviceTensor f,
+                                          DeviceTensor out, DeviceTensor h, Map<String, DeviceTensor> params, int tokens, String name) {
+        try (StreamMaps next = new StreamMaps(gpu, p, n, c, dynamic, 20, false, tokens, DType.BF16)) {
+            sm.aggregate(x, params, h, tokens);
+            float separate = median(gpu, () -> {
+                sm.merge(x, f, out, tokens);
+                next.aggregate(out, params, h, tokens);
+            });
+            float fused = median(gpu, () -> {
+                sm.merge(x, f, out, tokens, next, params);
+                next.aggregate(out, params, h, tokens);
+            });
+            System.out.printf(Locale.ROOT, "streammaps bench %s merge then the next block's aggregate: %.3f ms with its projections "
+                    + "there, %.3f ms with them in the merge (%.2fx)%n", name, separate, fused, separate / fused);
+            TestMetrics.record("streammaps.bench." + name + ".merge_next_aggregate_ms", separate);
+            TestMetrics.record("streammaps.bench." + name + ".merge_projecting_next_aggregate_ms", fused);
+            assertTrue(Float.isFinite(separate) && Float.isFinite(fused));
         }
     }
 
