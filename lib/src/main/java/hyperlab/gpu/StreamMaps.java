@@ -45,7 +45,7 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     private static final String SOURCE = "streams.cu";   // in hyperlab/gpu
-    private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu
+    private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu: sm_merge_backward's block, a warp per token
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
     private static final int MMA_MAX = 32, MMA_TOKENS = 16;   // SM_MMA_MAX, and sm_stream_backward_mma's tokens per tile
@@ -315,7 +315,8 @@ public final class StreamMaps implements AutoCloseable {
             throw new IllegalArgumentException("df is " + df + ": at least " + (long) tokens * c + " elements are required");
         int v = columnsPerAccess(dOut, x, f, df);
         CudaFunction kernel = lo ? mergeBwdBf16 : mergeBwd;
-        step("bwd.merge", () -> kernel.launch(Dim3.of(tokens), Dim3.of(RED_THREADS), 0, dOut, x, f, post, df, dres, dpost, c, v));
+        step("bwd.merge", () -> kernel.launch(Dim3.of((tokens + RED_THREADS / 32 - 1) / (RED_THREADS / 32)), Dim3.of(RED_THREADS), 0,
+                dOut, x, f, post, df, dres, dpost, tokens, c, v));
     }
 
     /**

@@ -35,7 +35,7 @@
 #define SM_XBF16 0
 #endif
 #define SM_EPS 1e-6f               // ResidualMaps.EPS
-#define SM_RED_THREADS 128         // block size of the per-token reduction kernels
+#define SM_RED_THREADS 128         // block size of sm_merge_backward (a warp per token)
 
 namespace sm {
 constexpr int HC = 0, MHC = 1, LITE = 2, SHC = 3;
@@ -297,25 +297,6 @@ __device__ void liteStats(const float* ut, float r, const float* th, float& mx, 
     for (int k = 0; k < NF; k++) sum += expf(th[T_ARES] * (r * ut[C_RES + k]) + th[T_RES + k] - mx);
 }
 
-template <int V>
-__device__ void blockSum(float (&acc)[V], float* out) {
-    __shared__ float part[SM_RED_THREADS / 32][V];
-    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-#pragma unroll
-    for (int v = 0; v < V; v++) {
-        float s = acc[v];
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (lane == 0) part[w][v] = s;
-    }
-    __syncthreads();
-    for (int v = threadIdx.x; v < V; v += blockDim.x) {
-        float s = 0.f;
-#pragma unroll
-        for (int k = 0; k < SM_RED_THREADS / 32; k++) s += part[k][v];
-        out[v] = s;
-    }
-}
 }  // namespace sm
 
 using namespace sm;
@@ -881,15 +862,19 @@ extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const xs_t* __re
     else merge_cols<1>(x, f, post, res, out, tokens, c);
 }
 
-// A block of SM_RED_THREADS per token: df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>,
-// dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one pass over dx.
-// Each thread takes V columns at a time (V as for sm_aggregate: 16-byte accesses of the streams). df is fp32, or
-// bf16 (T) where the sublayer's backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass.
+// A warp per token (SM_RED_THREADS / 32 tokens per block): df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] =
+// <dOut_i, x_j>, dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one
+// pass over dx. Each lane takes V columns at a time (V as for sm_aggregate: 16-byte accesses of the streams); the
+// sums need only shuffles (a block per token spent 4x the shuffles and a shared-memory round on them, and left a
+// quarter of its threads idle at C = 768, V = 8). df is fp32, or bf16 (T) where the sublayer's backward GEMMs are
+// all that read it: rounded here, with no fp32 copy and no cast pass.
 template <int V, typename T>
 __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const xs_t* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
-        float* __restrict__ dpost, int c) {
-    long long t = blockIdx.x;
+        float* __restrict__ dpost, int tokens, int c) {
+    const long long t = blockIdx.x * (long long) (SM_RED_THREADS / 32) + threadIdx.x / 32;
+    if (t >= tokens) return;
+    const int lane = threadIdx.x & 31;
     const xs_t* go = dout + t * NS * c;
     const xs_t* xt = x + t * NS * c;
     const xs_t* ft = f + t * c;
@@ -899,7 +884,7 @@ __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dou
     float acc[NS * NS + NS];
 #pragma unroll
     for (int k = 0; k < NS * NS + NS; k++) acc[k] = 0.f;
-    for (int cc = threadIdx.x * V; cc < c; cc += blockDim.x * V) {
+    for (int cc = lane * V; cc < c; cc += 32 * V) {
         float gv[NS][V], xv[NS][V], fv[V], sf[V];
 #pragma unroll
         for (int k = 0; k < NS; k++) {
@@ -920,31 +905,36 @@ __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dou
         }
         storev<V>(df + t * c + cc, sf);
     }
-    __shared__ float sums[NS * NS + NS];
-    blockSum<NS * NS + NS>(acc, sums);
-    __syncthreads();
-    for (int k = threadIdx.x; k < NS * NS; k += blockDim.x) dres[t * NS * NS + k] = sums[k];
-    for (int k = threadIdx.x; k < NS; k += blockDim.x) dpost[t * NS + k] = sums[NS * NS + k];
+#pragma unroll
+    for (int k = 0; k < NS * NS + NS; k++)
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffffu, acc[k], o);
+    if (lane == 0) {
+#pragma unroll
+        for (int k = 0; k < NS * NS; k++) dres[t * NS * NS + k] = acc[k];
+#pragma unroll
+        for (int k = 0; k < NS; k++) dpost[t * NS + k] = acc[NS * NS + k];
+    }
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const xs_t* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
-        float* __restrict__ dpost, int c, int vec) {
+        float* __restrict__ dpost, int tokens, int c, int vec) {
 #if SM_XBF16
-    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, c);
+    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, tokens, c);
     else
 #endif
-    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
-    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
+    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, tokens, c);
+    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, tokens, c);
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const xs_t* __restrict__ dout,
         const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
-        float* __restrict__ dres, float* __restrict__ dpost, int c, int vec) {
+        float* __restrict__ dres, float* __restrict__ dpost, int tokens, int c, int vec) {
 #if SM_XBF16
-    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, c);
+    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, tokens, c);
     else
 #endif
-    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, c);
-    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, c);
+    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, tokens, c);
+    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, tokens, c);
 }
 
 // The maps' backward with what it starts from, dL/dH_pre[t, i] = <dh_t, x_t,i>, in one launch (the dots and the maps
