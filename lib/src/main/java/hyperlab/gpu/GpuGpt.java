@@ -540,12 +540,16 @@ public final class GpuGpt implements AutoCloseable {
                     dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
-                b.maps.backwardAggregate(dx, dH, b.x, b.mapG, dPrev, tokens);
+                b.maps.backwardAggregateKeeping(dx, dH, b.x, dPrev, tokens);
                 DeviceTensor t = dx;
                 dx = dPrev;
                 dPrev = t;
                 tick("maps");
             }
+        }
+        if (blocks.getFirst().maps != null) {        // every block's map parameter gradients in one launch
+            StreamMaps.addGradients(blocks.stream().map(b -> b.maps).toList(), blocks.stream().map(b -> b.mapG).toList());
+            tick("maps");
         }
         k.encoderBackward(view(grads, wte), view(grads, layout.get("wpe")), dx, ids, batch, time, c, n);
         tick("embedding");

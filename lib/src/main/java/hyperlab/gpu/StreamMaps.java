@@ -33,11 +33,20 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Usage per block and step: {@code aggregate} (keeps the block's maps), the sublayer, {@code merge}; in the backward
  * {@code backwardMerge} then {@code backwardAggregate}, with the same x and params as that block's {@code aggregate}.
  * One instance per block keeps every block's maps; an instance shared by several blocks must call {@code aggregate}
- * again (recomputation) before that block's backward. All work is queued on the GPU's stream.
+ * again (recomputation) before that block's backward. A model of many blocks saves launches: each block's merge
+ * computes the next block's maps ({@code merge} with next), and {@code backwardAggregateKeeping} leaves the parameter
+ * gradients for one {@code addGradients} over all blocks. All work is queued on the GPU's stream.
  */
 public final class StreamMaps implements AutoCloseable {
     /** Per-token maps of the last aggregate(): pre [N, n], post [N, n], res [N, n, n], row-major. */
     public record Maps(int tokens, int streams, float[] pre, float[] post, float[] res) {
+    }
+
+    /**
+     * The parameter gradients of a backward, as partial sums: dΦ_cat's over {@code rows} rows of {@code dphi} [rows, D, M],
+     * theta's over {@code chunks} rows of partSums [chunks, TH].
+     */
+    private record Pending(DeviceTensor dphi, int rows, int chunks) {
     }
 
     /** The streams and the very parameter map (compared by identity) whose maps a merge computed for this block. */
@@ -62,11 +71,13 @@ public final class StreamMaps implements AutoCloseable {
     private final DType xType;                       // the streams as stored: F32 or BF16
     private final StreamMapsLayout layout;
     private final DeviceArena arena;
-    private final DeviceTensor phiCat, dPhiCat, theta, dTheta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
+    private final DeviceTensor phiCat, dPhiCat, theta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
             part, partSums;
-    private final DeviceTensor packTable, gradTable;   // I64 [slots, 4] for sm_pack / sm_unpack_add
-    private long[] packed = {}, unpacked = {};          // what the tables hold now
-    private final CudaFunction rms, packKernel, unpackAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
+    private final DeviceTensor packTable;           // I64 [slots, 4] for sm_pack
+    private DeviceTensor gradTable;                 // I64 [slots of the blocks, 8] for sm_grads_add (sized by the last call)
+    private long[] packed = {}, gradRows = {};      // what the tables hold now
+    private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
+    private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
             streamBwdDphi, streamBwdMma, project, mergeProject;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward
@@ -119,7 +130,7 @@ public final class StreamMaps implements AutoCloseable {
         module = mod;
         rms = mod.function("sm_rms");
         packKernel = mod.function("sm_pack");
-        unpackAdd = mod.function("sm_unpack_add");
+        gradsAdd = mod.function("sm_grads_add");
         sumRows = mod.function("sm_sum_rows");
         mapsFwd = mod.function("sm_maps_forward");
         dotsMapsBwd = mod.function("sm_dots_maps_backward");
@@ -147,7 +158,6 @@ public final class StreamMaps implements AutoCloseable {
         phiCat = arena.zeros(DType.F32, d, mm);
         dPhiCat = arena.zeros(DType.F32, d, mm);
         theta = arena.zeros(DType.F32, th);
-        dTheta = arena.zeros(DType.F32, th);
         int[] table = new int[1];
         if (p == Paradigm.MHC_LITE) {
             List<int[]> all = Permutations.of(n);
@@ -167,7 +177,6 @@ public final class StreamMaps implements AutoCloseable {
         part = arena.zeros(DType.F32, Math.max((long) maxTokens * th, m > 0 && m <= FUSE_MAX ? (long) DPHI_ROWS * d * m : 0));
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
         packTable = arena.zeros(DType.I64, layout.slots().size(), 4);
-        gradTable = arena.zeros(DType.I64, layout.slots().size(), 4);
     }
 
     /**
@@ -327,6 +336,19 @@ public final class StreamMaps implements AutoCloseable {
      */
     public void backwardAggregate(DeviceTensor dOut, DeviceTensor dh, DeviceTensor x, Map<String, DeviceTensor> grads, DeviceTensor dx,
                                   int tokens) {
+        table(grads, "grads");                      // (checked before any work)
+        backwardAggregateKeeping(dOut, dh, x, dx, tokens);
+        addGradients(List.of(this), List.of(grads));
+    }
+
+    /**
+     * backwardAggregate without the parameter gradients, which wait as partial sums until {@link #addGradients} adds them
+     * (one launch for all of a model's blocks; a launch per block cost more than its sums). The next backward of this
+     * instance must wait for that.
+     */
+    public void backwardAggregateKeeping(DeviceTensor dOut, DeviceTensor dh, DeviceTensor x, DeviceTensor dx, int tokens) {
+        if (pendingGrads != null)
+            throw new IllegalStateException("the last backward's parameter gradients were not added yet: call addGradients first");
         checkSame(tokens);
         needStreams(dOut, tokens, "dOut");
         if (dOut.address() == dx.address()) throw new IllegalArgumentException("dx must not alias dOut");
@@ -338,10 +360,7 @@ public final class StreamMaps implements AutoCloseable {
                 perms, dpost, dres, dzr, coef, part, tokens, c, vd));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;
-        step("bwd.sums", () -> {
-            sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th);
-            sumRows.launch(Dim3.of(colBlocks, 1), Dim3.of(32, 8), 0, partSums, dTheta, chunks, th);
-        });
+        step("bwd.sums", () -> sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th));
         // fused: the projections' path and dΦ_cat in the same pass (the path alone, dΦ_cat by GEMM, measured 0.72 + 0.20 ms
         // per block on the H100 against 0.47 for both)
         boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
@@ -357,15 +376,50 @@ public final class StreamMaps implements AutoCloseable {
         Dim3 block = mma ? Dim3.of(2 * 32 * n) : Dim3.of(FUSE_COLUMNS, n);
         step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), block, shared,
                 dOut, dh, x, pre, res, coef, dzr, phiCat, dx, part, tokens, c, per, vec ? 1 : 0));
-        if (fused) step("bwd.sum_dphi", () -> sumRows.launch(Dim3.of((d * m + 31) / 32, 1), Dim3.of(32, 8), 0, part, dPhiCat, rows, d * m));
         if (m > 0 && !fused) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
             step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));   // vec(x)ᵀ·(r·dz)
             step("bwd.gemm_dx", () -> gpu.matmul().run(dz, false, phiCat.view(0, d, m), true, dx.view(0, tokens, d), true));
         }
-        unpacked = upload(gradTable, unpacked, table(grads, "grads"));
-        step("bwd.param_adds", () -> unpackAdd.launch(Dim3.of(PACK_BLOCKS, layout.slots().size()), Dim3.of(256), 0, gradTable, dPhiCat,
-                Math.max(1, m), dTheta, d));
+        pendingGrads = new Pending(fused ? part : dPhiCat, fused ? rows : 1, chunks);
+    }
+
+    /**
+     * Adds the parameter gradients each block's {@link #backwardAggregateKeeping} left into that block's grads (same
+     * names and shapes as the parameters), in one launch: blocks of one configuration, each with a backward waiting.
+     */
+    public static void addGradients(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> grads) {
+        if (blocks.isEmpty() || blocks.size() != grads.size())
+            throw new IllegalArgumentException(blocks.size() + " blocks and " + grads.size() + " gradient maps: one map per block is required");
+        StreamMaps first = blocks.getFirst();
+        long[] rows = new long[0];
+        for (int b = 0; b < blocks.size(); b++) {
+            StreamMaps sm = blocks.get(b);
+            if (sm.module != first.module)
+                throw new IllegalArgumentException("block " + b + " is " + sm.paradigm.key() + " n = " + sm.n + " with other kernels than block 0: "
+                        + "add each configuration's gradients in its own call");
+            if (sm.pendingGrads == null || blocks.indexOf(sm) != b)
+                throw new IllegalStateException("block " + b + " has no backward waiting for its gradients (or is listed twice)");
+            long[] slots = sm.table(grads.get(b), "grads");
+            long[] more = new long[2 * slots.length];
+            for (int i = 0; i < slots.length / 4; i++) {
+                System.arraycopy(slots, 4 * i, more, 8 * i, 4);
+                boolean matrix = slots[4 * i + 3] != 0;
+                more[8 * i + 4] = matrix ? sm.pendingGrads.dphi().address() : sm.partSums.address();
+                more[8 * i + 5] = matrix ? sm.pendingGrads.rows() : sm.pendingGrads.chunks();
+                more[8 * i + 6] = sm.d;
+            }
+            rows = Arrays.copyOf(rows, rows.length + more.length);
+            System.arraycopy(more, 0, rows, rows.length - more.length, more.length);
+        }
+        if (first.gradTable == null || first.gradTable.elements() != rows.length) {
+            first.gradTable = first.arena.zeros(DType.I64, rows.length / 8, 8);
+            first.gradRows = new long[0];
+        }
+        first.gradRows = upload(first.gradTable, first.gradRows, rows);
+        int slots = rows.length / 8;
+        first.step("bwd.param_adds", () -> first.gradsAdd.launch(Dim3.of(PACK_BLOCKS, slots), Dim3.of(256), 0, first.gradTable));
+        for (StreamMaps sm : blocks) sm.pendingGrads = null;
     }
 
     /**

@@ -333,26 +333,28 @@ extern "C" __global__ void sm_pack(const long long* __restrict__ table, float* _
     }
 }
 
-// The reverse for the gradients, ADDED into each parameter's own (table as for sm_pack, addresses of the gradients).
-extern "C" __global__ void sm_unpack_add(const long long* __restrict__ table, const float* __restrict__ dphi, int m,
-                                         const float* __restrict__ dtheta, int d) {
-    const long long* e = table + 4 * blockIdx.y;
+// The parameters' gradients ADDED into each parameter's own, from the partial sums the backward left (several blocks'
+// in one launch: a launch per block cost more than its sums): row blockIdx.y of table [slots][8] = {gradient address,
+// width, offset, matrix, partials address, rows, d, 0} names one parameter; a matrix [d, width] adds Σ over the rows of
+// partials [rows, d, M] (dΦ_cat's) of columns offset.., anything else Σ over the rows of partials [rows, TH] of theta[offset ..].
+extern "C" __global__ void sm_grads_add(const long long* __restrict__ table) {
+    const long long* e = table + 8 * blockIdx.y;
     float* dst = reinterpret_cast<float*>(e[0]);
-    const int w = (int) e[1], off = (int) e[2];
+    const int w = (int) e[1], off = (int) e[2], rows = (int) e[5];
     const bool matrix = e[3] != 0;
-    const long long count = matrix ? (long long) d * w : w;
+    const float* src = reinterpret_cast<const float*>(e[4]);
+    constexpr int MM = M > 0 ? M : 1;                      // Φ_cat's columns (its gradient's rows as stored)
+    const long long d = e[6], count = matrix ? d * w : w, pitch = matrix ? d * MM : TH;
     for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < count; k += (long long) gridDim.x * blockDim.x) {
-        if (matrix) {
-            long long row = k / w;
-            dst[k] += dphi[row * m + off + (k - row * w)];
-        } else {
-            dst[k] += dtheta[off + k];
-        }
+        const long long row = k / w, at = matrix ? row * MM + off + (k - row * w) : off + k;
+        float s = 0.f;
+        for (int y = 0; y < rows; y++) s += src[y * pitch + at];
+        dst[k] += s;
     }
 }
 
-// out[chunk, col] = Σ rows of chunk blockIdx.y of part [rows, cols]; block (32, 8), grid (ceil(cols/32), chunks).
-// Run once with many chunks and once more over the chunk sums: deterministic, no atomics.
+// out[chunk, col] = Σ rows of chunk blockIdx.y of part [rows, cols]; block (32, 8), grid (ceil(cols/32), chunks): the
+// per-token parameter gradients into chunk sums, which sm_grads_add sums: deterministic, no atomics.
 extern "C" __global__ void sm_sum_rows(const float* __restrict__ part, float* __restrict__ out, int rows, int cols) {
     __shared__ float acc[8][33];
     int col = blockIdx.x * 32 + threadIdx.x;

@@ -260,6 +260,60 @@ class StreamMapsGpuTest {
     }
 
     /**
+     * Several blocks' parameter gradients added in one launch (backwardAggregateKeeping, then addGradients) are bit for
+     * bit those of each block's own backwardAggregate; a second backward before addGradients, addGradients with nothing
+     * waiting, and blocks of two configurations in one call are refused, saying what to do.
+     */
+    @org.junit.jupiter.api.Test
+    void gradientsOfSeveralBlocksAddedInOneLaunch() {
+        assumeTrue(gpu != null, TestDevices::why);
+        int n = 4, c = 24, tokens = 40;
+        Random rnd = new Random(23);
+        var spec = MapSpec.of(Paradigm.MHC, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena(); StreamMaps one = new StreamMaps(gpu, Paradigm.MHC, n, c, true, 20, false, tokens);
+             StreamMaps two = new StreamMaps(gpu, Paradigm.MHC, n, c, true, 20, false, tokens);
+             StreamMaps other = new StreamMaps(gpu, Paradigm.HC, 2, c, true, 20, false, tokens)) {
+            List<StreamMaps> blocks = List.of(one, two);
+            List<Map<String, DeviceTensor>> params = List.of(perturbedParams(a, spec, rnd), perturbedParams(a, spec, rnd));
+            DeviceTensor x = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c), dOut = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c);
+            DeviceTensor f = a.of(DType.F32, random(rnd, tokens * c), tokens, c), dh = a.of(DType.F32, random(rnd, tokens * c), tokens, c);
+            DeviceTensor h = a.alloc(DType.F32, tokens, c), out = a.alloc(DType.F32, tokens, n, c), df = a.alloc(DType.F32, tokens, c),
+                    dx = a.alloc(DType.F32, tokens, n, c);
+            List<List<float[]>> runs = new ArrayList<>();
+            List<Map<String, DeviceTensor>> grads = new ArrayList<>();
+            for (boolean together : new boolean[] {false, true}) {
+                grads.clear();
+                for (int b = 0; b < blocks.size(); b++) {
+                    Map<String, DeviceTensor> g = new LinkedHashMap<>();
+                    for (MapSpec.Param ps : spec) g.put(ps.name(), a.zeros(DType.F32, ps.shape()));
+                    grads.add(g);
+                    StreamMaps sm = blocks.get(b);
+                    sm.aggregate(x, params.get(b), h, tokens);
+                    sm.merge(x, f, out, tokens);
+                    sm.backwardMerge(dOut, x, f, df, tokens);
+                    if (together) sm.backwardAggregateKeeping(dOut, dh, x, dx, tokens);
+                    else sm.backwardAggregate(dOut, dh, x, g, dx, tokens);
+                }
+                if (together) StreamMaps.addGradients(blocks, grads);
+                runs.add(grads.stream().flatMap(g -> g.values().stream()).map(DeviceTensor::toFloatArray).toList());
+            }
+            for (int i = 0; i < runs.get(0).size(); i++) assertArrayEquals(runs.get(0).get(i), runs.get(1).get(i), "gradient " + i);
+            one.aggregate(x, params.get(0), h, tokens);
+            one.backwardMerge(dOut, x, f, df, tokens);
+            one.backwardAggregateKeeping(dOut, dh, x, dx, tokens);
+            var twice = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> one.backwardAggregateKeeping(dOut, dh, x, dx, tokens));
+            assertTrue(twice.getMessage().contains("call addGradients first"), twice.getMessage());
+            var none = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> StreamMaps.addGradients(blocks, grads));
+            assertTrue(none.getMessage().contains("block 1 has no backward waiting"), none.getMessage());
+            var mixed = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> StreamMaps.addGradients(List.of(one, other), grads));
+            assertTrue(mixed.getMessage().contains("in its own call"), mixed.getMessage());
+            StreamMaps.addGradients(List.of(one), List.of(grads.get(0)));   // what was refused stays waiting, and adds
+        }
+    }
+
+    /**
      * got (bf16 values) is want rounded to bf16, give or take {@code steps} bf16 steps plus 1e-4 of want's rms (terms that
      * cancel may round to a neighbour: half a step from fp32 want, one from bf16 want); returns how many are not want's rounding.
      */
