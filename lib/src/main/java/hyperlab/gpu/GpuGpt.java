@@ -450,6 +450,10 @@ public final class GpuGpt implements AutoCloseable {
         ParamLayout.Entry wte = layout.get("wte");
         k.encoderForward(blocks.getFirst().x, ids, view(params, wte), view(params, layout.get("wpe")), tokens, time, c, n);
         tick("embedding");
+        if (blocks.getFirst().maps != null) {        // every block's map parameters into its kernels' layout, in one launch
+            StreamMaps.pack(blocks.stream().map(b -> b.maps).toList(), blocks.stream().map(b -> b.mapW).toList());
+            tick("maps");
+        }
         for (int i = 0; i < blocks.size(); i++) {
             Block b = blocks.get(i);
             DeviceTensor next = i + 1 < blocks.size() ? blocks.get(i + 1).x : xFinal;

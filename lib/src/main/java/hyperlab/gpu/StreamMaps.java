@@ -73,9 +73,9 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
             part, partSums;
-    private final DeviceTensor packTable;           // I64 [slots, 4] for sm_pack
-    private DeviceTensor gradTable;                 // I64 [slots of the blocks, 8] for sm_grads_add (sized by the last call)
-    private long[] packed = {}, gradRows = {};      // what the tables hold now
+    private DeviceTensor packTable, gradTable;      // I64 [slots of the blocks, 8] for sm_pack / sm_grads_add (sized by the last call)
+    private long[] packRows = {}, gradRows = {};    // what the tables hold now
+    private Map<String, DeviceTensor> packedFrom;   // the params pack(List, List) packed for this block's next forward
     private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
     private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
             streamBwdDphi, streamBwdMma, project, mergeProject;
@@ -176,7 +176,6 @@ public final class StreamMaps implements AutoCloseable {
         coef = arena.zeros(DType.F32, maxTokens);
         part = arena.zeros(DType.F32, Math.max((long) maxTokens * th, m > 0 && m <= FUSE_MAX ? (long) DPHI_ROWS * d * m : 0));
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
-        packTable = arena.zeros(DType.I64, layout.slots().size(), 4);
     }
 
     /**
@@ -251,7 +250,7 @@ public final class StreamMaps implements AutoCloseable {
 
     /** Packs params and computes this block's per-token maps from x (projections, RMS, maps). */
     private void mapsOf(DeviceTensor x, Map<String, DeviceTensor> params, int tokens) {
-        step("fwd.pack", () -> pack(params));
+        packFor(params);
         boolean lo = xType == DType.BF16;
         if (lo && m > 0 && (Kernels.vector(8, x) != 8 || !fusedProjection))
             throw new IllegalArgumentException("bf16 streams x = " + x + " need the fused projection on 16-byte aligned rows");
@@ -295,7 +294,7 @@ public final class StreamMaps implements AutoCloseable {
         needRow(f, tokens, "f");
         needStreams(out, tokens, "out");
         next.checkTokens(tokens);
-        next.step("fwd.pack", () -> next.pack(nextParams));
+        next.packFor(nextParams);
         step("fwd.merge_project", () -> mergeProject.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256),
                 mergeProjectShared, x, f, post, res, out, next.phiCat, next.u, next.r, next.theta, next.perms, next.pre, next.post,
                 next.res, tokens, c));
@@ -389,36 +388,20 @@ public final class StreamMaps implements AutoCloseable {
      * names and shapes as the parameters), in one launch: blocks of one configuration, each with a backward waiting.
      */
     public static void addGradients(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> grads) {
-        if (blocks.isEmpty() || blocks.size() != grads.size())
-            throw new IllegalArgumentException(blocks.size() + " blocks and " + grads.size() + " gradient maps: one map per block is required");
+        checkGroup(blocks);
+        for (int b = 0; b < blocks.size(); b++)
+            if (blocks.get(b).pendingGrads == null)
+                throw new IllegalStateException("block " + b + " has no backward waiting for its gradients: call backwardAggregateKeeping first");
         StreamMaps first = blocks.getFirst();
-        long[] rows = new long[0];
-        for (int b = 0; b < blocks.size(); b++) {
-            StreamMaps sm = blocks.get(b);
-            if (sm.module != first.module)
-                throw new IllegalArgumentException("block " + b + " is " + sm.paradigm.key() + " n = " + sm.n + " with other kernels than block 0: "
-                        + "add each configuration's gradients in its own call");
-            if (sm.pendingGrads == null || blocks.indexOf(sm) != b)
-                throw new IllegalStateException("block " + b + " has no backward waiting for its gradients (or is listed twice)");
-            long[] slots = sm.table(grads.get(b), "grads");
-            long[] more = new long[2 * slots.length];
-            for (int i = 0; i < slots.length / 4; i++) {
-                System.arraycopy(slots, 4 * i, more, 8 * i, 4);
-                boolean matrix = slots[4 * i + 3] != 0;
-                more[8 * i + 4] = matrix ? sm.pendingGrads.dphi().address() : sm.partSums.address();
-                more[8 * i + 5] = matrix ? sm.pendingGrads.rows() : sm.pendingGrads.chunks();
-                more[8 * i + 6] = sm.d;
-            }
-            rows = Arrays.copyOf(rows, rows.length + more.length);
-            System.arraycopy(more, 0, rows, rows.length - more.length, more.length);
-        }
+        long[] rows = slotRows(blocks, grads, "grads", (sm, matrix) -> new long[] {
+                matrix ? sm.pendingGrads.dphi().address() : sm.partSums.address(),
+                matrix ? sm.pendingGrads.rows() : sm.pendingGrads.chunks(), sm.d, 0});
         if (first.gradTable == null || first.gradTable.elements() != rows.length) {
             first.gradTable = first.arena.zeros(DType.I64, rows.length / 8, 8);
             first.gradRows = new long[0];
         }
         first.gradRows = upload(first.gradTable, first.gradRows, rows);
-        int slots = rows.length / 8;
-        first.step("bwd.param_adds", () -> first.gradsAdd.launch(Dim3.of(PACK_BLOCKS, slots), Dim3.of(256), 0, first.gradTable));
+        first.step("bwd.param_adds", () -> first.gradsAdd.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, first.gradTable));
         for (StreamMaps sm : blocks) sm.pendingGrads = null;
     }
 
@@ -450,10 +433,67 @@ public final class StreamMaps implements AutoCloseable {
                 Arrays.copyOf(res.toFloatArray(), t * n * n));
     }
 
-    /** Gathers the block's parameters into Φ_cat and theta (one launch). */
-    private void pack(Map<String, DeviceTensor> params) {
-        packed = upload(packTable, packed, table(params, "params"));
-        packKernel.launch(Dim3.of(PACK_BLOCKS, layout.slots().size()), Dim3.of(256), 0, packTable, phiCat, Math.max(1, m), theta, d);
+    /**
+     * Gathers several blocks' parameters into their Φ_cat and theta in one launch (a launch per block cost more than its
+     * copies); each block's next aggregate, or the projecting merge before it, then uses them without packing again.
+     * Blocks of one configuration, each with its own params.
+     */
+    public static void pack(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> params) {
+        packNow(blocks, params);
+        for (int b = 0; b < blocks.size(); b++) blocks.get(b).packedFrom = params.get(b);
+    }
+
+    /** Packs params for this block's maps, unless {@link #pack(List, List)} packed these very params for it. */
+    private void packFor(Map<String, DeviceTensor> params) {
+        if (packedFrom != params) step("fwd.pack", () -> packNow(List.of(this), List.of(params)));
+        packedFrom = null;
+    }
+
+    private static void packNow(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> params) {
+        StreamMaps first = blocks.getFirst();
+        long[] rows = slotRows(blocks, params, "params", (sm, matrix) -> new long[] {sm.phiCat.address(), sm.theta.address(), sm.d, 0});
+        if (first.packTable == null || first.packTable.elements() != rows.length) {
+            first.packTable = first.arena.zeros(DType.I64, rows.length / 8, 8);
+            first.packRows = new long[0];
+        }
+        first.packRows = upload(first.packTable, first.packRows, rows);
+        first.step("fwd.pack", () -> first.packKernel.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, first.packTable));
+    }
+
+    /**
+     * Rows of 8 for sm_pack / sm_grads_add: each block's slots {address in tensors, width, offset, matrix} (checked
+     * against the layout) and the 4 values {@code end} gives for the block and the slot's kind. Blocks of one
+     * configuration (one module), each listed once, with one map of tensors each.
+     */
+    /** Blocks that one launch can serve: at least one, of one configuration (one module), each listed once. */
+    private static void checkGroup(List<StreamMaps> blocks) {
+        if (blocks.isEmpty()) throw new IllegalArgumentException("no blocks: at least one is required");
+        for (int b = 0; b < blocks.size(); b++) {
+            StreamMaps sm = blocks.get(b);
+            if (sm.module != blocks.getFirst().module)
+                throw new IllegalArgumentException("block " + b + " is " + sm.paradigm.key() + " n = " + sm.n + " with other kernels than block 0: "
+                        + "pass each configuration's blocks in its own call");
+            if (blocks.indexOf(sm) != b) throw new IllegalArgumentException("block " + b + " is listed twice");
+        }
+    }
+
+    private static long[] slotRows(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> tensors, String what,
+                                   java.util.function.BiFunction<StreamMaps, Boolean, long[]> end) {
+        if (blocks.size() != tensors.size())
+            throw new IllegalArgumentException(blocks.size() + " blocks and " + tensors.size() + " maps of " + what + ": one map per block is required");
+        checkGroup(blocks);
+        long[] rows = new long[0];
+        for (int b = 0; b < blocks.size(); b++) {
+            StreamMaps sm = blocks.get(b);
+            long[] slots = sm.table(tensors.get(b), what);
+            int at = rows.length;
+            rows = Arrays.copyOf(rows, at + 2 * slots.length);
+            for (int i = 0; i < slots.length / 4; i++) {
+                System.arraycopy(slots, 4 * i, rows, at + 8 * i, 4);
+                System.arraycopy(end.apply(sm, slots[4 * i + 3] != 0), 0, rows, at + 8 * i + 4, 4);
+            }
+        }
+        return rows;
     }
 
     /** Rows {address, width, offset, matrix} of the layout's slots in {@code tensors} (checked against the layout). */

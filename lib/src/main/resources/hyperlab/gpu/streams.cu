@@ -314,19 +314,22 @@ extern "C" __global__ void sm_rms(const xs_t* __restrict__ x, float* __restrict_
     if (lane == 0) r[t] = 1.f / sqrtf(s / (float) d + SM_EPS);
 }
 
-// The block's parameters into Φ_cat [d, m] and theta in one launch (a launch per parameter cost more than its copy):
-// row blockIdx.y of table [slots][4] = {address, width, offset, matrix} names one parameter; a matrix [d, width] fills
-// Φ_cat's columns offset.., anything else theta[offset ..].
-extern "C" __global__ void sm_pack(const long long* __restrict__ table, float* __restrict__ phi, int m, float* __restrict__ theta, int d) {
-    const long long* e = table + 4 * blockIdx.y;
+// Blocks' parameters into their Φ_cat [d, M] and theta in one launch (a launch per parameter, or per block, cost more
+// than its copies): row blockIdx.y of table [slots][8] = {address, width, offset, matrix, Φ_cat address, theta address,
+// d, 0} names one parameter; a matrix [d, width] fills Φ_cat's columns offset.., anything else theta[offset ..].
+extern "C" __global__ void sm_pack(const long long* __restrict__ table) {
+    const long long* e = table + 8 * blockIdx.y;
     const float* src = reinterpret_cast<const float*>(e[0]);
     const int w = (int) e[1], off = (int) e[2];
     const bool matrix = e[3] != 0;
-    const long long count = matrix ? (long long) d * w : w;
+    float* phi = reinterpret_cast<float*>(e[4]);
+    float* theta = reinterpret_cast<float*>(e[5]);
+    constexpr int MM = M > 0 ? M : 1;                      // Φ_cat's columns as stored
+    const long long count = matrix ? e[6] * w : w;
     for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < count; k += (long long) gridDim.x * blockDim.x) {
         if (matrix) {
             long long row = k / w;
-            phi[row * m + off + (k - row * w)] = src[k];
+            phi[row * MM + off + (k - row * w)] = src[k];
         } else {
             theta[off + k] = src[k];
         }

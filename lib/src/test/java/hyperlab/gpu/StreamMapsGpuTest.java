@@ -314,6 +314,43 @@ class StreamMapsGpuTest {
     }
 
     /**
+     * Several blocks' parameters packed in one launch (pack) give each block's next aggregate bit for bit the maps of its
+     * own packing, with no pack of its own; an aggregate with another params map than was packed for packs that one.
+     */
+    @org.junit.jupiter.api.Test
+    void parametersOfSeveralBlocksPackedInOneLaunch() {
+        assumeTrue(gpu != null, TestDevices::why);
+        int n = 3, c = 16, tokens = 30;
+        Random rnd = new Random(29);
+        var spec = MapSpec.of(Paradigm.SHC, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena(); StreamMaps one = new StreamMaps(gpu, Paradigm.SHC, n, c, true, 20, false, tokens);
+             StreamMaps two = new StreamMaps(gpu, Paradigm.SHC, n, c, true, 20, false, tokens)) {
+            List<StreamMaps> blocks = List.of(one, two);
+            List<Map<String, DeviceTensor>> params = List.of(perturbedParams(a, spec, rnd), perturbedParams(a, spec, rnd));
+            DeviceTensor x = a.of(DType.F32, random(rnd, tokens * n * c), tokens, n, c), h = a.alloc(DType.F32, tokens, c);
+            List<float[]> own = new ArrayList<>(), packed = new ArrayList<>();
+            for (int b = 0; b < 2; b++) {
+                blocks.get(b).aggregate(x, params.get(b), h, tokens);
+                own.add(blocks.get(b).lastMaps().res());
+            }
+            StreamMaps.pack(blocks, List.of(params.get(1), params.get(0)));    // swapped, then packed again: the last pack counts
+            StreamMaps.pack(blocks, params);
+            Map<String, Float> steps = new TreeMap<>();
+            for (int b = 0; b < 2; b++) {
+                blocks.get(b).profile(steps);
+                blocks.get(b).aggregate(x, params.get(b), h, tokens);
+                packed.add(blocks.get(b).lastMaps().res());
+            }
+            assertTrue(!steps.containsKey("fwd.pack"), "the aggregates packed again: " + steps.keySet());
+            for (int b = 0; b < 2; b++) assertArrayEquals(own.get(b), packed.get(b), "block " + b);
+            StreamMaps.pack(blocks, params);
+            one.aggregate(x, new LinkedHashMap<>(params.get(1)), h, tokens);   // not the map that was packed for it
+            assertTrue(steps.containsKey("fwd.pack"), "an aggregate with other params packs them: " + steps.keySet());
+            assertArrayEquals(own.get(1), one.lastMaps().res(), "block 0 with block 1's parameters");
+        }
+    }
+
+    /**
      * got (bf16 values) is want rounded to bf16, give or take {@code steps} bf16 steps plus 1e-4 of want's rms (terms that
      * cancel may round to a neighbour: half a step from fp32 want, one from bf16 want); returns how many are not want's rounding.
      */
