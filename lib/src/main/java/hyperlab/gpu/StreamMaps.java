@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiFunction;
 
 /**
  * The hyper-connection stream maps of one block on the GPU, forward and backward in fp32, computing what
@@ -445,7 +446,7 @@ public final class StreamMaps implements AutoCloseable {
 
     /** Packs params for this block's maps, unless {@link #pack(List, List)} packed these very params for it. */
     private void packFor(Map<String, DeviceTensor> params) {
-        if (packedFrom != params) step("fwd.pack", () -> packNow(List.of(this), List.of(params)));
+        if (packedFrom != params) packNow(List.of(this), List.of(params));
         packedFrom = null;
     }
 
@@ -460,11 +461,6 @@ public final class StreamMaps implements AutoCloseable {
         first.step("fwd.pack", () -> first.packKernel.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, first.packTable));
     }
 
-    /**
-     * Rows of 8 for sm_pack / sm_grads_add: each block's slots {address in tensors, width, offset, matrix} (checked
-     * against the layout) and the 4 values {@code end} gives for the block and the slot's kind. Blocks of one
-     * configuration (one module), each listed once, with one map of tensors each.
-     */
     /** Blocks that one launch can serve: at least one, of one configuration (one module), each listed once. */
     private static void checkGroup(List<StreamMaps> blocks) {
         if (blocks.isEmpty()) throw new IllegalArgumentException("no blocks: at least one is required");
@@ -477,8 +473,13 @@ public final class StreamMaps implements AutoCloseable {
         }
     }
 
+    /**
+     * Rows of 8 for sm_pack / sm_grads_add: each block's slots {address in tensors, width, offset, matrix} (checked
+     * against the layout) and the 4 values {@code end} gives for the block and the slot's kind. Blocks of one
+     * configuration (one module), each listed once, with one map of tensors each.
+     */
     private static long[] slotRows(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> tensors, String what,
-                                   java.util.function.BiFunction<StreamMaps, Boolean, long[]> end) {
+                                   BiFunction<StreamMaps, Boolean, long[]> end) {
         if (blocks.size() != tensors.size())
             throw new IllegalArgumentException(blocks.size() + " blocks and " + tensors.size() + " maps of " + what + ": one map per block is required");
         checkGroup(blocks);
