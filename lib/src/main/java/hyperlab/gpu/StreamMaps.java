@@ -90,6 +90,9 @@ public final class StreamMaps implements AutoCloseable {
     private int lastTokens = -1;
     private Map<String, Float> timings;          // non-null: every step is timed on the GPU (profiling only)
     private boolean fusedProjection = Boolean.parseBoolean(System.getProperty("hyperlab.streammaps.fusedProjection", "true"));
+    // sm_merge_project measured slower than the merge and the next block's own projections on the H100 (0.266 against
+    // 0.192 ms per block, HC dynamic, bf16 streams, preset M): off unless -Dhyperlab.streammaps.mergeProject=true
+    private boolean mergeProjecting = Boolean.getBoolean("hyperlab.streammaps.mergeProject");
 
     /**
      * @param sinkhornIterations mHC's t_max (20 in the paper); ignored by the other paradigms
@@ -304,7 +307,7 @@ public final class StreamMaps implements AutoCloseable {
 
     /** Whether merge(x, f, out) can project for next in the same kernel (see merge with next). */
     private boolean mergesProjecting(StreamMaps next, DeviceTensor x, DeviceTensor f, DeviceTensor out) {
-        return next != null && next.module == module && mergeProjectShared > 0 && fusedProjection && next.fusedProjection
+        return mergeProjecting && next != null && next.module == module && mergeProjectShared > 0 && fusedProjection && next.fusedProjection
                 && next.gpu == gpu && xType == DType.BF16 && c % 8 == 0 && Kernels.vector(8, x, f, out) == 8;
     }
 
@@ -414,6 +417,11 @@ public final class StreamMaps implements AutoCloseable {
      */
     void useFusedProjection(boolean fused) {
         fusedProjection = fused;
+    }
+
+    /** Whether merge with next may run sm_merge_project (default: -Dhyperlab.streammaps.mergeProject, false). */
+    void useMergeProject(boolean on) {
+        mergeProjecting = on;
     }
 
     /** Starts (non-null) or stops (null) timing each step into {@code into}, in ms summed over calls; slows every call. */

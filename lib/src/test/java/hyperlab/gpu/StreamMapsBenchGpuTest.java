@@ -108,6 +108,7 @@ class StreamMapsBenchGpuTest {
                                           DeviceTensor out, DeviceTensor h, Map<String, DeviceTensor> params, int tokens, String name) {
         try (StreamMaps next = new StreamMaps(gpu, p, n, c, dynamic, 20, false, tokens, DType.BF16)) {
             sm.aggregate(x, params, h, tokens);
+            sm.useMergeProject(true);
             float separate = median(gpu, () -> {
                 sm.merge(x, f, out, tokens);
                 next.aggregate(out, params, h, tokens);
@@ -118,6 +119,7 @@ class StreamMapsBenchGpuTest {
             });
             System.out.printf(Locale.ROOT, "streammaps bench %s merge then the next block's aggregate: %.3f ms with its projections "
                     + "there, %.3f ms with them in the merge (%.2fx)%n", name, separate, fused, separate / fused);
+            sm.useMergeProject(false);
             TestMetrics.record("streammaps.bench." + name + ".merge_next_aggregate_ms", separate);
             TestMetrics.record("streammaps.bench." + name + ".merge_projecting_next_aggregate_ms", fused);
             assertTrue(Float.isFinite(separate) && Float.isFinite(fused));

@@ -229,6 +229,7 @@ class StreamMapsGpuTest {
                 try (StreamMaps one = new StreamMaps(gpu, p, n, c, true, 20, false, tokens, DType.BF16);
                      StreamMaps two = new StreamMaps(gpu, p, n, c, true, 20, false, tokens, DType.BF16)) {
                     Map<String, Float> timed = new TreeMap<>();   // the steps the first block runs, then the second's
+                    one.useMergeProject(true);
                     one.profile(timed);
                     DeviceTensor out = a.alloc(DType.BF16, tokens, n, c);
                     one.aggregate(x, first, a.alloc(DType.BF16, tokens, c), tokens);
