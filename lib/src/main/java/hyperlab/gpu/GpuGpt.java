@@ -469,7 +469,7 @@ public final class GpuGpt implements AutoCloseable {
             if (b.maps != null) {
                 mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: for the streams, in their dtype
                 tick("gemm");
-                // the next block's maps come with the merge where one kernel can do both (bf16 streams)
+                // the next block's maps come with the merge where sm_merge_project is on (off by default: slower)
                 if (i + 1 < blocks.size()) b.maps.merge(b.x, b.f, next, tokens, blocks.get(i + 1).maps, blocks.get(i + 1).mapW);
                 else advance(b, next);
                 tick("maps");
