@@ -74,8 +74,7 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
             part, partSums;
-    private DeviceTensor packTable, gradTable;      // I64 [slots of the blocks, 8] for sm_pack / sm_grads_add (sized by the last call)
-    private long[] packRows = {}, gradRows = {};    // what the tables hold now
+    private final SlotTable packTable = new SlotTable(), gradTable = new SlotTable();   // for sm_pack / sm_grads_add
     private Map<String, DeviceTensor> packedFrom;   // the params pack(List, List) packed for this block's next forward
     private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
     private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
@@ -400,12 +399,8 @@ public final class StreamMaps implements AutoCloseable {
         long[] rows = slotRows(blocks, grads, "grads", (sm, matrix) -> new long[] {
                 matrix ? sm.pendingGrads.dphi().address() : sm.partSums.address(),
                 matrix ? sm.pendingGrads.rows() : sm.pendingGrads.chunks(), sm.d, 0});
-        if (first.gradTable == null || first.gradTable.elements() != rows.length) {
-            first.gradTable = first.arena.zeros(DType.I64, rows.length / 8, 8);
-            first.gradRows = new long[0];
-        }
-        first.gradRows = upload(first.gradTable, first.gradRows, rows);
-        first.step("bwd.param_adds", () -> first.gradsAdd.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, first.gradTable));
+        DeviceTensor table = first.gradTable.holding(first.arena, rows);
+        first.step("bwd.param_adds", () -> first.gradsAdd.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, table));
         for (StreamMaps sm : blocks) sm.pendingGrads = null;
     }
 
@@ -461,12 +456,8 @@ public final class StreamMaps implements AutoCloseable {
     private static void packNow(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> params) {
         StreamMaps first = blocks.getFirst();
         long[] rows = slotRows(blocks, params, "params", (sm, matrix) -> new long[] {sm.phiCat.address(), sm.theta.address(), sm.d, 0});
-        if (first.packTable == null || first.packTable.elements() != rows.length) {
-            first.packTable = first.arena.zeros(DType.I64, rows.length / 8, 8);
-            first.packRows = new long[0];
-        }
-        first.packRows = upload(first.packTable, first.packRows, rows);
-        first.step("fwd.pack", () -> first.packKernel.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, first.packTable));
+        DeviceTensor table = first.packTable.holding(first.arena, rows);
+        first.step("fwd.pack", () -> first.packKernel.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, table));
     }
 
     /** Blocks that one launch can serve: at least one, of one configuration (one module), each listed once. */
@@ -523,12 +514,24 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     /** Copies {@code want} into the device table unless it holds it already (the addresses rarely change); returns it. */
-    private static long[] upload(DeviceTensor table, long[] held, long[] want) {
-        if (Arrays.equals(held, want)) return held;
-        ByteBuffer b = ByteBuffer.allocate(8 * want.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (long v : want) b.putLong(v);
-        table.copyFromBytes(b.array());
-        return want;
+    /**
+     * A device table of slot rows (I64 [rows, 8]) that is copied again only when its rows change: the addresses rarely
+     * do, and a copy inside a CUDA graph's capture would fail.
+     */
+    private static final class SlotTable {
+        private DeviceTensor table;
+        private long[] held = {};
+
+        /** The table holding rows (allocated in arena when their count changes). */
+        DeviceTensor holding(DeviceArena arena, long[] rows) {
+            if (Arrays.equals(held, rows)) return table;
+            if (table == null || table.elements() != rows.length) table = arena.zeros(DType.I64, rows.length / 8, 8);
+            ByteBuffer b = ByteBuffer.allocate(8 * rows.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (long v : rows) b.putLong(v);
+            table.copyFromBytes(b.array());
+            held = rows;
+            return table;
+        }
     }
 
     private static void checkShape(DeviceTensor t, StreamMapsLayout.Slot s, String what) {
