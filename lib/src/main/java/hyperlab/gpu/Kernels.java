@@ -10,8 +10,10 @@ import hyperlab.cuda.Gpu;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -28,6 +30,8 @@ final class Kernels {
     /** layernorm.cu: its plain compile, and by K the builds whose backward keeps rows of up to 128·K columns in registers. */
     private final CudaModule lnModule;
     private final Map<Integer, CudaModule> lnBwdRegs = new HashMap<>();
+    /** The LayerNorm backwards already opted in to more than 48 KiB of shared memory (one driver call each). */
+    private final Set<CudaFunction> lnOptedIn = new HashSet<>();
     /** At most 8 chunks; layernorm.cu compiled without -DLN_BWD_K holds the kernel for 6 (C = 768, preset M). */
     static final int LN_REGS_MAX_CHUNKS = 8, LN_REGS_DEFAULT_CHUNKS = 6;
     private final Gpu gpu;
@@ -138,22 +142,27 @@ final class Kernels {
     /** Overwrites dx, or with {@code accumulate} adds into it; adds into dgamma and dbeta. */
     void layerNormBackward(DeviceTensor dx, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout, DeviceTensor x,
                            DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c, boolean accumulate) {
-        layerNormBackward(dx, null, dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c, accumulate);
+        layerNormBackward(dx, null, dgamma, dbeta, null, dout, x, gamma, mean, rstd, rows, c, accumulate);
     }
 
     /**
      * The same, and where dxLo (BF16, the shape of dx) is not null, dx rounded to bf16 into it: written as the row
      * leaves registers where the row fits there, else by a cast after. dout is F32 or BF16, x F32 or (with a BF16
-     * dout) BF16; dx is F32, or BF16 (overwritten, dxLo null) where x and dout are BF16: bf16 streams' dh.
+     * dout) BF16; dx is F32, or BF16 (overwritten, dxLo null) where x and dout are BF16: bf16 streams' dh. Where dsum
+     * (F32 [c]) is not null, it gets the column sums of dx added: RC's residual gradient is the gradient of the c_proj
+     * output below, so this is that projection's bias gradient, and its weight-gradient GEMM needs no BGRADB epilogue.
      */
-    void layerNormBackward(DeviceTensor dx, DeviceTensor dxLo, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout,
-                           DeviceTensor x, DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, int rows, int c,
-                           boolean accumulate) {
+    void layerNormBackward(DeviceTensor dx, DeviceTensor dxLo, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dsum,
+                           DeviceTensor dout, DeviceTensor x, DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd,
+                           int rows, int c, boolean accumulate) {
         if (c > LN_SHARED_FLOATS / 2)
             throw new IllegalArgumentException("LayerNorm width " + c + " > " + LN_SHARED_FLOATS / 2 + ": the backward keeps 2·width floats per warp in shared memory");
         if (dxLo != null && (dxLo.dtype() != DType.BF16 || dxLo.elements() != dx.elements()))
             throw new IllegalArgumentException("dxLo must be BF16 with dx's " + dx.elements() + " elements, not " + dxLo.dtype() + " with " + dxLo.elements());
+        if (dsum != null && (dsum.dtype() != DType.F32 || dsum.elements() != c))
+            throw new IllegalArgumentException("dsum must be F32 with " + c + " elements (one per column), not " + dsum);
         int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
+        int shared = warps * (dsum == null ? 2 : 3) * c * Float.BYTES;   // per-warp slices: dgamma, dbeta (and dsum)
         int v = c % 4 == 0 ? vector(4, dx, dout, x, gamma) : 1;
         if (dxLo != null && vector(4, dxLo) != 4) v = 1;
         if (bf16(x) && !bf16(dout))
@@ -167,14 +176,22 @@ final class Kernels {
             int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
             CudaFunction f = lnBwdRegs.computeIfAbsent(chunks, kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk))
                     .function("layernorm_backward_regs_k" + types);
-            f.launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, narrow ? 0L : dx, narrow ? dx : dxLo == null ? 0L : dxLo,
-                    dgamma, dbeta, dout, x, gamma, mean, rstd, rows, c, accumulate ? 1 : 0);
+            lnShared(f).launch(Dim3.of(blocks), Dim3.of(32 * warps), shared, narrow ? 0L : dx,
+                    narrow ? dx : dxLo == null ? 0L : dxLo, dgamma, dbeta, dsum == null ? 0L : dsum, dout, x, gamma, mean, rstd,
+                    rows, c, accumulate ? 1 : 0);
             return;
         }
         int blocks = Math.min(264, (rows + warps - 1) / warps);   // each block ends with 2·width atomics: few blocks
-        lnModule.function("layernorm_backward" + types + (narrow ? "_obf16" : "")).launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, dx, dgamma, dbeta, dout, x, gamma, mean,
-                rstd, rows, c, accumulate ? 1 : 0, v);
+        lnShared(lnModule.function("layernorm_backward" + types + (narrow ? "_obf16" : ""))).launch(Dim3.of(blocks),
+                Dim3.of(32 * warps), shared, dx, dgamma, dbeta, dsum == null ? 0L : dsum, dout, x, gamma, mean, rstd, rows, c,
+                accumulate ? 1 : 0, v);
         if (dxLo != null) toBf16(dxLo, dx, dx.elements());
+    }
+
+    /** f, opted in once to the LayerNorm backward's most shared memory: warps · 3 slices · width ≤ 1.5 · LN_SHARED_FLOATS floats. */
+    private CudaFunction lnShared(CudaFunction f) {
+        if (lnOptedIn.add(f)) f.allowSharedMemory(LN_SHARED_FLOATS * 3 / 2 * Float.BYTES);
+        return f;
     }
 
     void gelu(DeviceTensor out, DeviceTensor x, long count) {

@@ -106,29 +106,46 @@ extern "C" __global__ void layernorm_forward_bf16(LN_FWD_ARGS(bf16_t, float)) { 
 extern "C" __global__ void layernorm_forward_bf16_xbf16(LN_FWD_ARGS(bf16_t, bf16_t)) { LN_FWD_BODY; }
 
 // The block's end: the warps' dgamma/dbeta slices in shared memory (warps x [dgamma C | dbeta C]) summed and added into
-// the globals, one atomic per column each.
-__device__ void add_warp_slices(float* dgamma, float* dbeta, const float* sh, int warps, int C) {
+// the globals, one atomic per column each; likewise the warps' dsum slices (warps x C after those) where dsum is not null.
+__device__ void add_warp_slices(float* dgamma, float* dbeta, float* dsum, const float* sh, int warps, int C) {
     __syncthreads();
+    const float* ss = sh + (long)warps * 2 * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float g = 0.f, bb = 0.f;
+        float g = 0.f, bb = 0.f, s = 0.f;
         for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
         atomicAdd(&dgamma[c], g);
         atomicAdd(&dbeta[c], bb);
+        if (dsum) {
+            for (int k = 0; k < warps; k++) s += ss[(long)k * C + c];
+            atomicAdd(&dsum[c], s);
+        }
     }
+}
+
+// Zeroes this warp's dsum slice (where dsum is not null) and returns it: the column sums of dx as stored, for RC's
+// c_proj bias gradient (the residual's gradient is the projection's output gradient), so its GEMM needs no epilogue.
+__device__ float* dsum_slice(const float* dsum, float* sh, int warps, int w, int lane, int C) {
+    if (!dsum) return nullptr;
+    float* sd = sh + (long)warps * 2 * C + (long)w * C;
+    for (int c = lane; c < C; c += 32) sd[c] = 0.f;
+    __syncwarp();
+    return sd;
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * gamma, written (acc = 0) or added (acc = 1: the
 // residual's gradient is already in dx); dgamma += sum_rows dout * xhat, dbeta += sum_rows dout. Every warp sums its
 // rows' dgamma/dbeta shares into its own slice of shared memory (a lane owns its columns, so no atomics there), and
-// the block adds its slices into the globals once at the end. Dynamic shared memory: warps * 2C floats.
+// the block adds its slices into the globals once at the end; dsum (or null) += the column sums of dx in fp32.
+// Dynamic shared memory: warps * 2C floats, warps * 3C with dsum.
 template <typename TO, typename TD, typename TX, int V>
-__device__ void layernorm_backward_rows(TO* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
+__device__ void layernorm_backward_rows(TO* dx, float* dgamma, float* dbeta, float* dsum, const TD* dout, const TX* x,
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
     float* sg = sh + (long)w * 2 * C;
     float* sb = sg + C;
     for (int c = lane; c < 2 * C; c += 32) sg[c] = 0.f;
+    float* sd = dsum_slice(dsum, sh, warps, w, lane, C);
     __syncwarp();
     for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
         const TX* xr = x + (long)row * C;
@@ -165,21 +182,24 @@ __device__ void layernorm_backward_rows(TO* dx, float* dgamma, float* dbeta, con
                 sb[c + j] += dv[j];
             }
             storev<V>(o + c, ov);
+            if (sd)
+#pragma unroll
+                for (int j = 0; j < V; j++) sd[c + j] += ov[j];
         }
     }
-    add_warp_slices(dgamma, dbeta, sh, warps, C);
+    add_warp_slices(dgamma, dbeta, dsum, sh, warps, C);
 }
 
 template <typename TO, typename TD, typename TX>
-__device__ __forceinline__ void layernorm_backward_any(TO* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x,
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc, int v) {
-    if (v == 4) layernorm_backward_rows<TO, TD, TX, 4>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
-    else layernorm_backward_rows<TO, TD, TX, 1>(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+__device__ __forceinline__ void layernorm_backward_any(TO* dx, float* dgamma, float* dbeta, float* dsum, const TD* dout,
+        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc, int v) {
+    if (v == 4) layernorm_backward_rows<TO, TD, TX, 4>(dx, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
+    else layernorm_backward_rows<TO, TD, TX, 1>(dx, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }
 // named by what differs from fp32: _dbf16 dout, _xbf16 x, _obf16 dx (the input's gradient)
-#define LN_BWD_ARGS(TO, TD, TX) TO* dx, float* dgamma, float* dbeta, const TD* dout, const TX* x, const float* gamma, \
-        const float* mean, const float* rstd, int N, int C, int acc, int v
-#define LN_BWD_BODY layernorm_backward_any(dx, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc, v)
+#define LN_BWD_ARGS(TO, TD, TX) TO* dx, float* dgamma, float* dbeta, float* dsum, const TD* dout, const TX* x, \
+        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc, int v
+#define LN_BWD_BODY layernorm_backward_any(dx, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc, v)
 extern "C" __global__ void layernorm_backward(LN_BWD_ARGS(float, float, float)) { LN_BWD_BODY; }
 extern "C" __global__ void layernorm_backward_dbf16(LN_BWD_ARGS(float, bf16_t, float)) { LN_BWD_BODY; }
 extern "C" __global__ void layernorm_backward_dbf16_xbf16(LN_BWD_ARGS(float, bf16_t, bf16_t)) { LN_BWD_BODY; }
@@ -190,12 +210,15 @@ extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(LN_BWD_ARGS(bf16
 // memory traffic per element; the warps meet in shared memory once, at the end. Same sums in the same order as
 // layernorm_backward_rows. Dynamic shared memory: warps * 2C floats. dxlo (or null): dx rounded to bf16 as well, the
 // operand the next block's backward GEMMs read, so they need no cast pass over dx; or in its place where dx is null
-// (bf16 streams' dh, read only in bf16).
+// (bf16 streams' dh, read only in bf16). dsum (or null) += the column sums of dx in fp32, in per-warp shared slices
+// (registers would spill: the kernel is at 128). Dynamic shared memory: warps * 2C floats, warps * 3C with dsum.
 template <typename TD, typename TX, int K>
-__device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const TD* dout, const TX* x,
-                                        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
+__device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout,
+                                        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C,
+                                        int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float* sd = dsum_slice(dsum, sh, warps, w, lane, C);
     float sg[K][4], sb[K][4];
 #pragma unroll
     for (int k = 0; k < K; k++)
@@ -243,6 +266,11 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
                 }
                 if (dx) storev<4>(o + c, ov);
                 if (dxlo) storev<4>(dxlo + (long)row * C + c, ov);
+                if (sd) {
+                    float4 t = *reinterpret_cast<float4*>(sd + c);
+                    t.x += ov[0]; t.y += ov[1]; t.z += ov[2]; t.w += ov[3];
+                    *reinterpret_cast<float4*>(sd + c) = t;
+                }
             }
         }
     }
@@ -254,7 +282,7 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
 #pragma unroll
             for (int j = 0; j < 4; j++) { sgw[c + j] = sg[k][j]; sgw[C + c + j] = sb[k][j]; }
     }
-    add_warp_slices(dgamma, dbeta, sh, warps, C);
+    add_warp_slices(dgamma, dbeta, dsum, sh, warps, C);
 }
 
 // Kernels compiles this file once more per width with -DLN_BWD_K=ceil(C / 128) (at most 8), so the kernel has the
@@ -262,14 +290,14 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
 #ifndef LN_BWD_K
 #define LN_BWD_K 6   // Kernels.LN_REGS_DEFAULT_CHUNKS: the width the plain compile serves
 #endif
-#define LN_BWD_REGS_ARGS(TD, TX) float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, const TD* dout, const TX* x, \
-        const float* gamma, const float* mean, const float* rstd, int N, int C, int acc
+#define LN_BWD_REGS_ARGS(TD, TX) float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout, \
+        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc
 extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(LN_BWD_REGS_ARGS(float, float)) {
-    layernorm_backward_regs<float, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    layernorm_backward_regs<float, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }
 extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
-    layernorm_backward_regs<bf16_t, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    layernorm_backward_regs<bf16_t, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }
 extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
-    layernorm_backward_regs<bf16_t, bf16_t, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dout, x, gamma, mean, rstd, N, C, acc);
+    layernorm_backward_regs<bf16_t, bf16_t, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }

@@ -78,7 +78,7 @@ class KernelsGpuTest {
      * c = 72: four columns per lane (float4), the backward's rows in registers (one 128-column chunk, partly used);
      * c = 520 and 768 (preset M's width): 5 and 6 chunks, the last of 520's partly used; c = 70: one column per lane,
      * the backward without registers; accumulate: the backward adds into what dx holds (RC). The backward also writes
-     * dx rounded to bf16, which must be the rounding of the fp32 dx it wrote.
+     * dx rounded to bf16, which must be the rounding of the fp32 dx it wrote, and adds dx's column sums into a vector.
      */
     @ParameterizedTest(name = "width {0}, accumulate {1}, {2} rows")
     @CsvSource({"72, false, 37", "70, false, 37", "72, true, 37", "70, true, 37", "520, true, 6", "768, false, 5", "768, true, 5", "1100, true, 3"})
@@ -118,7 +118,9 @@ class KernelsGpuTest {
             double fwd = relError(out.toFloatArray(), want);
             DeviceTensor gx = a.of(DType.F32, before), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
             DeviceTensor lo = a.alloc(DType.BF16, rows, c);   // dx in bf16 too, as RC's backward asks for it
-            k.layerNormBackward(gx, lo, gg, gb, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c, accumulate);
+            float[] sumBefore = random(r, c, 1);                // dx's column sums, added (RC's c_proj bias gradient)
+            DeviceTensor sums = a.of(DType.F32, sumBefore);
+            k.layerNormBackward(gx, lo, gg, gb, sums, a.of(DType.F32, w), dx, dg, mean, rstd, rows, c, accumulate);
             float[] gotDx = gx.toFloatArray(), gotLo = lo.toFloatArray();
             for (int i = 0; i < gotDx.length; i++)
                 assertEquals(DType.bf16ToFloat(DType.floatToBf16(gotDx[i])), gotLo[i], "dx in bf16 at " + i);
@@ -127,6 +129,10 @@ class KernelsGpuTest {
             double ex = relError(gx.toFloatArray(), wantDx);
             double eg = relError(gg.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c, rows * c + c));
             double eb = relError(gb.toFloatArray(), java.util.Arrays.copyOfRange(grad, rows * c + c, rows * c + 2 * c));
+            double[] wantSums = toDouble(sumBefore);
+            for (int i = 0; i < wantDx.length; i++) wantSums[i % c] += wantDx[i];
+            double es = relError(sums.toFloatArray(), wantSums);
+            assertTrue(es < 1e-4, "dx's column sums: relative error " + es);
             assertTrue(fwd < 1e-5, "forward relative error " + fwd);
             assertTrue(ex < 1e-4 && eg < 1e-4 && eb < 1e-4, "backward relative errors dx " + ex + " dgamma " + eg + " dbeta " + eb);
         }
