@@ -39,7 +39,7 @@ public final class GpuGpt implements AutoCloseable {
     private final ParamLayout layout;
     private final int batch, time, tokens, c, n, group;
     private final boolean biasGradEpilogue;       // weight-gradient GEMMs also sum the bias gradients (cuBLASLt BGRADB)
-    private final boolean projBiasInNorm;         // RC: each LayerNorm backward sums the c_proj bias gradient of the block below
+    private final boolean projBiasSummed;         // c_proj's bias gradient comes from the pass that writes its output gradient
     private final DType compute;                  // F32, or BF16 for the GEMM and attention operands
     private final DType streamType;               // the n > 1 streams as stored: F32, or BF16
     private final DeviceArena arena;
@@ -193,10 +193,11 @@ public final class GpuGpt implements AutoCloseable {
                     + " GEMMs; the bias gradients run as separate kernels");
         else if (!biasGradEpilogue)
             System.err.println("hyperlab: -Dhyperlab.gpu.biasGradEpilogue=false: the bias gradients run as separate kernels");
-        // RC's residual gradient is each c_proj's output gradient, and a LayerNorm backward writes it: summing its columns
-        // there costs that pass little, while BGRADB made c_proj's weight-gradient GEMMs 0.2-0.24 ms a step slower (H100,
-        // ab-5ec999d-h100.json). -Dhyperlab.gpu.projBiasInNorm=false keeps the epilogue (to compare the two).
-        projBiasInNorm = n == 1 && !"false".equals(System.getProperty("hyperlab.gpu.projBiasInNorm"));
+        // c_proj's output gradient is written by a pass that reads it anyway: RC's LayerNorm backward (the residual's
+        // gradient) or the streams' merge backward (df). Summing its columns there costs that pass little, while BGRADB
+        // made c_proj's weight-gradient GEMMs 0.2-0.24 ms a step slower (H100, ab-5ec999d-h100.json).
+        // -Dhyperlab.gpu.projBiasSums=false keeps the epilogue (to compare the two).
+        projBiasSummed = !"false".equals(System.getProperty("hyperlab.gpu.projBiasSums"));
     }
 
     /** lo = x in the compute dtype (a cast for BF16; for F32 lo is x and nothing runs); returns lo. */
@@ -502,8 +503,9 @@ public final class GpuGpt implements AutoCloseable {
         tick("head and loss");
         // RC: the LayerNorm backwards write dx in bf16 as well, for the next block's GEMMs (no cast pass)
         boolean rounded = n == 1 && dFLo != null;
+        DeviceTensor lastProjBias = projBiasSummed && n == 1 ? blocks.getLast().dprojB : null;   // RC: dx is its gradient
         k.layerNormBackward(dMean, rounded ? dFLo : null, view(grads, layout.finalNorm("gamma", cfg.layers())),
-                view(grads, layout.finalNorm("beta", cfg.layers())), projBiasInNorm ? blocks.getLast().dprojB : null, dF, xMean,
+                view(grads, layout.finalNorm("beta", cfg.layers())), lastProjBias, dF, xMean,
                 view(params, layout.finalNorm("gamma", cfg.layers())), lnfMean, lnfRstd, tokens, c, false);
         DeviceTensor dx = dxA, dPrev = dxB;
         tick("layernorm");
@@ -519,14 +521,15 @@ public final class GpuGpt implements AutoCloseable {
                 df = dx.view(0, tokens, c);          // RC: the residual passes dx through; F's gradient is dx too
                 dfRounded = rounded;
             } else {
-                dfRounded = dFLo != null && biasGradEpilogue;   // only the bf16 GEMMs read df: the merge rounds it
+                // only the bf16 GEMMs read df, so the merge rounds it (unless the bias kernel needs it in fp32)
+                dfRounded = dFLo != null && (biasGradEpilogue || projBiasSummed);
                 df = dfRounded ? dFLo : dF;
-                b.maps.backwardMerge(dx, b.x, b.f, df, tokens);
+                b.maps.backwardMerge(dx, b.x, b.f, df, projBiasSummed ? b.dprojB : null, tokens);
             }
             tick("maps");
             DeviceTensor dfLo = dfRounded ? dFLo : lowp(df, dFLo == null ? df : dFLo);   // the GEMMs' operand
             tick("casts");
-            if (projBiasInNorm) mm.run(dfLo, true, b.act, false, b.dprojW, true);   // d proj_b came with the LayerNorm backward
+            if (projBiasSummed) mm.run(dfLo, true, b.act, false, b.dprojW, true);   // d proj_b came with df's pass
             else weightGrad(dfLo, b.act, b.dprojW, b.dprojB, df);             // d proj_w += dfᵀ · act, d proj_b = Σ df
             DeviceTensor dAct = b.attn ? dY : dU;
             mm.run(dfLo, false, b.projW, false, dAct, false);               // d act = df · proj_w
@@ -546,9 +549,9 @@ public final class GpuGpt implements AutoCloseable {
             mm.run(dHidden, false, b.fcW, false, dLn, false);               // d ln = dhidden · fc_w
             tick("gemm");
             // RC: d x = d out + d h, added by the LayerNorm backward in place; the maps need d h on its own
+            DeviceTensor belowProjBias = projBiasSummed && b.maps == null && i > 0 ? blocks.get(i - 1).dprojB : null;
             k.layerNormBackward(b.maps != null ? dH : dx, rounded && b.maps == null && i > 0 ? dFLo : null, b.dlnG, b.dlnB,
-                    projBiasInNorm && i > 0 ? blocks.get(i - 1).dprojB : null, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c,
-                    b.maps == null);
+                    belowProjBias, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
                 b.maps.backwardAggregateKeeping(dx, dH, b.x, dPrev, tokens);

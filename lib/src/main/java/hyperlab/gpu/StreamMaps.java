@@ -56,6 +56,7 @@ public final class StreamMaps implements AutoCloseable {
 
     private static final String SOURCE = "streams.cu";   // in hyperlab/gpu
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu: sm_merge_backward's block, a warp per token
+    private static final int MERGE_BIAS_TOKENS = 4; // tokens per warp of sm_merge_backward where it also sums the bias gradient
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
     private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
     private static final int MMA_MAX = 32, MMA_TOKENS = 16;   // SM_MMA_MAX, and sm_stream_backward_mma's tokens per tile
@@ -316,6 +317,15 @@ public final class StreamMaps implements AutoCloseable {
      * through the merge, H_resᵀ dOut.
      */
     public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor df, int tokens) {
+        backwardMerge(dOut, x, f, df, null, tokens);
+    }
+
+    /**
+     * The same, and where dbias (F32 [C]) is not null, the column sums of df (in fp32, before any rounding) added into
+     * it: the bias gradient of the sublayer's output projection, so its weight-gradient GEMM needs no BGRADB epilogue.
+     * The sums' order depends on the atomics' (dbias's last bits may move between runs; df, dres, dpost do not).
+     */
+    public void backwardMerge(DeviceTensor dOut, DeviceTensor x, DeviceTensor f, DeviceTensor df, DeviceTensor dbias, int tokens) {
         checkSame(tokens);
         needStreams(dOut, tokens, "dOut");
         needStreams(x, tokens, "x");
@@ -324,10 +334,15 @@ public final class StreamMaps implements AutoCloseable {
         if (!lo) need(df, (long) tokens * c, "df");
         else if (df.elements() < (long) tokens * c)
             throw new IllegalArgumentException("df is " + df + ": at least " + (long) tokens * c + " elements are required");
+        if (dbias != null) need(dbias, c, "dbias");
         int v = columnsPerAccess(dOut, x, f, df);
         CudaFunction kernel = lo ? mergeBwdBf16 : mergeBwd;
-        step("bwd.merge", () -> kernel.launch(Dim3.of((tokens + RED_THREADS / 32 - 1) / (RED_THREADS / 32)), Dim3.of(RED_THREADS), 0,
-                dOut, x, f, post, df, dres, dpost, tokens, c, v));
+        int warps = RED_THREADS / 32, blocks = (tokens + warps - 1) / warps;
+        // with dbias a warp walks MERGE_BIAS_TOKENS tokens, so the blocks' end-of-kernel atomics (C each) stay few
+        if (dbias != null) blocks = (tokens + warps * MERGE_BIAS_TOKENS - 1) / (warps * MERGE_BIAS_TOKENS);
+        int grid = blocks, shared = dbias == null ? 0 : warps * c * Float.BYTES;
+        step("bwd.merge", () -> kernel.launch(Dim3.of(grid), Dim3.of(RED_THREADS), shared,
+                dOut, x, f, post, df, dres, dpost, dbias == null ? 0L : dbias, tokens, c, v));
     }
 
     /**

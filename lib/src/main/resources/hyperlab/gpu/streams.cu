@@ -867,79 +867,101 @@ extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const xs_t* __re
     else merge_cols<1>(x, f, post, res, out, tokens, c);
 }
 
-// A warp per token (SM_RED_THREADS / 32 tokens per block): df = Σ_i H_post,i dOut_i (overwritten), dres[t, i, j] =
-// <dOut_i, x_j>, dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut is sm_stream_backward's, in its one
-// pass over dx. Each lane takes V columns at a time (V as for sm_aggregate: 16-byte accesses of the streams); the
-// sums need only shuffles (a block per token spent 4x the shuffles and a shared-memory round on them, and left a
-// quarter of its threads idle at C = 768, V = 8). df is fp32, or bf16 (T) where the sublayer's backward GEMMs are
-// all that read it: rounded here, with no fp32 copy and no cast pass.
+// A warp per token (SM_RED_THREADS / 32 tokens per block, or with dbias a grid that walks the tokens): df = Σ_i H_post,i
+// dOut_i (overwritten), dres[t, i, j] = <dOut_i, x_j>, dpost[t, i] = <dOut_i, f>. The streams' own gradient H_resᵀ dOut
+// is sm_stream_backward's, in its one pass over dx. Each lane takes V columns at a time (V as for sm_aggregate: 16-byte
+// accesses of the streams); the sums need only shuffles (a block per token spent 4x the shuffles and a shared-memory
+// round on them, and left a quarter of its threads idle at C = 768, V = 8). df is fp32, or bf16 (T) where the sublayer's
+// backward GEMMs are all that read it: rounded here, with no fp32 copy and no cast pass. dbias (or null) += the column
+// sums of df in fp32: the bias gradient of the sublayer's output projection, whose weight-gradient GEMM then needs no
+// epilogue; each warp sums its tokens in its own slice of dynamic shared memory (c floats; a lane owns its columns) and
+// the block adds the slices once at the end.
 template <int V, typename T>
 __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const xs_t* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
-        float* __restrict__ dpost, int tokens, int c) {
-    const long long t = blockIdx.x * (long long) (SM_RED_THREADS / 32) + threadIdx.x / 32;
-    if (t >= tokens) return;
-    const int lane = threadIdx.x & 31;
-    const xs_t* go = dout + t * NS * c;
-    const xs_t* xt = x + t * NS * c;
-    const xs_t* ft = f + t * c;
-    float hp[NS];
-#pragma unroll
-    for (int k = 0; k < NS; k++) hp[k] = post[t * NS + k];
-    float acc[NS * NS + NS];
-#pragma unroll
-    for (int k = 0; k < NS * NS + NS; k++) acc[k] = 0.f;
-    for (int cc = lane * V; cc < c; cc += 32 * V) {
-        float gv[NS][V], xv[NS][V], fv[V], sf[V];
-#pragma unroll
-        for (int k = 0; k < NS; k++) {
-            loadv<V>(go + (long long) k * c + cc, gv[k]);
-            loadv<V>(xt + (long long) k * c + cc, xv[k]);
-        }
-        loadv<V>(ft + cc, fv);
-#pragma unroll
-        for (int v = 0; v < V; v++) {
-            sf[v] = 0.f;
-#pragma unroll
-            for (int i = 0; i < NS; i++) {
-                sf[v] += hp[i] * gv[i][v];
-#pragma unroll
-                for (int j = 0; j < NS; j++) acc[i * NS + j] += gv[i][v] * xv[j][v];
-                acc[NS * NS + i] += gv[i][v] * fv[v];
-            }
-        }
-        storev<V>(df + t * c + cc, sf);
+        float* __restrict__ dpost, float* __restrict__ dbias, int tokens, int c) {
+    extern __shared__ float bias_slices[];
+    constexpr int WARPS = SM_RED_THREADS / 32;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+    float* sb = dbias ? bias_slices + warp * c : nullptr;
+    if (sb) {
+        for (int cc = lane; cc < c; cc += 32) sb[cc] = 0.f;
+        __syncwarp();
     }
+    for (long long t = blockIdx.x * (long long) WARPS + warp; t < tokens; t += (long long) gridDim.x * WARPS) {
+        const xs_t* go = dout + t * NS * c;
+        const xs_t* xt = x + t * NS * c;
+        const xs_t* ft = f + t * c;
+        float hp[NS];
 #pragma unroll
-    for (int k = 0; k < NS * NS + NS; k++)
+        for (int k = 0; k < NS; k++) hp[k] = post[t * NS + k];
+        float acc[NS * NS + NS];
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffffu, acc[k], o);
-    if (lane == 0) {
+        for (int k = 0; k < NS * NS + NS; k++) acc[k] = 0.f;
+        for (int cc = lane * V; cc < c; cc += 32 * V) {
+            float gv[NS][V], xv[NS][V], fv[V], sf[V];
 #pragma unroll
-        for (int k = 0; k < NS * NS; k++) dres[t * NS * NS + k] = acc[k];
+            for (int k = 0; k < NS; k++) {
+                loadv<V>(go + (long long) k * c + cc, gv[k]);
+                loadv<V>(xt + (long long) k * c + cc, xv[k]);
+            }
+            loadv<V>(ft + cc, fv);
 #pragma unroll
-        for (int k = 0; k < NS; k++) dpost[t * NS + k] = acc[NS * NS + k];
+            for (int v = 0; v < V; v++) {
+                sf[v] = 0.f;
+#pragma unroll
+                for (int i = 0; i < NS; i++) {
+                    sf[v] += hp[i] * gv[i][v];
+#pragma unroll
+                    for (int j = 0; j < NS; j++) acc[i * NS + j] += gv[i][v] * xv[j][v];
+                    acc[NS * NS + i] += gv[i][v] * fv[v];
+                }
+            }
+            storev<V>(df + t * c + cc, sf);
+            if (sb)
+#pragma unroll
+                for (int v = 0; v < V; v++) sb[cc + v] += sf[v];
+        }
+#pragma unroll
+        for (int k = 0; k < NS * NS + NS; k++)
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffffu, acc[k], o);
+        if (lane == 0) {
+#pragma unroll
+            for (int k = 0; k < NS * NS; k++) dres[t * NS * NS + k] = acc[k];
+#pragma unroll
+            for (int k = 0; k < NS; k++) dpost[t * NS + k] = acc[NS * NS + k];
+        }
+    }
+    if (dbias) {
+        __syncthreads();
+        for (int cc = threadIdx.x; cc < c; cc += SM_RED_THREADS) {
+            float sum = 0.f;
+#pragma unroll
+            for (int w = 0; w < WARPS; w++) sum += bias_slices[w * c + cc];
+            atomicAdd(&dbias[cc], sum);
+        }
     }
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const xs_t* __restrict__ f, const float* __restrict__ post, float* __restrict__ df, float* __restrict__ dres,
-        float* __restrict__ dpost, int tokens, int c, int vec) {
+        float* __restrict__ dpost, float* __restrict__ dbias, int tokens, int c, int vec) {
 #if SM_XBF16
-    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, tokens, c);
+    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, dbias, tokens, c);
     else
 #endif
-    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, tokens, c);
-    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, tokens, c);
+    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, dbias, tokens, c);
+    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, dbias, tokens, c);
 }
 extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_bf16(const xs_t* __restrict__ dout,
         const xs_t* __restrict__ x, const xs_t* __restrict__ f, const float* __restrict__ post, bf16_t* __restrict__ df,
-        float* __restrict__ dres, float* __restrict__ dpost, int tokens, int c, int vec) {
+        float* __restrict__ dres, float* __restrict__ dpost, float* __restrict__ dbias, int tokens, int c, int vec) {
 #if SM_XBF16
-    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, tokens, c);
+    if (vec == 8) merge_backward_cols<8>(dout, x, f, post, df, dres, dpost, dbias, tokens, c);
     else
 #endif
-    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, tokens, c);
-    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, tokens, c);
+    if (vec == 4) merge_backward_cols<4>(dout, x, f, post, df, dres, dpost, dbias, tokens, c);
+    else merge_backward_cols<1>(dout, x, f, post, df, dres, dpost, dbias, tokens, c);
 }
 
 // The maps' backward with what it starts from, dL/dH_pre[t, i] = <dh_t, x_t,i>, in one launch (the dots and the maps

@@ -620,10 +620,19 @@ class StreamMapsGpuTest {
             float[] dx1 = dx.toFloatArray(), df1 = df.toFloatArray();
             Map<String, DeviceTensor> grads2 = new LinkedHashMap<>();
             for (MapSpec.Param p : spec) grads2.put(p.name(), a.alloc(DType.F32, p.shape()).copyFrom(grad0.get(p.name())));
+            // and with the bias gradient of F's output projection: the column sums of the fp32 df checked above (summed
+            // in float64 here), added to what it held
             DeviceTensor dfLo = a.alloc(DType.BF16, tokens, c);
+            float[] bias0 = random(rnd, c);
+            DeviceTensor dbias = a.of(DType.F32, bias0);
             sm.aggregate(dxT, params, h, tokens);
-            sm.backwardMerge(dOut, dxT, fT, dfLo, tokens);
+            sm.backwardMerge(dOut, dxT, fT, dfLo, dbias, tokens);
             sm.backwardAggregate(dOut, dh, dxT, grads2, dx, tokens);
+            double[] wantBias = new double[c];
+            for (int i = 0; i < c; i++) wantBias[i] = bias0[i];
+            for (int i = 0; i < df1.length; i++) wantBias[i % c] += df1[i];
+            double eBias = TestMetrics.relError(dbias.toFloatArray(), wantBias);
+            assertTrue(eBias <= 1e-5, "df's column sums: relative error " + eBias + ": " + detail);
             assertArrayEquals(dx1, dx.toFloatArray(), "dx differs between two identical runs");
             float[] gotLo = dfLo.toFloatArray();
             for (int i = 0; i < df1.length; i++)
