@@ -12,6 +12,7 @@ import hyperlab.nn.GptConfig;
 import hyperlab.nn.Paradigm;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,6 +48,7 @@ public final class GpuGpt implements AutoCloseable {
     private final Matmul mm;
     private final Attention attention;
     private final DeviceTensor params, grads, paramsLo;   // paramsLo: the weights in the compute dtype (params for F32)
+    private final List<DeviceTensor> addedGrads;  // the parts of grads a backward adds into, zeroed before it
     private boolean weightsRounded;               // paramsLo holds params rounded: the optimizer wrote both (roundedWeightsWritten)
     private final List<Block> blocks = new ArrayList<>();
     private Timeline timeline;                    // non-null while a step is being profiled
@@ -188,6 +190,7 @@ public final class GpuGpt implements AutoCloseable {
         // -Dhyperlab.gpu.biasGradEpilogue=false: separate bias kernels and plain weight-gradient GEMMs (to compare the two)
         boolean supported = biasGradEpilogueEverywhere();
         biasGradEpilogue = supported && !"false".equals(System.getProperty("hyperlab.gpu.biasGradEpilogue"));
+        addedGrads = addedGradients();
         if (!supported)
             System.err.println("hyperlab: cuBLASLt here has no bias-gradient epilogue for " + nameOf(compute)
                     + " GEMMs; the bias gradients run as separate kernels");
@@ -419,7 +422,7 @@ public final class GpuGpt implements AutoCloseable {
             k.crossEntropy(logits, losses, this.targets, tokens, cfg.vocab());
             return;
         }
-        grads.zero();
+        for (DeviceTensor r : addedGrads) r.zero();
         tick("zero grads");
         k.crossEntropyForwardBackward(logits, losses, this.targets, tokens, cfg.vocab(), 1f / tokens);
         tick("head and loss");
@@ -499,7 +502,7 @@ public final class GpuGpt implements AutoCloseable {
         // d lnf = dlogits · wte, into dF (free until the blocks' backward) in fp32: with a bf16 output this GEMM measured
         // 0.31-0.37 ms slower per step (ab-6393ed0-h100.json, "head and loss"), more than the bf16 read saves
         mm.run(logits, false, view(paramsLo, wte), false, dF, false);
-        mm.run(logits, true, lnf, false, view(grads, wte), true);            // d wte += dlogitsᵀ · lnf
+        mm.run(logits, true, lnf, false, view(grads, wte), false);           // d wte = dlogitsᵀ · lnf (the embedding's added later)
         tick("head and loss");
         // RC: the LayerNorm backwards write dx in bf16 as well, for the next block's GEMMs (no cast pass)
         boolean rounded = n == 1 && dFLo != null;
@@ -529,8 +532,8 @@ public final class GpuGpt implements AutoCloseable {
             tick("maps");
             DeviceTensor dfLo = dfRounded ? dFLo : lowp(df, dFLo == null ? df : dFLo);   // the GEMMs' operand
             tick("casts");
-            if (projBiasSummed) mm.run(dfLo, true, b.act, false, b.dprojW, true);   // d proj_b came with df's pass
-            else weightGrad(dfLo, b.act, b.dprojW, b.dprojB, df);             // d proj_w += dfᵀ · act, d proj_b = Σ df
+            if (projBiasSummed) mm.run(dfLo, true, b.act, false, b.dprojW, false);  // d proj_b came with df's pass
+            else weightGrad(dfLo, b.act, b.dprojW, b.dprojB, df);             // d proj_w = dfᵀ · act, d proj_b = Σ df
             DeviceTensor dAct = b.attn ? dY : dU;
             mm.run(dfLo, false, b.projW, false, dAct, false);               // d act = df · proj_w
             tick("gemm");
@@ -545,7 +548,7 @@ public final class GpuGpt implements AutoCloseable {
                 dHidden = dU;
             }
             tick(b.attn ? "attention" : "gelu");
-            mm.run(dHidden, true, b.ln, false, b.dfcW, true);
+            mm.run(dHidden, true, b.ln, false, b.dfcW, false);
             mm.run(dHidden, false, b.fcW, false, dLn, false);               // d ln = dhidden · fc_w
             tick("gemm");
             // RC: d x = d out + d h, added by the LayerNorm backward in place; the maps need d h on its own
@@ -570,17 +573,37 @@ public final class GpuGpt implements AutoCloseable {
     }
 
     /**
-     * dW += dYᵀ·x and db = Σ_t dY: in one GEMM whose epilogue sums dY's columns as it reads them, or where cuBLASLt
+     * dW = dYᵀ·x and db = Σ_t dY: in one GEMM whose epilogue sums dY's columns as it reads them, or where cuBLASLt
      * lacks that epilogue, the bias kernel on dYFull (dY before its bf16 rounding) and a plain GEMM.
      */
     private void weightGrad(DeviceTensor dY, DeviceTensor x, DeviceTensor dW, DeviceTensor db, DeviceTensor dYFull) {
         if (biasGradEpilogue) {
-            mm.run(dY, true, x, false, dW, true, Epilogue.BIAS_GRAD, db);
+            mm.run(dY, true, x, false, dW, false, Epilogue.BIAS_GRAD, db);
             return;
         }
         k.biasBackward(db, dYFull, tokens, (int) db.elements());
         tick("bias grads");
-        mm.run(dY, true, x, false, dW, true);
+        mm.run(dY, true, x, false, dW, false);
+    }
+
+    /**
+     * The parts of the gradient buffer a backward adds into, to zero before it: all but wte and the blocks' weight
+     * matrices, which their GEMMs overwrite (zeroing the whole buffer, 0.5 GB at preset M, took 0.16 ms a step on the
+     * H100, and the GEMMs then read what they added to). Padding between tensors is zeroed too: the norm reads it.
+     */
+    private List<DeviceTensor> addedGradients() {
+        List<DeviceTensor> written = new ArrayList<>(List.of(view(grads, layout.get("wte"))));
+        for (Block b : blocks) written.addAll(List.of(b.dfcW, b.dprojW));
+        written.sort(Comparator.comparingLong(DeviceTensor::address));
+        List<DeviceTensor> added = new ArrayList<>();
+        long at = 0;
+        for (DeviceTensor w : written) {
+            long start = (w.address() - grads.address()) / Float.BYTES;
+            if (start > at) added.add(grads.view(at, start - at));
+            at = start + w.elements();
+        }
+        if (at < grads.elements()) added.add(grads.view(at, grads.elements() - at));
+        return List.copyOf(added);
     }
 
     /** Whether every block's c_proj weight-gradient GEMM can sum its bias gradient in cuBLASLt's epilogue (BGRADB). */
