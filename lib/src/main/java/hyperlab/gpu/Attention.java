@@ -171,17 +171,18 @@ public final class Attention implements AutoCloseable {
         long tokens = (long) batch * time;
         ensureScratch(rows, tensorCores ? tokens * width() : 0);
         DeviceTensor d = deltaBuf;
-        delta.launch(Dim3.cover(rows, 256), Dim3.of(256), 0, dy, y, d, heads, time, rows);
         Dim3 grid = Dim3.of(blocks(time), batch * heads);
         float scale = (float) (1.0 / Math.sqrt(headDim));
         if (tensorCores) {
             float scaleLog2 = (float) (scale / Math.log(2));
-            DeviceTensor acc = dqAcc.view(0, tokens * width()).zero();
+            DeviceTensor acc = dqAcc.view(0, tokens * width());
+            delta.launch(Dim3.cover(8 * rows, 256), Dim3.of(256), 0, dy, y, d, acc, heads, time, rows);   // zeroes acc too
             Dim3 keyBlocks = Dim3.of((time + tiling.keys() - 1) / tiling.keys(), batch * heads);
             Object bias = dbias != null ? dbias : (Object) 0L;      // a null pointer: no bias gradient
             bwd.launch(keyBlocks, Dim3.of(2 * tiling.keys()), 0, qkv, dy, lse, d, acc, dqkv, bias, heads, time, scaleLog2, scale);
             dqStore.launch(Kernels.columnTiles((int) tokens, width(), 8), Dim3.of(32, 8), 0, acc, dqkv, bias, (int) tokens, width(), scale);
         } else {
+            delta.launch(Dim3.cover(rows, 256), Dim3.of(256), 0, dy, y, d, heads, time, rows);
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             if (dbias != null) {

@@ -502,23 +502,33 @@ extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(c
     }
 }
 
-// delta[b, h, t] = sum_c dy * y over the head's columns, 16-byte loads. Grid covers B*H*T threads.
-extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y, float* delta, int H, int Tn, long rows) {
-    const long r = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= rows) return;
-    const long bh = r / Tn;
-    const int t = (int)(r % Tn), b = (int)(bh / H), h = (int)(bh % H);
-    const long off = ((long)b * Tn + t) * H * HD + h * HD;
+// delta[b, h, t] = sum_c dy * y over the head's columns, and the row's part of the dQ accumulator zeroed (fp32 [B, T, C],
+// which the backward adds into): eight threads per row, each 16-byte loads 64 columns apart, so a warp reads four
+// rows' 128 contiguous bytes per access. Grid covers 8·B·H·T threads.
+extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y, float* delta, float* dqacc, int H, int Tn, long rows) {
+    const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long r = i / 8;
+    const int g = (int)(i % 8);
+    const bool live = r < rows;                 // (every lane stays for the shuffles)
     float s = 0.f;
+    if (live) {
+        const long bh = r / Tn;
+        const int t = (int)(r % Tn), b = (int)(bh / H), h = (int)(bh % H);
+        const long off = ((long)b * Tn + t) * H * HD + h * HD;
+        const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+        for (int c = g * 8; c < HD; c += 64) {
+            float u[8], v[8];
+            loadv<8>(dy + off + c, u);
+            loadv<8>(y + off + c, v);
 #pragma unroll
-    for (int c = 0; c < HD; c += 8) {
-        float u[8], v[8];
-        loadv<8>(dy + off + c, u);
-        loadv<8>(y + off + c, v);
-#pragma unroll
-        for (int j = 0; j < 8; j++) s += u[j] * v[j];
+            for (int j = 0; j < 8; j++) s += u[j] * v[j];
+            *reinterpret_cast<float4*>(dqacc + off + c) = zero;
+            *reinterpret_cast<float4*>(dqacc + off + c + 4) = zero;
+        }
     }
-    delta[r] = s;
+#pragma unroll
+    for (int o = 4; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (live && g == 0) delta[r] = s;
 }
 
 // dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/BR), B*H), BTHREADS threads: a block owns BR
@@ -674,7 +684,7 @@ extern "C" __global__ void attn_dq_store_bf16(const float* dqacc, bf16_t* dqkv, 
 #else  // the tensor-core kernels need d % 16 == 0; these stubs keep the module's kernel names (never launched)
 
 extern "C" __global__ void attn_fwd_tc_bf16(const bf16_t*, bf16_t*, float*, int, int, float) {}
-extern "C" __global__ void attn_delta_tc_bf16(const bf16_t*, const bf16_t*, float*, int, int, long) {}
+extern "C" __global__ void attn_delta_tc_bf16(const bf16_t*, const bf16_t*, float*, float*, int, int, long) {}
 extern "C" __global__ void attn_bwd_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, float*, bf16_t*, float*, int,
                                             int, float, float) {}
 extern "C" __global__ void attn_dq_store_bf16(const float*, bf16_t*, float*, int, int, float) {}
