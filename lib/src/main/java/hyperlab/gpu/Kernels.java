@@ -117,7 +117,8 @@ final class Kernels {
     /** Adds the embedding gradients of the streams' gradient dx (F32 or BF16) into dwte and dwpe. */
     void encoderBackward(DeviceTensor dwte, DeviceTensor dwpe, DeviceTensor dx, DeviceTensor ids, int batch, int time, int c, int n) {
         int tokens = batch * time;
-        (bf16(dx) ? encBwdWteBf16 : encBwdWte).launch(cover((long) tokens * c), Dim3.of(256), 0, dwte, dx, ids, tokens, c, n);
+        int v = c % 4 == 0 ? vector(4, dwte, dx) : 1;     // 4 columns a thread: one vector reduction instead of four atomics
+        (bf16(dx) ? encBwdWteBf16 : encBwdWte).launch(cover((long) tokens * c / v), Dim3.of(256), 0, dwte, dx, ids, tokens, c, n, v);
         (bf16(dx) ? encBwdWpeBf16 : encBwdWpe).launch(cover((long) time * c), Dim3.of(256), 0, dwpe, dx, batch, time, c, n);
     }
 

@@ -316,9 +316,11 @@ class KernelsGpuTest {
         }
     }
 
-    @Test
-    void encoderAndStreamMeanMatchFloat64() {
-        int batch = 3, time = 5, c = 12, n = 4, vocab = 7, tokens = batch * time;
+    /** c = 12: the wte gradient four columns a thread (one vector reduction each); c = 10: a column a thread. */
+    @ParameterizedTest(name = "width {0}")
+    @CsvSource({"12", "10"})
+    void encoderAndStreamMeanMatchFloat64(int c) {
+        int batch = 3, time = 5, n = 4, vocab = 7, tokens = batch * time;
         Random r = new Random(4);
         float[] wte = random(r, vocab * c, 1), wpe = random(r, time * c, 1), dx = random(r, tokens * n * c, 1);
         int[] ids = new int[tokens];
