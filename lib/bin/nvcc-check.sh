@@ -23,6 +23,12 @@ if [[ ! -x "$nvcc" ]]; then  # CI sets NVCC_REQUIRED=1 so a missing toolkit cann
   [[ "${NVCC_REQUIRED:-0}" == 1 ]] && exit 2 || exit 0
 fi
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
+# sources the library compiles several ways get those configurations too (besides the plain compile), separated by |:
+# streams.cu per paradigm, stream count, dynamic or static maps and stream dtype (StreamMaps' -D options)
+declare -A variants=(
+  [streams.cu]="-DSM_N=4 -DSM_PARADIGM=0 -DSM_DYN=0|-DSM_N=2 -DSM_PARADIGM=3 -DSM_DYN=1|-DSM_N=4 -DSM_PARADIGM=2 -DSM_DYN=1 -DSM_XBF16=1|-DSM_N=3 -DSM_PARADIGM=1 -DSM_DYN=1 -DSM_LOG=1 -DSM_XBF16=1"
+  [layernorm.cu]="-DLN_BWD_K=1|-DLN_BWD_K=8"
+)
 fail=0
 for src in "${sources[@]}"; do
   rel="lib/${src#$here/}"
@@ -30,10 +36,14 @@ for src in "${sources[@]}"; do
   for h in $(grep -o -m1 'needs [a-z0-9_]*\.cuh\(\(, \| and \)[a-z0-9_]*\.cuh\)*' "$src" | head -1 | grep -o '[a-z0-9_]*\.cuh'); do
     pre+=(-include "$(dirname "$src")/$h")
   done
-  if "$nvcc" -arch="$arch" -std=c++17 -Werror all-warnings "${pre[@]}" -c "$src" -o "$out/$(basename "$src").o"; then
-    echo "nvcc-check: ok   $rel ($arch)"
-  else
-    echo "nvcc-check: FAIL $rel ($arch)" >&2; fail=1
-  fi
+  IFS='|' read -r -a configs <<< "|${variants[$(basename "$src")]:-}"   # the plain compile first
+  for cfg in "${configs[@]}"; do
+    read -r -a defs <<< "$cfg"
+    if "$nvcc" -arch="$arch" -std=c++17 -Werror all-warnings "${pre[@]}" "${defs[@]}" -c "$src" -o "$out/$(basename "$src").o"; then
+      echo "nvcc-check: ok   $rel ($arch${cfg:+ $cfg})"
+    else
+      echo "nvcc-check: FAIL $rel ($arch${cfg:+ $cfg})" >&2; fail=1
+    fi
+  done
 done
 exit $fail

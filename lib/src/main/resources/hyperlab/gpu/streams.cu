@@ -1047,6 +1047,7 @@ extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs
 #define SM_BWD_BLOCKS (NS <= 4 ? 2 : 1)                  // blocks per SM the register budget allows for
 namespace sm {
 constexpr int MF = M > 0 && M <= SM_FUSE_MAX ? M : 1;   // (1 where the fused kernels are unused)
+constexpr int R4 = MF >= 4 ? MF / 4 : 1;                 // 16-byte pieces of a Φ_cat row (read where MF % 4 == 0)
 constexpr int MP = (MF + 3) / 4 * 4;
 constexpr int MT = (MF + 7) / 8 * 8;                     // M padded to whole n8 tiles (the tensor-core products)
 constexpr int KT = MT / 8;
@@ -1438,7 +1439,6 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
     const float* src = phi + (long long) k0 * MF;
     const int rows = min(SM_PK, d - k0);
     if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
-        constexpr int R4 = MF / 4;
         for (int e = tid; e < SM_PK * R4; e += 256) {
             const bool ok = e / R4 < rows;
             cp16(ps + (e / R4) * PP + 4 * (e % R4), ok ? src + 4 * e : phi, ok);
@@ -1602,7 +1602,6 @@ static_assert(SM_PT * MT + 2 * SM_PT <= 2 * MPHI, "the halves' tiles and sums mu
 __device__ __forceinline__ void merge_project_phi(float* ps, const float* __restrict__ phi, int q, int c) {
     const int tid = threadIdx.x;
     if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
-        constexpr int R4 = MF / 4;
         for (int e = tid; e < NS * SM_PK * R4; e += 256) {
             const int row = e / R4, cc = q * SM_PK + row % SM_PK;
             const bool ok = cc < c;
