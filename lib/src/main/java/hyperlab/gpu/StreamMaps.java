@@ -337,10 +337,9 @@ public final class StreamMaps implements AutoCloseable {
         if (dbias != null) need(dbias, c, "dbias");
         int v = columnsPerAccess(dOut, x, f, df);
         CudaFunction kernel = lo ? mergeBwdBf16 : mergeBwd;
-        int warps = RED_THREADS / 32, blocks = (tokens + warps - 1) / warps;
         // with dbias a warp walks MERGE_BIAS_TOKENS tokens, so the blocks' end-of-kernel atomics (C each) stay few
-        if (dbias != null) blocks = (tokens + warps * MERGE_BIAS_TOKENS - 1) / (warps * MERGE_BIAS_TOKENS);
-        int grid = blocks, shared = dbias == null ? 0 : warps * c * Float.BYTES;
+        int warps = RED_THREADS / 32, perBlock = warps * (dbias == null ? 1 : MERGE_BIAS_TOKENS);
+        int grid = (tokens + perBlock - 1) / perBlock, shared = dbias == null ? 0 : warps * c * Float.BYTES;
         step("bwd.merge", () -> kernel.launch(Dim3.of(grid), Dim3.of(RED_THREADS), shared,
                 dOut, x, f, post, df, dres, dpost, dbias == null ? 0L : dbias, tokens, c, v));
     }

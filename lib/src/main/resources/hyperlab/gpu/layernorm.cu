@@ -122,7 +122,7 @@ __device__ void add_warp_slices(float* dgamma, float* dbeta, float* dsum, const 
     }
 }
 
-// Zeroes this warp's dsum slice (where dsum is not null) and returns it: the column sums of dx as stored, for RC's
+// Zeroes this warp's dsum slice (where dsum is not null) and returns it: the column sums of dx in fp32, for RC's
 // c_proj bias gradient (the residual's gradient is the projection's output gradient), so its GEMM needs no epilogue.
 __device__ float* dsum_slice(const float* dsum, float* sh, int warps, int w, int lane, int C) {
     if (!dsum) return nullptr;
