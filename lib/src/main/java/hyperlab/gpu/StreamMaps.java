@@ -339,7 +339,8 @@ public final class StreamMaps implements AutoCloseable {
         CudaFunction kernel = lo ? mergeBwdBf16 : mergeBwd;
         // with dbias a warp walks MERGE_BIAS_TOKENS tokens, so the blocks' end-of-kernel atomics (C each) stay few
         int warps = RED_THREADS / 32, perBlock = warps * (dbias == null ? 1 : MERGE_BIAS_TOKENS);
-        int grid = (tokens + perBlock - 1) / perBlock, shared = dbias == null ? 0 : warps * c * Float.BYTES;
+        int slice = (c + 32 * v - 1) / (32 * v) * 32 * v;   // a warp's lane-major bias slice (streams.cu SM_BIAS_SLICE)
+        int grid = (tokens + perBlock - 1) / perBlock, shared = dbias == null ? 0 : warps * slice * Float.BYTES;
         step("bwd.merge", () -> kernel.launch(Dim3.of(grid), Dim3.of(RED_THREADS), shared,
                 dOut, x, f, post, df, dres, dpost, dbias == null ? 0L : dbias, tokens, c, v));
     }
