@@ -369,6 +369,32 @@ class StreamMapsGpuTest {
         return moved;
     }
 
+    /**
+     * At C = 4,096 the merge's backward needs 64 KB of bias slices (four warps, bf16 streams: 8 columns a lane), past the
+     * 48 KB a kernel gets without opting in: it still runs, and adds df's column sums into dbias (float64 sums of the
+     * fp32 df it wrote, within 1e-5).
+     */
+    @org.junit.jupiter.api.Test
+    void theMergeBackwardSumsTheBiasPast48KBOfSlices() {
+        assumeTrue(gpu != null, TestDevices::why);
+        int n = 4, c = 4096, tokens = 9;
+        Random rnd = new Random(3);
+        var spec = MapSpec.of(Paradigm.MHC, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena(); StreamMaps sm = new StreamMaps(gpu, Paradigm.MHC, n, c, true, 20, false, tokens, DType.BF16)) {
+            DeviceTensor x = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor dOut = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor f = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            DeviceTensor df = a.alloc(DType.F32, tokens, c), dbias = a.zeros(DType.F32, c);
+            sm.aggregate(x, perturbedParams(a, spec, rnd), a.alloc(DType.BF16, tokens, c), tokens);
+            sm.backwardMerge(dOut, x, f, df, dbias, tokens);
+            float[] dfv = df.toFloatArray();
+            double[] want = new double[c];
+            for (int i = 0; i < dfv.length; i++) want[i % c] += dfv[i];
+            double e = TestMetrics.relError(dbias.toFloatArray(), want);
+            assertTrue(e <= 1e-5, "df's column sums at C = " + c + ": relative error " + e);
+        }
+    }
+
     /** bf16 streams are refused, with what to change, where the fused kernels cannot read them (Φ_cat over 64 columns). */
     @org.junit.jupiter.api.Test
     void bf16StreamsOutsideTheFusedKernelsAreRefused() {
