@@ -174,7 +174,7 @@ final class Kernels {
         String types = (bf16(dout) ? "_dbf16" : "") + (bf16(x) ? "_xbf16" : "");   // what differs from fp32, as layernorm.cu names it
         int chunks = (c + 127) / 128;
         if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
-            int blocks = Math.min(4 * smCount, (rows + warps - 1) / warps);
+            int blocks = Math.min(2 * lnBackwardBlocksPerSm(chunks) * smCount, (rows + warps - 1) / warps);   // two waves
             CudaFunction f = lnBwdRegs.computeIfAbsent(chunks, kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk))
                     .function("layernorm_backward_regs_k" + types);
             lnShared(f).launch(Dim3.of(blocks), Dim3.of(32 * warps), shared, narrow ? 0L : dx,
@@ -187,6 +187,11 @@ final class Kernels {
                 Dim3.of(32 * warps), shared, dx, dgamma, dbeta, dsum == null ? 0L : dsum, dout, x, gamma, mean, rstd, rows, c,
                 accumulate ? 1 : 0, v);
         if (dxLo != null) toBf16(dxLo, dx, dx.elements());
+    }
+
+    /** The 8-warp blocks of layernorm_backward_regs_k one SM holds: its __launch_bounds__ for chunks = LN_BWD_K. */
+    static int lnBackwardBlocksPerSm(int chunks) {
+        return chunks <= 6 ? 3 : 2;
     }
 
     /** f, opted in once to the LayerNorm backward's most shared memory: warps · 3 slices · width ≤ 1.5 · LN_SHARED_FLOATS floats. */

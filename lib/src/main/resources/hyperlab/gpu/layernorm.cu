@@ -122,14 +122,16 @@ __device__ void add_warp_slices(float* dgamma, float* dbeta, float* dsum, const 
     }
 }
 
-// Zeroes this warp's dsum slice (where dsum is not null) and returns it: the column sums of dx in fp32, for RC's
-// c_proj bias gradient (the residual's gradient is the projection's output gradient), so its GEMM needs no epilogue.
-__device__ float* dsum_slice(const float* dsum, float* sh, int warps, int w, int lane, int C) {
-    if (!dsum) return nullptr;
-    float* sd = sh + (long)warps * 2 * C + (long)w * C;
-    for (int c = lane; c < C; c += 32) sd[c] = 0.f;
+// This warp's slices of shared memory, zeroed: dgamma's and dbeta's (sh + w·2C, C floats each) and, where dsum is not
+// null, dsum's (after every warp's two; else null): the column sums of dx in fp32, for RC's c_proj bias gradient (the
+// residual's gradient is the projection's output gradient), so its GEMM needs no epilogue. add_warp_slices adds them.
+struct Slices { float *g, *b, *s; };
+__device__ Slices warp_slices(float* sh, const float* dsum, int warps, int w, int lane, int C) {
+    Slices sl{sh + (long)w * 2 * C, sh + (long)w * 2 * C + C, dsum ? sh + (long)warps * 2 * C + (long)w * C : nullptr};
+    for (int c = lane; c < 2 * C; c += 32) sl.g[c] = 0.f;
+    if (sl.s) for (int c = lane; c < C; c += 32) sl.s[c] = 0.f;
     __syncwarp();
-    return sd;
+    return sl;
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * gamma, written (acc = 0) or added (acc = 1: the
@@ -142,11 +144,8 @@ __device__ void layernorm_backward_rows(TO* dx, float* dgamma, float* dbeta, flo
                                         const float* gamma, const float* mean, const float* rstd, int N, int C, int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
-    float* sg = sh + (long)w * 2 * C;
-    float* sb = sg + C;
-    for (int c = lane; c < 2 * C; c += 32) sg[c] = 0.f;
-    float* sd = dsum_slice(dsum, sh, warps, w, lane, C);
-    __syncwarp();
+    const Slices sl = warp_slices(sh, dsum, warps, w, lane, C);
+    float *sg = sl.g, *sb = sl.b, *sd = sl.s;
     for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
         const TX* xr = x + (long)row * C;
         const TD* dr = dout + (long)row * C;
@@ -206,24 +205,21 @@ extern "C" __global__ void layernorm_backward_dbf16_xbf16(LN_BWD_ARGS(float, bf1
 extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(LN_BWD_ARGS(bf16_t, bf16_t, bf16_t)) { LN_BWD_BODY; }
 
 // The same backward for rows of at most 128·K columns (V = 4): a lane keeps its K chunks of x̂ and dout in registers,
-// so each row is read from memory once rather than twice, and dgamma/dbeta accumulate in registers with no shared
-// memory traffic per element; the warps meet in shared memory once, at the end. Same sums in the same order as
-// layernorm_backward_rows. Dynamic shared memory: warps * 2C floats. dxlo (or null): dx rounded to bf16 as well, the
-// operand the next block's backward GEMMs read, so they need no cast pass over dx; or in its place where dx is null
-// (bf16 streams' dh, read only in bf16). dsum (or null) += the column sums of dx in fp32, in per-warp shared slices
-// (registers would spill: the kernel is at 128). Dynamic shared memory: warps * 2C floats, warps * 3C with dsum.
+// so each row is read from memory once rather than twice. dgamma/dbeta (and dsum) accumulate in the warp's slices of
+// shared memory as in layernorm_backward_rows, a float4 read-modify-write per chunk: in registers they took 48 of the
+// kernel's 128 registers (with spills once dsum came), which held an SM to 16 warps, and the kernel to 1.7-2.3 TB/s
+// at preset M on the H100 where the forward, at 56 registers, reaches 2.95. Same sums in the same order as
+// layernorm_backward_rows. dxlo (or null): dx rounded to bf16 as well, the operand the next block's backward GEMMs
+// read, so they need no cast pass over dx; or in its place where dx is null (bf16 streams' dh, read only in bf16).
+// dsum (or null) += the column sums of dx in fp32. Dynamic shared memory: warps * 2C floats, warps * 3C with dsum.
 template <typename TD, typename TX, int K>
 __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout,
                                         const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C,
                                         int acc) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
-    float* sd = dsum_slice(dsum, sh, warps, w, lane, C);
-    float sg[K][4], sb[K][4];
-#pragma unroll
-    for (int k = 0; k < K; k++)
-#pragma unroll
-        for (int j = 0; j < 4; j++) sg[k][j] = sb[k][j] = 0.f;
+    const Slices sl = warp_slices(sh, dsum, warps, w, lane, C);
+    float *sg = sl.g, *sb = sl.b, *sd = sl.s;
     for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
         const TX* xr = x + (long)row * C;
         const TD* dr = dout + (long)row * C;
@@ -257,13 +253,16 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
                 float gv[4], ov[4];
                 loadv<4>(gamma + c, gv);
                 if (acc) loadv<4>(o + c, ov);   // (acc needs dx)
+                float4 tg = *reinterpret_cast<float4*>(sg + c), tb = *reinterpret_cast<float4*>(sb + c);
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     float d = r * (dv[k][j] * gv[j] - a - xh[k][j] * b);
                     ov[j] = acc ? ov[j] + d : d;
-                    sg[k][j] += dv[k][j] * xh[k][j];
-                    sb[k][j] += dv[k][j];
                 }
+                tg.x += dv[k][0] * xh[k][0]; tg.y += dv[k][1] * xh[k][1]; tg.z += dv[k][2] * xh[k][2]; tg.w += dv[k][3] * xh[k][3];
+                tb.x += dv[k][0]; tb.y += dv[k][1]; tb.z += dv[k][2]; tb.w += dv[k][3];
+                *reinterpret_cast<float4*>(sg + c) = tg;
+                *reinterpret_cast<float4*>(sb + c) = tb;
                 if (dx) storev<4>(o + c, ov);
                 if (dxlo) storev<4>(dxlo + (long)row * C + c, ov);
                 if (sd) {
@@ -274,30 +273,22 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
             }
         }
     }
-    float* sgw = sh + (long)w * 2 * C;
-#pragma unroll
-    for (int k = 0; k < K; k++) {
-        int c = (k * 32 + lane) * 4;
-        if (c < C)
-#pragma unroll
-            for (int j = 0; j < 4; j++) { sgw[c + j] = sg[k][j]; sgw[C + c + j] = sb[k][j]; }
-    }
     add_warp_slices(dgamma, dbeta, dsum, sh, warps, C);
 }
 
 // Kernels compiles this file once more per width with -DLN_BWD_K=ceil(C / 128) (at most 8), so the kernel has the
-// registers its own K needs: up to K = 6 (C = 768) two blocks of 8 warps fit on an SM without spills.
+// registers its own K needs: up to K = 6 (C = 768) three blocks of 8 warps fit on an SM (Kernels.lnBackwardBlocksPerSm).
 #ifndef LN_BWD_K
 #define LN_BWD_K 6   // Kernels.LN_REGS_DEFAULT_CHUNKS: the width the plain compile serves
 #endif
 #define LN_BWD_REGS_ARGS(TD, TX) float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout, \
         const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k(LN_BWD_REGS_ARGS(float, float)) {
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 3 : 2) void layernorm_backward_regs_k(LN_BWD_REGS_ARGS(float, float)) {
     layernorm_backward_regs<float, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 3 : 2) void layernorm_backward_regs_k_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
     layernorm_backward_regs<bf16_t, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 2 : 1) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
+extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 3 : 2) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
     layernorm_backward_regs<bf16_t, bf16_t, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
 }
