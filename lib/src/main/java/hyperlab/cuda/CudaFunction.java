@@ -9,6 +9,7 @@ public final class CudaFunction {
     private final String name;
     private final MemorySegment handle;
     private final Emulator.Library emulated;
+    private int sharedAllowed = 48 * 1024;   // dynamic shared memory launches may ask for: the default until an opt-in
 
     CudaFunction(Gpu gpu, String name, MemorySegment handle, Emulator.Library emulated) {
         this.gpu = gpu;
@@ -45,13 +46,15 @@ public final class CudaFunction {
 
     /**
      * Lets launches ask for up to {@code bytes} of dynamic shared memory; past 48 KB a kernel must opt in this way
-     * (cuFuncSetAttribute, MAX_DYNAMIC_SHARED_SIZE_BYTES). The emulator needs no opt-in. Returns this function.
+     * (cuFuncSetAttribute, MAX_DYNAMIC_SHARED_SIZE_BYTES). Only a size past what is already allowed calls the driver,
+     * so callers may ask before every launch; the allowance never shrinks. The emulator needs no opt-in. Returns this.
      */
-    public CudaFunction allowSharedMemory(int bytes) {
-        if (emulated != null) return this;
+    public synchronized CudaFunction allowSharedMemory(int bytes) {
+        if (emulated != null || bytes <= sharedAllowed) return this;
         gpu.makeCurrent();
         gpu.drv.call("cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + bytes + ")", gpu.drv.funcSetAttribute,
                 handle, Driver.FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+        sharedAllowed = bytes;
         return this;
     }
 

@@ -10,10 +10,8 @@ import hyperlab.cuda.Gpu;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -30,8 +28,6 @@ final class Kernels {
     /** layernorm.cu: its plain compile, and by K the builds whose backward keeps rows of up to 128·K columns in registers. */
     private final CudaModule lnModule;
     private final Map<Integer, CudaModule> lnBwdRegs = new HashMap<>();
-    /** The LayerNorm backwards already opted in to more than 48 KiB of shared memory (one driver call each). */
-    private final Set<CudaFunction> lnOptedIn = new HashSet<>();
     /** At most 8 chunks; layernorm.cu compiled without -DLN_BWD_K holds the kernel for 6 (C = 768, preset M). */
     static final int LN_REGS_MAX_CHUNKS = 8, LN_REGS_DEFAULT_CHUNKS = 6;
     private final Gpu gpu;
@@ -196,8 +192,7 @@ final class Kernels {
 
     /** f, opted in once to the LayerNorm backward's most shared memory: warps · 3 slices · width ≤ 1.5 · LN_SHARED_FLOATS floats. */
     private CudaFunction lnShared(CudaFunction f) {
-        if (lnOptedIn.add(f)) f.allowSharedMemory(LN_SHARED_FLOATS * 3 / 2 * Float.BYTES);
-        return f;
+        return f.allowSharedMemory(LN_SHARED_FLOATS * 3 / 2 * Float.BYTES);
     }
 
     void gelu(DeviceTensor out, DeviceTensor x, long count) {

@@ -66,8 +66,6 @@ public final class StreamMaps implements AutoCloseable {
                                                     // least two rows and two token tiles per row, so short inputs test both
     private static final Map<List<Object>, CudaModule> MODULES = new ConcurrentHashMap<>();   // (gpu, options) -> module
     private static final Map<CudaModule, LaunchShape> SHAPES = new ConcurrentHashMap<>();
-    private static final int DEFAULT_SHARED = 48 * 1024;   // dynamic shared memory a kernel gets without opting in
-    private static final Map<CudaFunction, Integer> OPTED_IN = new ConcurrentHashMap<>();   // kernel -> bytes allowed past it
 
     private final Gpu gpu;
     private final Paradigm paradigm;
@@ -343,7 +341,7 @@ public final class StreamMaps implements AutoCloseable {
         int warps = RED_THREADS / 32, perBlock = warps * (dbias == null ? 1 : MERGE_BIAS_TOKENS);
         int slice = (c + 32 * v - 1) / (32 * v) * 32 * v;   // a warp's lane-major bias slice (streams.cu SM_BIAS_SLICE)
         int grid = (tokens + perBlock - 1) / perBlock, shared = dbias == null ? 0 : warps * slice * Float.BYTES;
-        allowShared(kernel, shared);
+        kernel.allowSharedMemory(shared);   // past 48 KB at widths over 3,072 (the module serves instances of any width)
         step("bwd.merge", () -> kernel.launch(Dim3.of(grid), Dim3.of(RED_THREADS), shared,
                 dOut, x, f, post, df, dres, dpost, dbias == null ? 0L : dbias, tokens, c, v));
     }
@@ -567,19 +565,6 @@ public final class StreamMaps implements AutoCloseable {
      * Columns per access of the stream kernels: 16 bytes of the streams' dtype (8 bf16, 4 fp32) where C and every
      * tensor's start allow it, else 4, else 1. bf16 streams moved 8 bytes per access until 8 columns were allowed.
      */
-    /**
-     * Opts kernel in to bytes of dynamic shared memory where that is past the default 48 KB (sm_merge_backward's bias
-     * slices at widths over 3,072), once per kernel and size; the module's kernels are shared by instances of any width.
-     */
-    private static void allowShared(CudaFunction kernel, int bytes) {
-        if (bytes <= DEFAULT_SHARED) return;
-        OPTED_IN.compute(kernel, (k, allowed) -> {
-            if (allowed != null && allowed >= bytes) return allowed;
-            k.allowSharedMemory(bytes);
-            return bytes;
-        });
-    }
-
     private int columnsPerAccess(DeviceTensor... ts) {
         if (xType == DType.BF16 && c % 8 == 0 && Kernels.vector(8, ts) == 8) return 8;
         return c % 4 == 0 ? Kernels.vector(4, ts) : 1;
