@@ -122,6 +122,13 @@ __device__ void add_warp_slices(float* dgamma, float* dbeta, float* dsum, const 
     }
 }
 
+// s[0..3] += v[0..3] for a 16-byte aligned slice entry: one shared-memory read and one write of 16 bytes.
+__device__ __forceinline__ void add4(float* s, const float* v) {
+    float4 t = *reinterpret_cast<float4*>(s);
+    t.x += v[0]; t.y += v[1]; t.z += v[2]; t.w += v[3];
+    *reinterpret_cast<float4*>(s) = t;
+}
+
 // This warp's slices of shared memory, zeroed: dgamma's and dbeta's (sh + w·2C, C floats each) and, where dsum is not
 // null, dsum's (after every warp's two; else null): the column sums of dx in fp32, for RC's c_proj bias gradient (the
 // residual's gradient is the projection's output gradient), so its GEMM needs no epilogue. add_warp_slices adds them.
@@ -253,23 +260,18 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
                 float gv[4], ov[4];
                 loadv<4>(gamma + c, gv);
                 if (acc) loadv<4>(o + c, ov);   // (acc needs dx)
-                float4 tg = *reinterpret_cast<float4*>(sg + c), tb = *reinterpret_cast<float4*>(sb + c);
+                float gx[4];
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     float d = r * (dv[k][j] * gv[j] - a - xh[k][j] * b);
                     ov[j] = acc ? ov[j] + d : d;
+                    gx[j] = dv[k][j] * xh[k][j];
                 }
-                tg.x += dv[k][0] * xh[k][0]; tg.y += dv[k][1] * xh[k][1]; tg.z += dv[k][2] * xh[k][2]; tg.w += dv[k][3] * xh[k][3];
-                tb.x += dv[k][0]; tb.y += dv[k][1]; tb.z += dv[k][2]; tb.w += dv[k][3];
-                *reinterpret_cast<float4*>(sg + c) = tg;
-                *reinterpret_cast<float4*>(sb + c) = tb;
+                add4(sg + c, gx);
+                add4(sb + c, dv[k]);
                 if (dx) storev<4>(o + c, ov);
                 if (dxlo) storev<4>(dxlo + (long)row * C + c, ov);
-                if (sd) {
-                    float4 t = *reinterpret_cast<float4*>(sd + c);
-                    t.x += ov[0]; t.y += ov[1]; t.z += ov[2]; t.w += ov[3];
-                    *reinterpret_cast<float4*>(sd + c) = t;
-                }
+                if (sd) add4(sd + c, ov);
             }
         }
     }
