@@ -294,16 +294,6 @@ __device__ __forceinline__ float quad_sum(float v) {
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-// p[0] += a, p[1] += b (p 8-byte aligned): one vector reduction on sm_90, two atomics before.
-__device__ __forceinline__ void red2(float* p, float a, float b) {
-#if !defined(HYPERLAB_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(a), "f"(b) : "memory");
-#else
-    atomicAdd(p, a);
-    atomicAdd(p + 1, b);
-#endif
-}
-
 // Queues rows [r0, r0 + ROWS) of a [*, HD] matrix with row stride ld into the tile [ROWS][KP] (rows >= limit: zeros).
 template <int ROWS, int THREADS = 128>
 __device__ __forceinline__ void load_async(bf16_t* tile, const bf16_t* src, long ld, int r0, int limit) {
@@ -393,7 +383,7 @@ __device__ __forceinline__ void add_column_sums(float* dbias, int row0, int limi
             s0 += __shfl_xor_sync(0xffffffffu, s0, o);
             s1 += __shfl_xor_sync(0xffffffffu, s1, o);
         }
-        if (g == 0) red2(dbias + dn * 8 + 2 * t, s0, s1);
+        if (g == 0) redv<2>(dbias + dn * 8 + 2 * t, {s0, s1});
     }
 }
 
@@ -644,8 +634,8 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
                     mma_bf16(acc, da[0], bb);
                     mma_bf16(acc, da[1], bb + 2);
                 }
-                if (r0 < Tn) red2(dq_rows + (long)r0 * C + nt * 8, acc[0], acc[1]);
-                if (r1 < Tn) red2(dq_rows + (long)r1 * C + nt * 8, acc[2], acc[3]);
+                if (r0 < Tn) redv<2>(dq_rows + (long)r0 * C + nt * 8, {acc[0], acc[1]});
+                if (r1 < Tn) redv<2>(dq_rows + (long)r1 * C + nt * 8, {acc[2], acc[3]});
             }
         }
         __syncthreads();   // the next iteration queues the tile after next into this stage and rewrites dS^T

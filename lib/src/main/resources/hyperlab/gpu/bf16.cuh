@@ -51,3 +51,17 @@ __device__ __forceinline__ void storev(T* p, const float (&in)[V]) {
     for (int j = 0; j < V; j++) store(&k.v[j], in[j]);
     *reinterpret_cast<Pack<T, V>*>(p) = k;
 }
+
+// p[0..V) += a[0..V) for V = 1, 2 or 4 (p aligned to V floats): one red.global.add.v2/.v4.f32 on sm_90, V atomics
+// elsewhere. An L2 atomic costs about the same for four floats as for one (the wte gradient's scatter-add, dQ's sums).
+template <int V>
+__device__ __forceinline__ void redv(float* p, const float (&a)[V]) {
+#if !defined(HYPERLAB_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if constexpr (V == 4)
+        asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "f"(a[0]), "f"(a[1]), "f"(a[2]), "f"(a[3]) : "memory");
+    else if constexpr (V == 2)
+        asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(a[0]), "f"(a[1]) : "memory");
+    else
+#endif
+    for (int j = 0; j < V; j++) atomicAdd(p + j, a[j]);
+}

@@ -19,17 +19,6 @@ extern "C" __global__ void encoder_forward_bf16(bf16_t* x, const int* ids, const
 }
 
 // dwte[ids[i]] += sum_s dx[i, s]  (atomics: tokens repeat), dwpe[t] += sum_{b,s} dx[b*T + t, s] (one thread each).
-// p[0..3] += a[0..3] (p 16-byte aligned): one vector reduction on sm_90, four atomics elsewhere. The wte gradient is a
-// scatter-add of 16384 x 768 values at preset M, and an L2 atomic costs about the same for one float as for four.
-__device__ __forceinline__ void red4(float* p, const float (&a)[4]) {
-#if !defined(HYPERLAB_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "f"(a[0]), "f"(a[1]), "f"(a[2]), "f"(a[3]) : "memory");
-#else
-#pragma unroll
-    for (int j = 0; j < 4; j++) atomicAdd(p + j, a[j]);
-#endif
-}
-
 // V columns per thread (4 where C % 4 == 0 and the rows are 16-byte aligned, else 1)
 template <typename S, int V>
 __device__ __forceinline__ void encoder_backward_wte_t(float* dwte, const S* dx, const int* ids, int N, int C, int n) {
@@ -45,9 +34,7 @@ __device__ __forceinline__ void encoder_backward_wte_t(float* dwte, const S* dx,
 #pragma unroll
         for (int j = 0; j < V; j++) g[j] += a[j];
     }
-    float* to = dwte + (long)ids[i] * C + c;
-    if constexpr (V == 4) red4(to, g);
-    else atomicAdd(to, g[0]);
+    redv<V>(dwte + (long)ids[i] * C + c, g);   // the scatter-add of 16384 x 768 values at preset M
 }
 extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dx, const int* ids, int N, int C, int n, int v) {
     if (v == 4) encoder_backward_wte_t<float, 4>(dwte, dx, ids, N, C, n);
