@@ -1354,7 +1354,8 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                     mma_bf16(acc[j], ah, phh[j][k]);
                 }
             }
-            // ... then H_resᵀ dOut + H_pre dh + coef x, and the store as bf16 pairs
+            // ... then H_resᵀ dOut + H_pre dh + coef x as bf16 pairs, which the quad trades so that lane t holds the 8
+            // columns cw + 8 t .. of its row: one 16-byte store per row and quad (pairs: 8 rows x 16 bytes, 8 stores a tile)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int s = g + 8 * h;
@@ -1362,6 +1363,7 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 float hr[NS];
 #pragma unroll
                 for (int jj = 0; jj < NS; jj++) hr[jj] = st[L::RES + s * NS * NS + jj * NS + i];
+                unsigned pr[4];                              // columns cw + 8 j + 2 t, + 1
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     const int col = cw + 8 * j + 2 * t4;
@@ -1374,9 +1376,24 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                         a0 += hr[jj] * lo_of(ov);
                         a1 += hr[jj] * hi_of(ov);
                     }
-                    if (s < nt && c0 + col < c)
-                        *reinterpret_cast<unsigned*>(dx + (t0 + s) * d + (long long) i * c + c0 + col) = pack2(a0, a1);
+                    pr[j] = pack2(a0, a1);
                 }
+                unsigned got[4];                             // from lane t4 ^ r: its pr[t4], columns cw + 8 t4 + 2 (t4 ^ r), + 1
+#pragma unroll
+                for (int r = 0; r < 4; r++) {                // lane t4 ^ r wants this lane's pr[t4 ^ r]
+                    const int want = t4 ^ r;
+                    const unsigned send = want == 0 ? pr[0] : want == 1 ? pr[1] : want == 2 ? pr[2] : pr[3];
+                    got[r] = r == 0 ? send : __shfl_xor_sync(0xffffffffu, send, r);
+                }
+                Pack<unsigned, 4> out;                       // columns cw + 8 t4 + 2 k, + 1: got[k ^ t4]
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    const int r = k ^ t4;
+                    out.v[k] = r == 0 ? got[0] : r == 1 ? got[1] : r == 2 ? got[2] : got[3];
+                }
+                const int col = cw + 8 * t4;
+                if (s < nt && c0 + col < c)
+                    *reinterpret_cast<Pack<unsigned, 4>*>(dx + (t0 + s) * d + (long long) i * c + c0 + col) = out;
             }
             // dΦ_cat[q, m] += Σ_s x[s, q] (r·dz)[s, m]: A = xᵀ by ldmatrix.trans (rows q, k = the 16 tokens), B = dz
             unsigned xa[2][4];
