@@ -982,7 +982,7 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 
 // The maps' backward with what it starts from, dL/dH_pre[t, i] = <dh_t, x_t,i>, in one launch (the dots and the maps
 // as two kernels measured 0.062 + 0.028 ms per block at preset M, bf16 streams, H100): a block of 128 threads takes
-// SM_DM_TOKENS tokens; warp w sums the dots of its 8 tokens one token at a time (every lane on one row: wide, coalesced
+// SM_DM_TOKENS tokens; warp w sums the dots of its 8 tokens two tokens at a time (every lane on one row: wide, coalesced
 // reads; V columns per access as for sm_aggregate), then the first SM_DM_TOKENS·LP threads run the maps' backward,
 // LP per token, from the dots in shared memory and the forward's u and r.
 #define SM_DM_TOKENS 32
@@ -995,33 +995,35 @@ __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, 
     __shared__ float dps[SM_DM_TOKENS][NS];
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const long long t0 = (long long) blockIdx.x * SM_DM_TOKENS;
-    for (int k = 0; k < PER_WARP; k++) {
+    for (int k = 0; k < PER_WARP; k += 2) {            // (one at a time left a warp 5 loads in flight per lane)
         const int s = w * PER_WARP + k;
-        const long long t = t0 + s;
-        float acc[NS];
+        float acc[2][NS];
 #pragma unroll
-        for (int i = 0; i < NS; i++) acc[i] = 0.f;
-        if (t < tokens) {
-            const xs_t* xt = x + t * NS * c;
-            const xs_t* gt = dh + t * c;
-#pragma unroll 2
-            for (int cc = lane * V; cc < c; cc += 32 * V) {
+        for (int e = 0; e < 2; e++)
+#pragma unroll
+            for (int i = 0; i < NS; i++) acc[e][i] = 0.f;
+        for (int cc = lane * V; cc < c; cc += 32 * V) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const long long t = t0 + s + e < tokens ? t0 + s + e : tokens - 1;   // (past the last token: dots unused)
                 float gv[V], xv[V];
-                loadv<V>(gt + cc, gv);
+                loadv<V>(dh + t * c + cc, gv);
 #pragma unroll
                 for (int i = 0; i < NS; i++) {
-                    loadv<V>(xt + (long long) i * c + cc, xv);
+                    loadv<V>(x + (t * NS + i) * c + cc, xv);
 #pragma unroll
-                    for (int v = 0; v < V; v++) acc[i] += gv[v] * xv[v];
+                    for (int v = 0; v < V; v++) acc[e][i] += gv[v] * xv[v];
                 }
             }
         }
 #pragma unroll
-        for (int i = 0; i < NS; i++) {
+        for (int e = 0; e < 2; e++)
 #pragma unroll
-            for (int o = 16; o > 0; o >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], o);
-            if (lane == 0) dps[s][i] = acc[i];
-        }
+            for (int i = 0; i < NS; i++) {
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) acc[e][i] += __shfl_xor_sync(0xffffffffu, acc[e][i], o);
+                if (lane == 0) dps[s + e][i] = acc[e][i];
+            }
     }
     __syncthreads();
     const int tid = threadIdx.x;
