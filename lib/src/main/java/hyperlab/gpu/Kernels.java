@@ -4,7 +4,6 @@ import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaFunction;
 import hyperlab.cuda.CudaModule;
 import hyperlab.cuda.DType;
-import hyperlab.cuda.DeviceInfo;
 import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
@@ -234,28 +233,8 @@ final class Kernels {
 
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
     void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
-        crossEntropyForwardBackward(logits, losses, targets, rows, vocab, scale, rowCacheBytes(vocab * logits.dtype().bytes()) > 0);
-    }
-
-    /** The same; cacheRows keeps each row in shared memory between the kernel's two passes (where rowCacheBytes allows). */
-    void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale,
-                                     boolean cacheRows) {
-        CudaFunction f = bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd;
-        int shared = cacheRows ? rowCacheBytes(vocab * logits.dtype().bytes()) : 0;
-        if (cacheRows && shared == 0)
-            throw new IllegalArgumentException("a row of " + vocab + " logits does not fit in shared memory twice an SM: cacheRows=false");
-        f.allowSharedMemory(shared);
-        f.launch(Dim3.of(rows), Dim3.of(512), shared, logits, losses, targets, vocab, scale, rowVector(vocab, logits), shared > 0 ? 1 : 0);
-    }
-
-    /**
-     * rowBytes rounded to 16, or 0 where two blocks of that much shared memory (plus a KB of static memory each) would
-     * not fit an SM of this GPU: with one block an SM, the kernel's reductions would leave the memory system idle.
-     */
-    int rowCacheBytes(int rowBytes) {
-        int bytes = (rowBytes + 15) / 16 * 16;
-        DeviceInfo d = gpu.info();
-        return bytes <= d.sharedPerBlockOptin() && 2 * (bytes + 1024) <= d.sharedPerSm() ? bytes : 0;
+        (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale,
+                rowVector(vocab, logits));
     }
 
     void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {

@@ -284,10 +284,7 @@ class KernelsGpuTest {
         return 0.5 * x * (1 + org.apache.commons.math3.special.Erf.erf(x / Math.sqrt(2)));
     }
 
-    /**
-     * Rows of 1004 (F32) or 1000 (BF16) logits take the 16-byte path, 1003 the one-element path; each both with the rows
-     * kept in shared memory between the passes and read twice from global memory.
-     */
+    /** Rows of 1004 (F32) or 1000 (BF16) logits take the 16-byte path, 1003 the one-element path. */
     @ParameterizedTest(name = "{0} vocab {1}")
     @CsvSource({"F32, 1003", "F32, 1004", "BF16, 1000", "BF16, 1003"})
     void crossEntropyLossAndGradientMatchFloat64(DType dtype, int vocab) {
@@ -311,30 +308,11 @@ class KernelsGpuTest {
         double tol = dtype == DType.BF16 ? 4e-3 : 1e-5;      // the gradient is stored in the logits' dtype
         try (DeviceArena a = gpu.arena()) {
             DeviceTensor dl = a.of(dtype, logits, rows, vocab), t = a.alloc(DType.I32, rows).copyFrom(targets);
-            DeviceTensor dl2 = a.of(dtype, logits, rows, vocab);
-            DeviceTensor losses = a.alloc(DType.F32, rows), only = a.alloc(DType.F32, rows), losses2 = a.alloc(DType.F32, rows);
-            assertTrue(k.rowCacheBytes(vocab * dtype.bytes()) > 0, "a row of " + vocab + " fits in shared memory");
+            DeviceTensor losses = a.alloc(DType.F32, rows), only = a.alloc(DType.F32, rows);
             k.crossEntropy(dl, only, t, rows, vocab);
-            k.crossEntropyForwardBackward(dl, losses, t, rows, vocab, scale, true);
-            k.crossEntropyForwardBackward(dl2, losses2, t, rows, vocab, scale, false);
+            k.crossEntropyForwardBackward(dl, losses, t, rows, vocab, scale);
             double e1 = relError(losses.toFloatArray(), loss), e2 = relError(only.toFloatArray(), loss), e3 = relError(dl.toFloatArray(), grad);
             assertTrue(e1 < 1e-6 && e2 < 1e-6 && e3 < tol, "losses " + e1 + " / " + e2 + ", gradient " + e3);
-            assertArrayEquals(losses.toFloatArray(), losses2.toFloatArray(), "losses: rows cached or not, the same sums");
-            assertArrayEquals(dl.toFloatArray(), dl2.toFloatArray(), "gradient: rows cached or not, the same values");
-        }
-    }
-
-    /** Two blocks an SM (an H100's 228 KB, which the emulator reports): GPT-2's bf16 rows fit, its fp32 rows do not. */
-    @Test
-    void crossEntropyCachesRowsThatFitTwiceAnSm() {
-        assumeTrue(gpu.info().sharedPerSm() == 228 * 1024, "the H100's shared memory per SM");
-        assertEquals(100_608, k.rowCacheBytes(50_304 * 2));
-        assertEquals(0, k.rowCacheBytes(50_304 * 4));
-        try (DeviceArena a = gpu.arena()) {
-            DeviceTensor big = a.alloc(DType.F32, 50_304), losses = a.alloc(DType.F32, 1), t = a.alloc(DType.I32, 1);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> k.crossEntropyForwardBackward(big, losses, t, 1, 50_304, 1f, true));
-            assertTrue(e.getMessage().contains("cacheRows=false"), e.getMessage());
         }
     }
 
