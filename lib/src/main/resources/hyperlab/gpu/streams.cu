@@ -879,7 +879,8 @@ extern "C" __global__ void sm_merge(const xs_t* __restrict__ x, const xs_t* __re
 // the end. A slice is lane-major (column lane·V + v + 32V·k at [(k·V + v)·32 + lane], SM_BIAS_SLICE(c) floats), so a
 // warp's adds hit 32 banks: column-major, V = 8 put 8 lanes on each bank and cost 19 us a call at preset M (H100).
 // The block's atomics go in column order, 4 columns a vector reduction: in slice order a warp's 32 atomics at stride V
-// touched 32 sectors, and the kernel took 0.176 ms a call against 0.105 (ncu, H100, preset M).
+// touched 32 sectors, and the kernel took 0.176 ms a call against 0.105 before the slices (ncu, H100, preset M); in
+// column order 0.1008 against that 0.1055 (kernels-fc42904-h100.json).
 template <int V, typename T>
 __device__ __forceinline__ void merge_backward_cols(const xs_t* __restrict__ dout, const xs_t* __restrict__ x,
         const xs_t* __restrict__ f, const float* __restrict__ post, T* __restrict__ df, float* __restrict__ dres,
@@ -995,7 +996,7 @@ __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, 
     __shared__ float dps[SM_DM_TOKENS][NS];
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const long long t0 = (long long) blockIdx.x * SM_DM_TOKENS;
-    for (int k = 0; k < PER_WARP; k += 2) {            // (one at a time left a warp 5 loads in flight per lane)
+    for (int k = 0; k < PER_WARP; k += 2) {            // (one at a time: 0.0834 against 0.0824 ms a call, ncu, H100, preset M)
         const int s = w * PER_WARP + k;
         float acc[2][NS];
 #pragma unroll
@@ -1357,7 +1358,10 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 }
             }
             // ... then H_resᵀ dOut + H_pre dh + coef x as bf16 pairs, which the quad trades so that lane t holds the 8
-            // columns cw + 8 t .. of its row: one 16-byte store per row and quad (pairs: 8 rows x 16 bytes, 8 stores a tile)
+            // columns cw + 8 t .. of its row: 2 stores a warp tile of 8 rows x 64 bytes (the pairs themselves took 8 of
+            // 8 rows x 16 bytes: 0.1761 against 0.1723 ms a call, ncu, H100, preset M)
+            // a[k] by selects (an index unknown at compile time would put a in local memory)
+            auto pick = [](const unsigned (&a)[4], int k) { return k == 0 ? a[0] : k == 1 ? a[1] : k == 2 ? a[2] : a[3]; };
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int s = g + 8 * h;
@@ -1383,16 +1387,12 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 unsigned got[4];                             // from lane t4 ^ r: its pr[t4], columns cw + 8 t4 + 2 (t4 ^ r), + 1
 #pragma unroll
                 for (int r = 0; r < 4; r++) {                // lane t4 ^ r wants this lane's pr[t4 ^ r]
-                    const int want = t4 ^ r;
-                    const unsigned send = want == 0 ? pr[0] : want == 1 ? pr[1] : want == 2 ? pr[2] : pr[3];
+                    const unsigned send = pick(pr, t4 ^ r);
                     got[r] = r == 0 ? send : __shfl_xor_sync(0xffffffffu, send, r);
                 }
                 Pack<unsigned, 4> out;                       // columns cw + 8 t4 + 2 k, + 1: got[k ^ t4]
 #pragma unroll
-                for (int k = 0; k < 4; k++) {
-                    const int r = k ^ t4;
-                    out.v[k] = r == 0 ? got[0] : r == 1 ? got[1] : r == 2 ? got[2] : got[3];
-                }
+                for (int k = 0; k < 4; k++) out.v[k] = pick(got, k ^ t4);
                 const int col = cw + 8 * t4;
                 if (s < nt && c0 + col < c)
                     *reinterpret_cast<Pack<unsigned, 4>*>(dx + (t0 + s) * d + (long long) i * c + c0 + col) = out;
