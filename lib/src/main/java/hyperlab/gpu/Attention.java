@@ -180,14 +180,14 @@ public final class Attention implements AutoCloseable {
             Dim3 keyBlocks = Dim3.of((time + tiling.keys() - 1) / tiling.keys(), batch * heads);
             Object bias = dbias != null ? dbias : (Object) 0L;      // a null pointer: no bias gradient
             bwd.launch(keyBlocks, Dim3.of(2 * tiling.keys()), 0, qkv, dy, lse, d, acc, dqkv, bias, heads, time, scaleLog2, scale);
-            dqStore.launch(Kernels.columnTiles((int) tokens, width(), 8, gpu.info().smCount()), Dim3.of(32, 8), 0, acc, dqkv, bias, (int) tokens, width(), scale);
+            dqStore.launch(Kernels.columnTiles((int) tokens, width(), 8), Dim3.of(32, 8), 0, acc, dqkv, bias, (int) tokens, width(), scale);
         } else {
             delta.launch(Dim3.cover(rows, 256), Dim3.of(256), 0, dy, y, d, heads, time, rows);
             dkdv.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             dq.launch(grid, Dim3.of(64), 0, qkv, dy, lse, d, dqkv, heads, time, scale);
             if (dbias != null) {
                 int cols = 3 * width(), v = Kernels.rowVector(cols, dqkv);
-                biasSums.launch(Kernels.columnTiles((int) tokens, cols, v, gpu.info().smCount()), Dim3.of(32, 8), 0, dbias, dqkv, (int) tokens, cols, v);
+                biasSums.launch(Kernels.columnTiles((int) tokens, cols, v), Dim3.of(32, 8), 0, dbias, dqkv, (int) tokens, cols, v);
             }
         }
     }

@@ -216,19 +216,9 @@ final class Kernels {
         (bf16(dout) ? biasBwdBf16 : biasBwd).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dbias, dout, rows, cols, v);
     }
 
-    /**
-     * The grid of the column-sum kernels (blocks of 256 threads): 32·v columns per block, and the rows in chunks of at
-     * least 32, enough of them for two waves of 8 blocks an SM. With a fixed 128 chunks, dQ's store at preset M ran
-     * 3 blocks of columns as 384 blocks (2.9 an SM, 2.2 TB/s on the H100) and the GELU backward 1.45 waves.
-     */
-    static Dim3 columnTiles(int rows, int cols, int v, int sms) {
-        int x = (cols + 32 * v - 1) / (32 * v);
-        int y = Math.max(1, Math.min(rows / 32, (16 * Math.max(1, sms) + x - 1) / x));
-        return Dim3.of(x, y);
-    }
-
-    Dim3 columnTiles(int rows, int cols, int v) {
-        return columnTiles(rows, cols, v, smCount);
+    /** The grid of the column-sum kernels: 32·v columns per block, rows in up to 512 chunks of at least 128. */
+    static Dim3 columnTiles(int rows, int cols, int v) {
+        return Dim3.of((cols + 32 * v - 1) / (32 * v), Math.max(1, Math.min(512, rows / 128)));
     }
 
     /** {@code width} (elements per vector access) where every tensor starts on a width-element boundary, else 1. */
