@@ -17,8 +17,6 @@ final class Driver {
     static final int ATTR_MULTIPROCESSOR_COUNT = 16;
     static final int ATTR_CC_MAJOR = 75;
     static final int ATTR_CC_MINOR = 76;
-    static final int ATTR_MAX_SHARED_PER_SM = 81;
-    static final int ATTR_MAX_SHARED_PER_BLOCK_OPTIN = 97;
     static final int FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
     final NativeLib lib;

@@ -26,9 +26,7 @@ public final class Gpu {
         this.emu = emu;
         this.ctx = null;
         this.stream = null;
-        // (an H100's shared memory: the emulator gives a kernel whatever it asks for)
-        this.info = new DeviceInfo(-1, "CPU emulator (" + emu.compiler() + ")", 0, 0, 1, Runtime.getRuntime().maxMemory(),
-                227 * 1024, 228 * 1024);
+        this.info = new DeviceInfo(-1, "CPU emulator (" + emu.compiler() + ")", 0, 0, 1, Runtime.getRuntime().maxMemory());
     }
 
     Gpu(Driver drv, int ordinal) {
@@ -44,8 +42,7 @@ public final class Gpu {
             drv.call("cuDeviceTotalMem", drv.deviceTotalMem, mem, d);
             info = new DeviceInfo(ordinal, name.getString(0), attribute(a, Driver.ATTR_CC_MAJOR, d),
                     attribute(a, Driver.ATTR_CC_MINOR, d), attribute(a, Driver.ATTR_MULTIPROCESSOR_COUNT, d),
-                    mem.get(JAVA_LONG, 0), attribute(a, Driver.ATTR_MAX_SHARED_PER_BLOCK_OPTIN, d),
-                    attribute(a, Driver.ATTR_MAX_SHARED_PER_SM, d));
+                    mem.get(JAVA_LONG, 0));
             MemorySegment c = a.allocate(ADDRESS);
             drv.call("cuDevicePrimaryCtxRetain", drv.primaryCtxRetain, c, d);
             ctx = c.get(ADDRESS, 0);

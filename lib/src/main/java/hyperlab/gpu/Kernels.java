@@ -24,7 +24,7 @@ final class Kernels {
     private final CudaFunction encFwd, encFwdBf16, encBwdWte, encBwdWteBf16, encBwdWpe, encBwdWpeBf16, meanFwd, meanFwdBf16, meanBwd,
             meanBwdBf16;
     private final CudaFunction lnFwd, lnFwdBf16, lnFwdBf16X, geluFwd, geluFwdBf16, geluBwdBias, geluBwdBiasBf16, biasBwd, biasBwdBf16, toBf16;
-    private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwdBwdBf16Staged, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
+    private final CudaFunction ceFwdBwd, ceFwdBwdBf16, ceFwdBwdBf16Regs, ceFwd, ceFwdBf16, sumsqPartial, sumsqFinish, adamw;
     /** layernorm.cu: its plain compile, and by K the builds whose backward keeps rows of up to 128·K columns in registers. */
     private final CudaModule lnModule;
     private final Map<Integer, CudaModule> lnBwdRegs = new HashMap<>();
@@ -66,7 +66,7 @@ final class Kernels {
         toBf16 = precision.function("to_bf16");
         ceFwdBwd = cls.function("crossentropy_forward_backward");
         ceFwdBwdBf16 = cls.function("crossentropy_forward_backward_bf16");
-        ceFwdBwdBf16Staged = cls.function("crossentropy_forward_backward_bf16_staged");
+        ceFwdBwdBf16Regs = cls.function("crossentropy_forward_backward_bf16_regs");
         ceFwd = cls.function("crossentropy_forward");
         ceFwdBf16 = cls.function("crossentropy_forward_bf16");
         sumsqPartial = opt.function("sumsq_partial");
@@ -235,21 +235,24 @@ final class Kernels {
     /** Per-row losses, and logits overwritten by d(scale·Σ losses)/d logits. */
     void crossEntropyForwardBackward(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab, float scale) {
         int v = rowVector(vocab, logits);
-        int shared = ceStagedBytes(bf16(logits), v, vocab);
-        if (shared > 0)
-            ceFwdBwdBf16Staged.allowSharedMemory(shared).launch(Dim3.of(Math.min(rows, smCount)), Dim3.of(1024), shared,
-                    logits, losses, targets, rows, vocab, scale);
+        int threads = ceRegisterThreads(bf16(logits), v, vocab);
+        if (threads > 0)
+            ceFwdBwdBf16Regs.launch(Dim3.of(rows), Dim3.of(threads), 0, logits, losses, targets, vocab, scale);
         else
             (bf16(logits) ? ceFwdBwdBf16 : ceFwdBwd).launch(Dim3.of(rows), Dim3.of(512), 0, logits, losses, targets, vocab, scale, v);
     }
 
+    /** 16-byte chunks of a row one thread of crossentropy_forward_backward_bf16_regs holds (CE_CHUNKS in classifier.cu). */
+    static final int CE_CHUNKS = 8;
+
     /**
-     * Shared memory of the staged cross-entropy (two bf16 rows), or 0 where it does not apply: fp32 logits, unaligned
-     * rows, or two rows (plus a KB of static memory) past what a block of this GPU may opt in to.
+     * Threads a block for the cross-entropy that keeps its row in registers (a thread a 16-byte chunk, at most 1024,
+     * a multiple of 32), or 0 where the row cannot take it: fp32 logits, unaligned rows, or more than 1024 · 8 chunks.
      */
-    int ceStagedBytes(boolean bf16, int vector, int vocab) {
-        int bytes = 2 * vocab * 2;
-        return bf16 && vector == 8 && bytes + 1024 <= gpu.info().sharedPerBlockOptin() ? bytes : 0;
+    static int ceRegisterThreads(boolean bf16, int vector, int vocab) {
+        int chunks = vocab / 8;
+        if (!bf16 || vector != 8 || chunks > 1024 * CE_CHUNKS) return 0;
+        return Math.min(1024, (chunks + 31) / 32 * 32);
     }
 
     void crossEntropy(DeviceTensor logits, DeviceTensor losses, DeviceTensor targets, int rows, int vocab) {

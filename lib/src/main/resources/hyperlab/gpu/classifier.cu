@@ -1,12 +1,13 @@
-// Fused softmax cross-entropy over the vocabulary: writes each row's loss -log softmax(logits)[target] and overwrites
-// the logits with their gradient (softmax - onehot) * scale, so the [N, V] probabilities never exist as a separate
-// buffer. Logits are fp32, or bf16 for the bf16 engine (fp32 maths either way; needs bf16.cuh and async.cuh). The
-// [N, V] logits are the largest tensor of a step, so the kernels are built around how often they touch them: bf16 rows
-// that fit shared memory twice are read once (the staged kernel below); other rows take two passes, one block a row,
-// an online max-and-sum and then the gradient, each thread moving v logits per access (16 bytes where Kernels found
-// the rows aligned and V a multiple of v, else 1). Variants timed on the H100 at preset M: lib/bench/crossentropy_variants.cu,
-// data/bench/crossentropy-variants-h100.json (two passes 1.63 ms, the row in registers 1.11); keeping a row in shared
-// memory between two passes of non-persistent blocks measured 1.72 against 1.62 ms (kernels-fb744c7-h100.json).
+// Fused softmax cross-entropy over the vocabulary, one block per token row: writes the row's loss
+// -log softmax(logits)[target] and overwrites the logits with their gradient (softmax - onehot) * scale,
+// so the [N, V] probabilities never exist as a separate buffer. Logits are fp32, or bf16 for the bf16 engine (fp32
+// maths either way; needs bf16.cuh). The [N, V] logits are the largest tensor of a step, so the kernels are built
+// around how often they touch them. bf16 rows of up to 65536 logits (GPT-2's 50304) stay in registers between the
+// reduction and the gradient: one read and one write, 1.11 against 1.63 ms at preset M on the H100 for the two-pass
+// kernel it replaced (lib/bench/crossentropy_variants.cu, data/bench/crossentropy-variants-h100.json).
+// Other rows take two passes, an online max-and-sum and then the gradient, each thread moving v logits per access
+// (16 bytes where Kernels found the rows aligned and V a multiple of v, else 1). Keeping a row in shared memory
+// between the passes instead (two 100 KB blocks an SM) measured slower: 1.72 against 1.62 ms (kernels-fb744c7-h100.json).
 // The sums run in base 2, exp2(x·log2 e - m): one ex2 instruction a logit, and one rescale per v logits.
 #define NEG_INF __int_as_float(0xff800000)   // NVRTC has no <cmath>, so no INFINITY
 #define LOG2E 1.4426950408889634f
@@ -92,13 +93,13 @@ extern "C" __global__ void crossentropy_forward_backward_bf16(bf16_t* logits, fl
     else crossentropy_rows<bf16_t, 1>(logits, losses, targets, n, scale);
 }
 
-// bf16 rows whose two copies fit a block's shared memory (up to 58000 logits on the H100; GPT-2's 50304): one read
-// and one write of the logits. Persistent blocks of 1024 threads, one an SM, walk the rows gridDim.x apart; while a
-// block reduces a row and writes its gradient from shared memory, cp.async brings the block's next row into the
-// other half, so the loads never wait for the reductions and exps. Each thread copies, and later reads, its own
-// 16-byte chunks (column (c · blockDim.x + thread) · 8), so the staging needs no barrier of its own. The thread
-// holding the target writes the loss. The same rows held in registers instead (no prefetch, one block an SM at a
-// time) took 1.113 ms at preset M on the H100 in isolation, 1.47 under ncu in the engine.
+// bf16 rows of up to blockDim.x · 8 · CE_CHUNKS logits (n a multiple of 8, rows 16-byte aligned): each thread keeps
+// up to CE_CHUNKS 16-byte chunks of its row in registers, chunk i at column (i · blockDim.x + thread) · 8, so the
+// gradient is written from what the reduction read. The thread holding the target writes the loss, before its
+// chunk is overwritten. One 1024-thread block an SM holds a 100 KB row; on the H100 that beat two-pass kernels of
+// 256 to 1024 threads, with and without L2 eviction hints, and clusters that split a row over 2 to 8 blocks.
+#define CE_CHUNKS 8
+
 __device__ __forceinline__ void unpack_pairs(const Pack<unsigned, 4>& r, float (&a)[8]) {
 #pragma unroll
     for (int k = 0; k < 4; k++) {
@@ -107,43 +108,37 @@ __device__ __forceinline__ void unpack_pairs(const Pack<unsigned, 4>& r, float (
     }
 }
 
-__device__ __forceinline__ void stage_row(Pack<unsigned, 4>* dst, const bf16_t* row, int chunks) {
-    for (int c = threadIdx.x; c < chunks; c += blockDim.x) cp16(dst + c, row + c * 8, true);
-    cp_commit();
-}
-
-extern "C" __global__ __launch_bounds__(1024, 1) void crossentropy_forward_backward_bf16_staged(bf16_t* logits,
-        float* losses, const int* targets, int rows, int n, float scale) {
-    extern __shared__ float4 stage_raw[];   // [2][n / 8] chunks
-    Pack<unsigned, 4>* stage = reinterpret_cast<Pack<unsigned, 4>*>(stage_raw);
+extern "C" __global__ __launch_bounds__(1024, 1) void crossentropy_forward_backward_bf16_regs(bf16_t* logits,
+        float* losses, const int* targets, int n, float scale) {
     __shared__ float sh[64];
-    const int chunks = n / 8;
-    int buf = 0;
-    if (blockIdx.x < rows) stage_row(stage, logits + (long)blockIdx.x * n, chunks);
-    for (int row = blockIdx.x; row < rows; row += gridDim.x, buf ^= 1) {
-        const int next = row + gridDim.x;
-        if (next < rows) stage_row(stage + (buf ^ 1) * chunks, logits + (long)next * n, chunks);
-        else cp_commit();   // an empty group, so the wait below still means "all but the newest"
-        cp_wait<1>();
-        const Pack<unsigned, 4>* cur = stage + buf * chunks;
-        float m = NEG_INF, s = 0.f;
-        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+    bf16_t* row = logits + (long)blockIdx.x * n;
+    int target = targets[blockIdx.x];
+    Pack<unsigned, 4> r[CE_CHUNKS];   // bf16 pairs: as 8 shorts the chunks spill
+#pragma unroll
+    for (int i = 0; i < CE_CHUNKS; i++) {
+        int j = (i * blockDim.x + threadIdx.x) * 8;
+        if (j < n) r[i] = *reinterpret_cast<const Pack<unsigned, 4>*>(row + j);
+    }
+    float m = NEG_INF, s = 0.f;
+#pragma unroll
+    for (int i = 0; i < CE_CHUNKS; i++) {
+        int j = (i * blockDim.x + threadIdx.x) * 8;
+        if (j < n) {
             float a[8];
-            unpack_pairs(cur[c], a);
+            unpack_pairs(r[i], a);
             lse_add<8>(m, s, a);
         }
-        const float lse2 = block_log2sumexp(m, s, sh);
-        const int target = targets[row];
-        bf16_t* out = logits + (long)row * n;
-        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
-            float a[8];
-            unpack_pairs(cur[c], a);
-            const int j = c * 8;
+    }
+    float lse2 = block_log2sumexp(m, s, sh);
 #pragma unroll
-            for (int k = 0; k < 8; k++)
-                if (j + k == target) losses[row] = lse2 * LN2 - a[k];   // (a[target - j] would put a in local memory)
+    for (int i = 0; i < CE_CHUNKS; i++) {
+        int j = (i * blockDim.x + threadIdx.x) * 8;
+        if (j < n) {
+            float a[8];
+            unpack_pairs(r[i], a);
+            if (target >= j && target < j + 8) losses[blockIdx.x] = lse2 * LN2 - a[target - j];
             softmax_grad<8>(a, j, target, lse2, scale);
-            storev<8>(out + j, a);
+            storev<8>(row + j, a);
         }
     }
 }

@@ -285,15 +285,15 @@ class KernelsGpuTest {
     }
 
     /**
-     * F32 rows of 1004 logits take the two-pass 16-byte path, 1003 the one-element path; BF16 rows of 1000 and 9000 are
-     * staged in shared memory by persistent blocks (300 rows: more than a block a row on any GPU, so the blocks walk
-     * rows and switch halves), 1003 (unaligned) and 65544 (two rows past the shared memory) take the two passes.
+     * F32 rows of 1004 logits take the two-pass 16-byte path, 1003 the one-element path; BF16 rows of 1000 (a chunk a
+     * thread) and 9000 (one or two chunks a thread of 1024) stay in registers, 1003 and 65544 (over 1024 · 8 chunks)
+     * take the two passes.
      */
-    @ParameterizedTest(name = "{0} vocab {1}, staged {2}")
+    @ParameterizedTest(name = "{0} vocab {1}, row in registers {2}")
     @CsvSource({"F32, 1003, false", "F32, 1004, false", "BF16, 1000, true", "BF16, 9000, true", "BF16, 1003, false",
             "BF16, 65544, false"})
-    void crossEntropyLossAndGradientMatchFloat64(DType dtype, int vocab, boolean staged) {
-        int rows = staged ? 300 : 9;
+    void crossEntropyLossAndGradientMatchFloat64(DType dtype, int vocab, boolean inRegisters) {
+        int rows = 9;
         Random r = new Random(3);
         float[] logits = random(r, rows * vocab, 3);
         if (dtype == DType.BF16) logits = roundBf16(logits);
@@ -314,7 +314,8 @@ class KernelsGpuTest {
         try (DeviceArena a = gpu.arena()) {
             DeviceTensor dl = a.of(dtype, logits, rows, vocab), t = a.alloc(DType.I32, rows).copyFrom(targets);
             DeviceTensor losses = a.alloc(DType.F32, rows), only = a.alloc(DType.F32, rows);
-            assertEquals(staged, k.ceStagedBytes(dtype == DType.BF16, Kernels.rowVector(vocab, dl), vocab) > 0, "the path under test");
+            assertEquals(inRegisters, Kernels.ceRegisterThreads(dtype == DType.BF16, Kernels.rowVector(vocab, dl), vocab) > 0,
+                    "the path under test");
             k.crossEntropy(dl, only, t, rows, vocab);
             k.crossEntropyForwardBackward(dl, losses, t, rows, vocab, scale);
             double e1 = relError(losses.toFloatArray(), loss), e2 = relError(only.toFloatArray(), loss), e3 = relError(dl.toFloatArray(), grad);
