@@ -286,8 +286,8 @@ class KernelsGpuTest {
 
     /**
      * F32 rows of 1004 logits take the two-pass 16-byte path, 1003 the one-element path; BF16 rows of 1000 (a chunk a
-     * thread) and 9000 (one or two chunks a thread of 1024) stay in registers, 1003 and 65544 (over 1024 · 8 chunks)
-     * take the two passes.
+     * thread) and 9000 (one or two chunks a thread of 1024) stay in registers, 1003 (not a multiple of 8) and 65544
+     * (over 1024 · 8 chunks) take the two passes.
      */
     @ParameterizedTest(name = "{0} vocab {1}, row in registers {2}")
     @CsvSource({"F32, 1003, false", "F32, 1004, false", "BF16, 1000, true", "BF16, 9000, true", "BF16, 1003, false",
