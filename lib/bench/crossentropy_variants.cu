@@ -7,11 +7,14 @@
 // race: the cluster variants' losses came out wrong, ce_reg's right by timing); the library kernel takes the target's
 // logit from the registers of the thread that holds it.
 #include <cstdio>
+#include <cstring>
+#include <string>
 #include <cstdlib>
 #include <cmath>
 #include <vector>
 #include <cuda_runtime.h>
 #include "bf16.cuh"   // lib/src/main/resources/hyperlab/gpu
+#include "async.cuh"
 #define NEG_INF __int_as_float(0xff800000)
 #define LOG2E 1.4426950408889634f
 
@@ -194,6 +197,40 @@ __global__ void __launch_bounds__(THREADS) ce_cluster(bf16_t* logits, float* los
     for (int i = 0; i < K; i++) { int j = (base + i * THREADS + threadIdx.x) * 8; if (j < n) st16<0>(row + j, grad8(r[i], j, target, lse2, scale)); }
 }
 
+
+// persistent blocks, one an SM: the next row staged in the other half of shared memory by cp.async while this one is
+// reduced and written (the kernel classifier.cu took, crossentropy_forward_backward_bf16_staged)
+__global__ void __launch_bounds__(1024, 1) ce_staged(bf16_t* logits, float* losses, const int* targets, int rows, int n, float scale) {
+    extern __shared__ float4 stage_raw[];
+    U4* stage = reinterpret_cast<U4*>(stage_raw);
+    __shared__ float sh[64];
+    const int chunks = n / 8;
+    int buf = 0;
+    if (blockIdx.x < rows) { for (int c = threadIdx.x; c < chunks; c += blockDim.x) cp16(stage + c, logits + (long)blockIdx.x * n + c * 8, true); }
+    cp_commit();
+    for (int row = blockIdx.x; row < rows; row += gridDim.x, buf ^= 1) {
+        int next = row + gridDim.x;
+        if (next < rows) for (int c = threadIdx.x; c < chunks; c += blockDim.x) cp16(stage + (buf ^ 1) * chunks + c, logits + (long)next * n + c * 8, true);
+        cp_commit();
+        cp_wait<1>();
+        const U4* cur = stage + buf * chunks;
+        float m = NEG_INF, s = 0.f;
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) { float a[8]; unpack(cur[c], a); acc8(m, s, a); }
+        float lse2 = block_merge<true>(m, s, sh);
+        int target = targets[row];
+        bf16_t* out = logits + (long)row * n;
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+            int j = c * 8;
+            float a[8]; unpack(cur[c], a);
+#pragma unroll
+            for (int k = 0; k < 8; k++) if (j + k == target) losses[row] = lse2 / LOG2E - a[k];
+#pragma unroll
+            for (int k = 0; k < 8; k++) a[k] = (exp2f(fmaf(a[k], LOG2E, -lse2)) - (j + k == target ? 1.f : 0.f)) * scale;
+            st16<0>(out + j, pack(a));
+        }
+    }
+}
+
 #define CK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { printf("CUDA %s at %d: %s\n", #x, __LINE__, cudaGetErrorString(e)); exit(1); } } while (0)
 
 int N = 16384, V = 50304;
@@ -201,7 +238,20 @@ bf16_t *d_pristine, *d_logits; float* d_loss; int* d_tgt;
 std::vector<unsigned short> ref_grad; std::vector<float> ref_loss;
 
 typedef void (*Launch)();
+const char* ONLY = nullptr;   // argv[1], "a,b": only the variants whose names contain a or b (and v0, the reference)
+bool selected(const char* name) {
+    if (!ONLY || strncmp(name, "v0", 2) == 0) return true;
+    std::string all(ONLY);
+    for (size_t at = 0; at <= all.size();) {
+        size_t comma = all.find(',', at);
+        if (comma == std::string::npos) comma = all.size();
+        if (comma > at && strstr(name, all.substr(at, comma - at).c_str())) return true;
+        at = comma + 1;
+    }
+    return false;
+}
 void check_and_time(const char* name, void (*launch)()) {
+    if (!selected(name)) return;
     CK(cudaMemcpy(d_logits, d_pristine, (size_t)N * V * 2, cudaMemcpyDeviceToDevice));
     launch(); CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
     std::vector<unsigned short> g((size_t)N * V); std::vector<float> l(N);
@@ -268,6 +318,14 @@ void l_cl4k4() {   // 4 blocks of 384 threads, 4 chunks each... 4*384*4*8 = 4915
     CK(cudaLaunchKernelEx(&c, ce_cluster<5, 320, 4>, d_logits, d_loss, (const int*)d_tgt, V, SCALE));
 }
 
+void l_staged() {
+    static bool init = false;
+    int smem = 2 * V * 2;
+    if (!init) { CK(cudaFuncSetAttribute(ce_staged, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)); init = true; }
+    int sms; cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    ce_staged<<<sms, 1024, smem>>>(d_logits, d_loss, d_tgt, N, V, SCALE);
+}
+
 __global__ void fill(bf16_t* p, long count, unsigned seed) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
         unsigned h = (unsigned)i * 2654435761u ^ seed; h ^= h >> 13; h *= 0x5bd1e995u; h ^= h >> 15;
@@ -278,6 +336,7 @@ __global__ void fill(bf16_t* p, long count, unsigned seed) {
 }
 
 int main(int argc, char** argv) {
+    if (argc > 1) ONLY = argv[1];
     SCALE = 1.f / N;
     CK(cudaMalloc(&d_pristine, (size_t)N * V * 2)); CK(cudaMalloc(&d_logits, (size_t)N * V * 2));
     CK(cudaMalloc(&d_loss, N * 4)); CK(cudaMalloc(&d_tgt, N * 4));
@@ -318,6 +377,7 @@ int main(int argc, char** argv) {
     check_and_time("cluster 4x256x7", l_cl4);
     check_and_time("cluster 8x128x7", l_cl8);
     check_and_time("cluster 4x320x5", l_cl4k4);
+    check_and_time("staged 1024 persistent", l_staged);
     check_and_time("v0 again", l_v0);
     return 0;
 }
