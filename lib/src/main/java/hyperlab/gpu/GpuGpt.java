@@ -97,7 +97,7 @@ public final class GpuGpt implements AutoCloseable {
             ln = arena.alloc(compute, tokens, c);
             mean = arena.alloc(DType.F32, tokens);
             rstd = arena.alloc(DType.F32, tokens);
-            hidden = arena.alloc(compute, tokens, hiddenWidth);          // qkv, or the fc output, then GELU' of it
+            hidden = arena.alloc(compute, tokens, hiddenWidth);          // qkv, or the fc output before GELU
             act = arena.alloc(compute, tokens, attn ? c : 4 * c);        // attention output y, or GELU(fc)
             lse = attn ? arena.alloc(DType.F32, batch, cfg.heads(), time) : null;
             f = maps == null ? null : arena.alloc(streamType, tokens, c);  // stored as the streams; RC adds its f to x inside the GEMM
@@ -473,7 +473,7 @@ public final class GpuGpt implements AutoCloseable {
             mm.run(b.ln, false, b.fcW, true, b.hidden, false, Epilogue.BIAS, b.fcB);
             tick("gemm");
             if (b.attn) attention.forward(b.hidden, b.act, b.lse, batch, time);
-            else k.gelu(b.act, b.hidden, b.hidden, b.act.elements());   // hidden becomes GELU': all the backward reads
+            else k.gelu(b.act, b.hidden, b.act.elements());
             tick(b.attn ? "attention" : "gelu");
             if (b.maps != null) {
                 mm.run(b.act, false, b.projW, true, b.f, false, Epilogue.BIAS, b.projB);      // f: for the streams, in their dtype
@@ -544,7 +544,7 @@ public final class GpuGpt implements AutoCloseable {
                 attention.backward(dY, b.hidden, b.act, b.lse, dQkv, b.dfcB, batch, time);
                 dHidden = dQkv;
             } else {
-                k.geluBackwardBias(dU, b.dfcB, dU, b.hidden, tokens, 4 * c);   // hidden holds GELU'(fc output)
+                k.geluBackwardBias(dU, b.dfcB, dU, b.hidden, tokens, 4 * c);
                 dHidden = dU;
             }
             tick(b.attn ? "attention" : "gelu");

@@ -196,26 +196,18 @@ final class Kernels {
         return f.allowSharedMemory(LN_SHARED_FLOATS * 3 / 2 * Float.BYTES);
     }
 
-    /**
-     * out = GELU(x), and where slope is not null slope = GELU'(x), the backward's one operand: slope may be x itself, as
-     * in the engine, which reads the fc output only there. All three of one dtype, {@code count} elements.
-     */
-    void gelu(DeviceTensor out, DeviceTensor slope, DeviceTensor x, long count) {
-        if (slope != null && (slope.dtype() != out.dtype() || slope.elements() < count))
-            throw new IllegalArgumentException("the GELU's slope must be " + out.dtype() + " with " + count + " elements, not " + slope);
-        int v = slope == null ? vector(16 / out.dtype().bytes(), out, x) : vector(16 / out.dtype().bytes(), out, x, slope);
-        (bf16(out) ? geluFwdBf16 : geluFwd).launch(cover((count + v - 1) / v), Dim3.of(256), 0, out, slope == null ? 0L : slope,
-                x, count, v);
+    void gelu(DeviceTensor out, DeviceTensor x, long count) {
+        int v = vector(16 / out.dtype().bytes(), out, x);
+        (bf16(out) ? geluFwdBf16 : geluFwd).launch(cover((count + v - 1) / v), Dim3.of(256), 0, out, x, count, v);
     }
 
     /**
-     * dx = dout·slope for [rows, cols] tensors, slope the forward's GELU'(x) (dx may be dout), and dbias [cols] += the
-     * column sums of dx as stored: the bias gradient of the layer before the GELU, in the same pass (its weight-gradient
-     * GEMM then needs no epilogue).
+     * dx = dout·gelu'(x) for [rows, cols] tensors (dx may be dout), and dbias [cols] += the column sums of dx as stored:
+     * the bias gradient of the layer before the GELU, in the same pass (its weight-gradient GEMM then needs no epilogue).
      */
-    void geluBackwardBias(DeviceTensor dx, DeviceTensor dbias, DeviceTensor dout, DeviceTensor slope, int rows, int cols) {
-        int v = rowVector(cols, dx, dout, slope);
-        (bf16(dx) ? geluBwdBiasBf16 : geluBwdBias).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dx, dbias, dout, slope, rows, cols, v);
+    void geluBackwardBias(DeviceTensor dx, DeviceTensor dbias, DeviceTensor dout, DeviceTensor x, int rows, int cols) {
+        int v = rowVector(cols, dx, dout, x);
+        (bf16(dx) ? geluBwdBiasBf16 : geluBwdBias).launch(columnTiles(rows, cols, v), Dim3.of(32, 8), 0, dx, dbias, dout, x, rows, cols, v);
     }
 
     /** Adds the column sums of dout [rows, cols] (F32 or BF16) into dbias [cols]. */

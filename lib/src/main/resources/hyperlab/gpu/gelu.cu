@@ -1,14 +1,13 @@
 // The exact GELU of nanoGPT, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2, and its derivative Phi(x) + x phi(x), on
 // fp32 or (the bf16 engine) bf16 tensors with fp32 maths (needs bf16.cuh and columns.cuh). Each thread moves v
-// elements (v = 1, or 16 bytes' worth when Kernels found the pointers aligned). The forward also stores the slope
-// gelu'(x), over x where the engine passes x itself (x is read only by the backward): the backward is then one
-// product a value, memory-bound, instead of recomputing Phi and phi from x at 1.6-2.5x its byte floor.
+// elements (v = 1, or 16 bytes' worth when Kernels found the pointers aligned): these kernels are memory-bound.
 
-// fp32 (the engine's reference precision): erff; out = x Phi(x), slope = Phi(x) + x phi(x)
-__device__ __forceinline__ void gelu_slope(float v, float& out, float& slope, const float*) {
+__device__ __forceinline__ float gelu_f(float v) { return 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); }
+
+// d gelu / dx = Phi(x) + x * phi(x), phi the standard normal density
+__device__ __forceinline__ float gelu_grad(float v) {
     float cdf = 0.5f * (1.f + erff(v * 0.70710678118654752f));
-    out = v * cdf;
-    slope = cdf + v * 0.39894228040143268f * expf(-0.5f * v * v);
+    return cdf + v * 0.39894228040143268f * expf(-0.5f * v * v);
 }
 
 // The bf16 kernels spend most of their time in erff (~24 instructions, both branches' coefficients selected), not in
@@ -25,58 +24,59 @@ __device__ __forceinline__ float normal_cdf(float v, float e) {   // Phi(v), giv
 
 __device__ __forceinline__ float half_gauss(float v) { return exp2f(v * v * -0.72134752044448170f); }   // e^(-v^2 / 2)
 
-// bf16: the fast form, below the tensors' own rounding
-__device__ __forceinline__ void gelu_slope(float v, float& out, float& slope, const bf16_t*) {
-    float e = half_gauss(v), cdf = normal_cdf(v, e);
-    out = v * cdf;
-    slope = fmaf(v * 0.39894228040143268f, e, cdf);
+__device__ __forceinline__ float gelu_fast(float v) {
+    return v * normal_cdf(v, half_gauss(v));
 }
 
-// out = gelu(x) and, where slope is not null, slope = gelu'(x); slope may be x (each thread reads its x first)
+__device__ __forceinline__ float gelu_grad_fast(float v) {
+    float e = half_gauss(v);
+    return fmaf(v * 0.39894228040143268f, e, normal_cdf(v, e));
+}
+
+// fp32 tensors (the engine's reference precision) get erff; bf16 ones the fast form, below their own rounding
+__device__ __forceinline__ float gelu_of(float v, const float*) { return gelu_f(v); }
+__device__ __forceinline__ float gelu_of(float v, const bf16_t*) { return gelu_fast(v); }
+__device__ __forceinline__ float gelu_grad_of(float v, const float*) { return gelu_grad(v); }
+__device__ __forceinline__ float gelu_grad_of(float v, const bf16_t*) { return gelu_grad_fast(v); }
+
 template <typename T, int V>
-__device__ void gelu_elem(T* out, T* slope, const T* x, long count) {
+__device__ void gelu_elem(T* out, const T* x, long count) {
     long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * V;
     if (i >= count) return;
     if (i + V <= count) {
-        float a[V], d[V];
+        float a[V];
         loadv<V>(x + i, a);
 #pragma unroll
-        for (int j = 0; j < V; j++) gelu_slope(a[j], a[j], d[j], x);
+        for (int j = 0; j < V; j++) a[j] = gelu_of(a[j], x);
         storev<V>(out + i, a);
-        if (slope) storev<V>(slope + i, d);
     } else {
-        for (; i < count; i++) {
-            float a, d;
-            gelu_slope(load(&x[i]), a, d, x);
-            store(&out[i], a);
-            if (slope) store(&slope[i], d);
-        }
+        for (; i < count; i++) store(&out[i], gelu_of(load(&x[i]), x));
     }
 }
 
-extern "C" __global__ void gelu_forward(float* out, float* slope, const float* x, long count, int v) {
-    if (v == 4) gelu_elem<float, 4>(out, slope, x, count);
-    else gelu_elem<float, 1>(out, slope, x, count);
+extern "C" __global__ void gelu_forward(float* out, const float* x, long count, int v) {
+    if (v == 4) gelu_elem<float, 4>(out, x, count);
+    else gelu_elem<float, 1>(out, x, count);
 }
 
-extern "C" __global__ void gelu_forward_bf16(bf16_t* out, bf16_t* slope, const bf16_t* x, long count, int v) {
-    if (v == 8) gelu_elem<bf16_t, 8>(out, slope, x, count);
-    else gelu_elem<bf16_t, 1>(out, slope, x, count);
+extern "C" __global__ void gelu_forward_bf16(bf16_t* out, const bf16_t* x, long count, int v) {
+    if (v == 8) gelu_elem<bf16_t, 8>(out, x, count);
+    else gelu_elem<bf16_t, 1>(out, x, count);
 }
 
-// dx = dout * slope (the forward's gelu'(x)), stored (dx may alias dout); yields dx as stored (bf16-rounded for
-// bf16), which is what the weight-gradient GEMM reads: the fc bias gradient comes with the GELU backward, in one pass.
+// dx = dout * gelu'(x), stored (dx may alias dout); yields dx as stored (bf16-rounded for bf16), which is what the
+// weight-gradient GEMM reads: the fc bias gradient comes with the GELU backward, in one pass over dout and x.
 template <typename T, int V>
 struct GeluBackward {
     T* dx;
     const T* dout;
-    const T* slope;
+    const T* x;
     __device__ void operator()(long off, float (&a)[V]) const {
         float g[V];
-        loadv<V>(slope + off, a);
+        loadv<V>(x + off, a);
         loadv<V>(dout + off, g);
 #pragma unroll
-        for (int j = 0; j < V; j++) a[j] *= g[j];
+        for (int j = 0; j < V; j++) a[j] = g[j] * gelu_grad_of(a[j], x);
         storev<V>(dx + off, a);
 #pragma unroll
         for (int j = 0; j < V; j++) a[j] = as_stored(a[j], dx);
@@ -84,15 +84,15 @@ struct GeluBackward {
 };
 
 // v: columns per thread (1, or 4 for fp32 / 8 for bf16 where M is a multiple of v and every tensor is 16-byte aligned)
-extern "C" __global__ void gelu_backward_bias(float* dx, float* dbias, const float* dout, const float* slope, int N, int M, int v) {
-    if (v == 4) column_sums<4>(dbias, N, M, GeluBackward<float, 4>{dx, dout, slope});
-    else column_sums<1>(dbias, N, M, GeluBackward<float, 1>{dx, dout, slope});
+extern "C" __global__ void gelu_backward_bias(float* dx, float* dbias, const float* dout, const float* x, int N, int M, int v) {
+    if (v == 4) column_sums<4>(dbias, N, M, GeluBackward<float, 4>{dx, dout, x});
+    else column_sums<1>(dbias, N, M, GeluBackward<float, 1>{dx, dout, x});
 }
 
-extern "C" __global__ void gelu_backward_bias_bf16(bf16_t* dx, float* dbias, const bf16_t* dout, const bf16_t* slope, int N,
-                                                   int M, int v) {
-    if (v == 8) column_sums<8>(dbias, N, M, GeluBackward<bf16_t, 8>{dx, dout, slope});
-    else column_sums<1>(dbias, N, M, GeluBackward<bf16_t, 1>{dx, dout, slope});
+extern "C" __global__ void gelu_backward_bias_bf16(bf16_t* dx, float* dbias, const bf16_t* dout, const bf16_t* x, int N, int M,
+                                                   int v) {
+    if (v == 8) column_sums<8>(dbias, N, M, GeluBackward<bf16_t, 8>{dx, dout, x});
+    else column_sums<1>(dbias, N, M, GeluBackward<bf16_t, 1>{dx, dout, x});
 }
 
 extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int M, int v) {
