@@ -1,18 +1,21 @@
-// Variants of the LayerNorm backward that keeps rows in registers (layernorm.cu's layernorm_backward_regs_k_dbf16: bf16
-// dout, fp32 x, K = LN_BWD_K = 6) at the shape and arguments RC's engine gives it at preset M: 16384 rows of C = 768, dx
-// accumulated (acc = 1: it holds the residual's gradient) and also written rounded to bf16 (dxlo), dgamma, dbeta and
-// dsum (the column sums of dx) added by atomics; 8-warp blocks with 73,728 B of dynamic shared memory, two waves of 3
-// blocks an SM (Kernels.layerNormBackward). Every variant is checked against v0, the library kernel itself (layernorm.cu
-// is included as the engine compiles it, after bf16.cuh), then timed with CUDA events over 200 launches after 20 warm-up
-// ones; TB/s counts the 16 bytes an element must move (dout 2, x 4, dx read 4 and written 4, dxlo 2). Standalone, for
-// the device machine, which has nvcc but no Java:
+// Variants of the LayerNorm backward that keeps rows in registers at the shape and arguments RC's engine gives it at
+// preset M: bf16 dout, fp32 x, 16384 rows of C = 768 (K = LN_BWD_K = 6 chunks a lane), dx accumulated (it holds the
+// residual's gradient) and also written rounded to bf16 (dxlo), dgamma, dbeta and dsum (the column sums of dx) added by
+// atomics; 8-warp blocks with 73,728 B of dynamic shared memory. v0 is the library's kernel (layernorm.cu is included
+// as the engine compiles it, after bf16.cuh: layernorm_backward_regs_k_acc_dbf16's template, dx loaded with the row, two
+// blocks an SM, one wave, as Kernels.layerNormBackward launches it); "49c51ab" is the kernel before it (dx loaded after
+// the row's warp sums, one atomic a column at the block's end, two waves of three blocks an SM), and the others what
+// was tried on the way. Every variant is checked against v0, then timed with CUDA events over 200 launches after 20
+// warm-up ones; TB/s counts the 16 bytes an element must move (dout 2, x 4, dx read 4 and written 4, dxlo 2).
+// Standalone, for the device machine, which has nvcc but no Java:
 //   nvcc -arch=sm_90 -O3 -std=c++17 -I lib/src/main/resources/hyperlab/gpu -o lnbench lib/bench/layernorm_backward_variants.cu
 //   ./lnbench [a,b]   (only the variants whose names contain a or b, and v0)
 // Add -Xptxas -v for ptxas's registers and spills; each line also gives the runtime's registers and local memory a thread.
 // Output: a line a variant, then a line "JSON" and every result as one JSON object (for data/bench/). Errors are vs v0's
 // outputs of one launch from the same inputs: max |a - b|, max |a - b| / |b| and how many elements differ in their bits;
-// dgamma, dbeta and dsum are sums of 792 blocks' atomics in whatever order they land, so they differ in their last bits
-// from run to run (v0 again shows how much), while dx and dxlo come from the same sums in the same order as v0's.
+// dgamma, dbeta and dsum are sums of the blocks' atomics in whatever order they land, so they differ in their last bits
+// from run to run (v0 again shows how much); dx differs in its last bit between v0 and the variants that load dx after
+// the sums (the compiler contracts the same sum into other FMAs).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -24,40 +27,16 @@
 #include "bf16.cuh"   // lib/src/main/resources/hyperlab/gpu
 #include "layernorm.cu"
 
-#define BWD_ARGS LN_BWD_REGS_ARGS(bf16_t, float)
+#define BWD_ARGS LN_BWD_REGS_ARGS(bf16_t, float), int acc
 #define BWD_PASS dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
-// add_warp_slices with 4 adjacent columns a thread, added by one red.global.add.v4.f32 each for dgamma, dbeta and dsum:
-// a quarter of the L2 atomics (792 blocks each add 2304 columns to the same 2304 addresses). Same sums in the same order.
-__device__ void add_warp_slices4(float* dgamma, float* dbeta, float* dsum, const float* sh, int warps, int C) {
-    __syncthreads();
-    const float* ss = sh + (long)warps * 2 * C;
-    for (int c = threadIdx.x * 4; c < C; c += blockDim.x * 4) {
-        float g[4] = {0.f, 0.f, 0.f, 0.f}, bb[4] = {0.f, 0.f, 0.f, 0.f}, s[4] = {0.f, 0.f, 0.f, 0.f};
-        for (int k = 0; k < warps; k++) {
-            float4 tg = *reinterpret_cast<const float4*>(sh + (long)k * 2 * C + c);
-            float4 tb = *reinterpret_cast<const float4*>(sh + (long)k * 2 * C + C + c);
-            g[0] += tg.x; g[1] += tg.y; g[2] += tg.z; g[3] += tg.w;
-            bb[0] += tb.x; bb[1] += tb.y; bb[2] += tb.z; bb[3] += tb.w;
-        }
-        redv<4>(dgamma + c, g);
-        redv<4>(dbeta + c, bb);
-        if (dsum) {
-            for (int k = 0; k < warps; k++) {
-                float4 t = *reinterpret_cast<const float4*>(ss + (long)k * C + c);
-                s[0] += t.x; s[1] += t.y; s[2] += t.z; s[3] += t.w;
-            }
-            redv<4>(dsum + c, s);
-        }
-    }
-}
-
-// layernorm_backward_regs for bf16 dout and fp32 x with add_warp_slices4 at the end (red4), and optionally:
+// 49c51ab's layernorm_backward_regs for bf16 dout and fp32 x, its block's end adding V columns a thread (V = 4: the
+// library's now, red4), and optionally:
 // PF, the L2 prefetch of this lane's chunks of the dx row at the row's start (its accumulate read comes only after the
 // row's warp sums, with its DRAM latency exposed); PFNEXT, that of the next row this warp takes: its x, dout and dx.
-template <int K, bool PF, bool PFNEXT>
+template <int K, int V, bool PF, bool PFNEXT>
 __device__ void backward_red4(BWD_ARGS) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -130,82 +109,15 @@ __device__ void backward_red4(BWD_ARGS) {
             }
         }
     }
-    add_warp_slices4(dgamma, dbeta, dsum, sh, warps, C);
+    add_warp_slices<V>(dgamma, dbeta, dsum, sh, warps, C);
 }
 
-// 4 bf16 of dout as the 2 words they were loaded in (the lower column in the low half), to floats as loadv makes them
-__device__ __forceinline__ void unpack_bf16x4(uint2 p, float (&v)[4]) {
-    v[0] = __uint_as_float(p.x << 16); v[1] = __uint_as_float(p.x & 0xffff0000u);
-    v[2] = __uint_as_float(p.y << 16); v[3] = __uint_as_float(p.y & 0xffff0000u);
-}
-
-// red4 with dx's accumulate read issued in the first pass, with x's and dout's, so its latency hides behind the warp
-// sums; dout stays packed (2 words a chunk rather than 4 floats) to make room in registers for dx's chunks.
-template <int K>
-__device__ void backward_red4_early(BWD_ARGS) {
-    extern __shared__ float sh[];
-    int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const Slices sl = warp_slices(sh, dsum, warps, w, lane, C);
-    float *sg = sl.g, *sb = sl.b, *sd = sl.s;
-    for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
-        const float* xr = x + (long)row * C;
-        const bf16_t* dr = dout + (long)row * C;
-        float* o = dx ? dx + (long)row * C : nullptr;
-        float m = mean[row], r = rstd[row];
-        float xh[K][4], ov[K][4];
-        uint2 dp[K];
-        float a = 0.f, b = 0.f;
-#pragma unroll
-        for (int k = 0; k < K; k++) {
-            int c = (k * 32 + lane) * 4;
-            if (c < C) {
-                float gv[4], dv[4];
-                loadv<4>(xr + c, xh[k]);
-                dp[k] = *reinterpret_cast<const uint2*>(dr + c);
-                if (acc) loadv<4>(o + c, ov[k]);
-                loadv<4>(gamma + c, gv);
-                unpack_bf16x4(dp[k], dv);
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    xh[k][j] = (xh[k][j] - m) * r;
-                    float g = dv[j] * gv[j];
-                    a += g;
-                    b += g * xh[k][j];
-                }
-            }
-        }
-        a = warp_sum(a) / C;
-        b = warp_sum(b) / C;
-#pragma unroll
-        for (int k = 0; k < K; k++) {
-            int c = (k * 32 + lane) * 4;
-            if (c < C) {
-                float gv[4], dv[4], gx[4];
-                loadv<4>(gamma + c, gv);
-                unpack_bf16x4(dp[k], dv);
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    float d = r * (dv[j] * gv[j] - a - xh[k][j] * b);
-                    ov[k][j] = acc ? ov[k][j] + d : d;
-                    gx[j] = dv[j] * xh[k][j];
-                }
-                add4(sg + c, gx);
-                add4(sb + c, dv);
-                if (dx) storev<4>(o + c, ov[k]);
-                if (dxlo) storev<4>(dxlo + (long)row * C + c, ov[k]);
-                if (sd) add4(sd + c, ov[k]);
-            }
-        }
-    }
-    add_warp_slices4(dgamma, dbeta, dsum, sh, warps, C);
-}
-
-__global__ __launch_bounds__(256, 3) void ln_bwd_red4(BWD_ARGS) { backward_red4<LN_BWD_K, false, false>(BWD_PASS); }
-__global__ __launch_bounds__(256, 3) void ln_bwd_red4_pf(BWD_ARGS) { backward_red4<LN_BWD_K, true, false>(BWD_PASS); }
-__global__ __launch_bounds__(256, 3) void ln_bwd_red4_pfnext(BWD_ARGS) { backward_red4<LN_BWD_K, false, true>(BWD_PASS); }
-__global__ __launch_bounds__(256, 3) void ln_bwd_red4_early(BWD_ARGS) { backward_red4_early<LN_BWD_K>(BWD_PASS); }
-// red4+early spills at 80 registers (88 B of spill stores with nvcc 13.0): the same with up to 128, 2 blocks an SM
-__global__ __launch_bounds__(256, 2) void ln_bwd_red4_early_lb2(BWD_ARGS) { backward_red4_early<LN_BWD_K>(BWD_PASS); }
+// the library's accumulating kernel (layernorm_backward_regs_k_acc_dbf16) with the harness's signature
+__global__ __launch_bounds__(256, 2) void ln_bwd_library(BWD_ARGS) { LN_BWD_REGS_BODY(bf16_t, float, true); }
+__global__ __launch_bounds__(256, 3) void ln_bwd_49c51ab(BWD_ARGS) { backward_red4<LN_BWD_K, 1, false, false>(BWD_PASS); }
+__global__ __launch_bounds__(256, 3) void ln_bwd_red4(BWD_ARGS) { backward_red4<LN_BWD_K, 4, false, false>(BWD_PASS); }
+__global__ __launch_bounds__(256, 3) void ln_bwd_red4_pf(BWD_ARGS) { backward_red4<LN_BWD_K, 4, true, false>(BWD_PASS); }
+__global__ __launch_bounds__(256, 3) void ln_bwd_red4_pfnext(BWD_ARGS) { backward_red4<LN_BWD_K, 4, false, true>(BWD_PASS); }
 
 #define CK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { printf("CUDA %s at %d: %s\n", #x, __LINE__, cudaGetErrorString(e)); exit(1); } } while (0)
 
@@ -344,24 +256,18 @@ int main(int argc, char** argv) {
     row_stats<<<(N + 255) / 256, 256>>>(d_mean, d_rstd, d_x, N, C, 1e-5);
     CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
 
-    int waves2 = std::min(2 * 3 * sms, (N + WARPS - 1) / WARPS);   // Kernels.layerNormBackward's grid: 792 on 132 SMs
+    int waves2 = std::min(2 * 3 * sms, (N + WARPS - 1) / WARPS);   // 49c51ab's grid: 792 on 132 SMs
     int rows8 = (N + WARPS - 1) / WARPS;                            // a block per 8 rows: 2048
-    check_and_time("v0", "layernorm_backward_regs_k_dbf16", layernorm_backward_regs_k_dbf16, waves2);
+    check_and_time("v0", "ln_bwd_library", ln_bwd_library, 2 * sms);
+    check_and_time("v0 2 waves", "ln_bwd_library", ln_bwd_library, 2 * 2 * sms);
+    check_and_time("v0 4 waves", "ln_bwd_library", ln_bwd_library, 4 * 2 * sms);
+    check_and_time("v0 rows/8", "ln_bwd_library", ln_bwd_library, rows8);
+    check_and_time("49c51ab", "ln_bwd_49c51ab", ln_bwd_49c51ab, waves2);
     check_and_time("red4", "ln_bwd_red4", ln_bwd_red4, waves2);
     check_and_time("red4+pf", "ln_bwd_red4_pf", ln_bwd_red4_pf, waves2);
-    check_and_time("red4+early", "ln_bwd_red4_early", ln_bwd_red4_early, waves2);
-    check_and_time("red4+early lb2", "ln_bwd_red4_early_lb2", ln_bwd_red4_early_lb2, 2 * 2 * sms);
     check_and_time("red4+pfnext", "ln_bwd_red4_pfnext", ln_bwd_red4_pfnext, waves2);
     check_and_time("red4+pf 1 wave", "ln_bwd_red4_pf", ln_bwd_red4_pf, 3 * sms);
-    check_and_time("red4+pf 4 waves", "ln_bwd_red4_pf", ln_bwd_red4_pf, 4 * 3 * sms);
-    check_and_time("red4+pf rows/8", "ln_bwd_red4_pf", ln_bwd_red4_pf, rows8);
-    check_and_time("red4+early 1 wave", "ln_bwd_red4_early", ln_bwd_red4_early, 3 * sms);
-    check_and_time("red4+early 4 waves", "ln_bwd_red4_early", ln_bwd_red4_early, 4 * 3 * sms);
-    check_and_time("red4+early rows/8", "ln_bwd_red4_early", ln_bwd_red4_early, rows8);
-    check_and_time("red4+early lb2 1 wave", "ln_bwd_red4_early_lb2", ln_bwd_red4_early_lb2, 2 * sms);
-    check_and_time("red4+early lb2 4 waves", "ln_bwd_red4_early_lb2", ln_bwd_red4_early_lb2, 4 * 2 * sms);
-    check_and_time("red4+early lb2 rows/8", "ln_bwd_red4_early_lb2", ln_bwd_red4_early_lb2, rows8);
-    check_and_time("v0 again", "layernorm_backward_regs_k_dbf16", layernorm_backward_regs_k_dbf16, waves2);
+    check_and_time("v0 again", "ln_bwd_library", ln_bwd_library, 2 * sms);
 
     printf("JSON\n{\"bench\": \"layernorm_backward_variants\", \"device\": \"%s\", \"sms\": %d, \"driver\": %d, \"nvcc\": \"%d.%d\",\n"
            " \"rows\": %d, \"width\": %d, \"K\": %d, \"threads\": %d, \"shared_bytes\": %d, \"acc\": 1, \"bytes_per_launch\": %.0f,\n"

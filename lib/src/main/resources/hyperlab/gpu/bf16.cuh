@@ -37,11 +37,15 @@ struct alignas(sizeof(T) * V) Pack {
     T v[V];
 };
 
-template <int V, typename T>
-__device__ __forceinline__ void loadv(const T* p, float (&out)[V]) {
-    Pack<T, V> k = *reinterpret_cast<const Pack<T, V>*>(p);
+template <typename T, int V>
+__device__ __forceinline__ void unpackv(const Pack<T, V>& k, float (&out)[V]) {
 #pragma unroll
     for (int j = 0; j < V; j++) out[j] = load(&k.v[j]);
+}
+
+template <int V, typename T>
+__device__ __forceinline__ void loadv(const T* p, float (&out)[V]) {
+    unpackv(*reinterpret_cast<const Pack<T, V>*>(p), out);
 }
 
 template <int V, typename T>

@@ -105,19 +105,35 @@ extern "C" __global__ void layernorm_forward(LN_FWD_ARGS(float, float)) { LN_FWD
 extern "C" __global__ void layernorm_forward_bf16(LN_FWD_ARGS(bf16_t, float)) { LN_FWD_BODY; }
 extern "C" __global__ void layernorm_forward_bf16_xbf16(LN_FWD_ARGS(bf16_t, bf16_t)) { LN_FWD_BODY; }
 
+// sum[0..V) = the sum over k < n of p[k·stride + 0..V), read V floats at a time (p 4V-byte aligned)
+template <int V>
+__device__ __forceinline__ void sum_slices(float (&sum)[V], const float* p, int n, int stride) {
+#pragma unroll
+    for (int j = 0; j < V; j++) sum[j] = 0.f;
+    for (int k = 0; k < n; k++) {
+        Pack<float, V> t = *reinterpret_cast<const Pack<float, V>*>(p + (long)k * stride);
+#pragma unroll
+        for (int j = 0; j < V; j++) sum[j] += t.v[j];
+    }
+}
+
 // The block's end: the warps' dgamma/dbeta slices in shared memory (warps x [dgamma C | dbeta C]) summed and added into
-// the globals, one atomic per column each; likewise the warps' dsum slices (warps x C after those) where dsum is not null.
+// the globals, V adjacent columns a thread in one reduction each (redv: V = 4 where Kernels found them 16-byte aligned,
+// a quarter of the L2 atomics, which every block adds to the same addresses); likewise the warps' dsum slices (warps x C
+// after those) where dsum is not null.
+template <int V>
 __device__ void add_warp_slices(float* dgamma, float* dbeta, float* dsum, const float* sh, int warps, int C) {
     __syncthreads();
     const float* ss = sh + (long)warps * 2 * C;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float g = 0.f, bb = 0.f, s = 0.f;
-        for (int k = 0; k < warps; k++) { g += sh[(long)k * 2 * C + c]; bb += sh[(long)k * 2 * C + C + c]; }
-        atomicAdd(&dgamma[c], g);
-        atomicAdd(&dbeta[c], bb);
+    for (int c = threadIdx.x * V; c < C; c += blockDim.x * V) {
+        float g[V], bb[V], s[V];
+        sum_slices<V>(g, sh + c, warps, 2 * C);
+        sum_slices<V>(bb, sh + C + c, warps, 2 * C);
+        redv<V>(dgamma + c, g);
+        redv<V>(dbeta + c, bb);
         if (dsum) {
-            for (int k = 0; k < warps; k++) s += ss[(long)k * C + c];
-            atomicAdd(&dsum[c], s);
+            sum_slices<V>(s, ss + c, warps, C);
+            redv<V>(dsum + c, s);
         }
     }
 }
@@ -193,7 +209,7 @@ __device__ void layernorm_backward_rows(TO* dx, float* dgamma, float* dbeta, flo
                 for (int j = 0; j < V; j++) sd[c + j] += ov[j];
         }
     }
-    add_warp_slices(dgamma, dbeta, dsum, sh, warps, C);
+    add_warp_slices<V>(dgamma, dbeta, dsum, sh, warps, C);
 }
 
 template <typename TO, typename TD, typename TX>
@@ -219,10 +235,13 @@ extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(LN_BWD_ARGS(bf16
 // layernorm_backward_rows. dxlo (or null): dx rounded to bf16 as well, the operand the next block's backward GEMMs
 // read, so they need no cast pass over dx; or in its place where dx is null (bf16 streams' dh, read only in bf16).
 // dsum (or null) += the column sums of dx in fp32. Dynamic shared memory: warps * 2C floats, warps * 3C with dsum.
-template <typename TD, typename TX, int K>
+// ACC (dx += the row's gradient; RC's residual) loads dx's chunks in the first pass with x and dout, so that read's
+// latency hides behind the row's warp sums instead of following them; dout stays packed (8 bytes a bf16 chunk) to leave
+// registers for dx's. On the H100 at preset M that took the kernel 0.0891 -> 0.0792 ms with two blocks an SM and one
+// wave of them (layernorm-backward-variants-h100.json; the same code at three blocks an SM spilled).
+template <typename TD, typename TX, int K, bool ACC>
 __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout,
-                                        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C,
-                                        int acc) {
+                                        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
     const Slices sl = warp_slices(sh, dsum, warps, w, lane, C);
@@ -230,21 +249,25 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
     for (int row = blockIdx.x * warps + w; row < N; row += gridDim.x * warps) {
         const TX* xr = x + (long)row * C;
         const TD* dr = dout + (long)row * C;
+        float* o = dx ? dx + (long)row * C : nullptr;   // (ACC needs dx)
         float m = mean[row], r = rstd[row];
-        float xh[K][4], dv[K][4];
+        float xh[K][4], ov[ACC ? K : 1][4];
+        Pack<TD, 4> dp[K];
         float a = 0.f, b = 0.f;
 #pragma unroll
         for (int k = 0; k < K; k++) {
             int c = (k * 32 + lane) * 4;
             if (c < C) {
-                float gv[4];
+                float gv[4], dv[4];
                 loadv<4>(xr + c, xh[k]);
-                loadv<4>(dr + c, dv[k]);
+                dp[k] = *reinterpret_cast<const Pack<TD, 4>*>(dr + c);
+                if constexpr (ACC) loadv<4>(o + c, ov[k]);
                 loadv<4>(gamma + c, gv);
+                unpackv(dp[k], dv);
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     xh[k][j] = (xh[k][j] - m) * r;
-                    float g = dv[k][j] * gv[j];
+                    float g = dv[j] * gv[j];
                     a += g;
                     b += g * xh[k][j];
                 }
@@ -252,45 +275,57 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
         }
         a = warp_sum(a) / C;
         b = warp_sum(b) / C;
-        float* o = dx ? dx + (long)row * C : nullptr;
 #pragma unroll
         for (int k = 0; k < K; k++) {
             int c = (k * 32 + lane) * 4;
             if (c < C) {
-                float gv[4], ov[4];
+                float gv[4], dv[4], gx[4];
+                float (&out)[4] = ov[ACC ? k : 0];
                 loadv<4>(gamma + c, gv);
-                if (acc) loadv<4>(o + c, ov);   // (acc needs dx)
-                float gx[4];
+                unpackv(dp[k], dv);
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
-                    float d = r * (dv[k][j] * gv[j] - a - xh[k][j] * b);
-                    ov[j] = acc ? ov[j] + d : d;
-                    gx[j] = dv[k][j] * xh[k][j];
+                    float d = r * (dv[j] * gv[j] - a - xh[k][j] * b);
+                    out[j] = ACC ? out[j] + d : d;
+                    gx[j] = dv[j] * xh[k][j];
                 }
                 add4(sg + c, gx);
-                add4(sb + c, dv[k]);
-                if (dx) storev<4>(o + c, ov);
-                if (dxlo) storev<4>(dxlo + (long)row * C + c, ov);
-                if (sd) add4(sd + c, ov);
+                add4(sb + c, dv);
+                if (dx) storev<4>(o + c, out);
+                if (dxlo) storev<4>(dxlo + (long)row * C + c, out);
+                if (sd) add4(sd + c, out);
             }
         }
     }
-    add_warp_slices(dgamma, dbeta, dsum, sh, warps, C);
+    add_warp_slices<4>(dgamma, dbeta, dsum, sh, warps, C);
 }
 
 // Kernels compiles this file once more per width with -DLN_BWD_K=ceil(C / 128) (at most 8), so the kernel has the
-// registers its own K needs: up to K = 6 (C = 768) three blocks of 8 warps fit on an SM (Kernels.lnBackwardBlocksPerSm).
+// registers its own K needs: without ACC, up to K = 6 (C = 768) three blocks of 8 warps fit on an SM, with ACC two
+// (Kernels.lnBackwardBlocksPerSm).
 #ifndef LN_BWD_K
 #define LN_BWD_K 6   // Kernels.LN_REGS_DEFAULT_CHUNKS: the width the plain compile serves
 #endif
 #define LN_BWD_REGS_ARGS(TD, TX) float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout, \
-        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C, int acc
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 3 : 2) void layernorm_backward_regs_k(LN_BWD_REGS_ARGS(float, float)) {
-    layernorm_backward_regs<float, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
+        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C
+#define LN_BWD_REGS_BODY(TD, TX, ACC) \
+    layernorm_backward_regs<TD, TX, LN_BWD_K, ACC>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C)
+#define LN_BWD_BLOCKS (LN_BWD_K <= 6 ? 3 : 2)
+extern "C" __global__ __launch_bounds__(256, LN_BWD_BLOCKS) void layernorm_backward_regs_k(LN_BWD_REGS_ARGS(float, float)) {
+    LN_BWD_REGS_BODY(float, float, false);
 }
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 3 : 2) void layernorm_backward_regs_k_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
-    layernorm_backward_regs<bf16_t, float, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
+extern "C" __global__ __launch_bounds__(256, LN_BWD_BLOCKS) void layernorm_backward_regs_k_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
+    LN_BWD_REGS_BODY(bf16_t, float, false);
 }
-extern "C" __global__ __launch_bounds__(256, LN_BWD_K <= 6 ? 3 : 2) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
-    layernorm_backward_regs<bf16_t, bf16_t, LN_BWD_K>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C, acc);
+extern "C" __global__ __launch_bounds__(256, LN_BWD_BLOCKS) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
+    LN_BWD_REGS_BODY(bf16_t, bf16_t, false);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_regs_k_acc(LN_BWD_REGS_ARGS(float, float)) {
+    LN_BWD_REGS_BODY(float, float, true);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_regs_k_acc_dbf16(LN_BWD_REGS_ARGS(bf16_t, float)) {
+    LN_BWD_REGS_BODY(bf16_t, float, true);
+}
+extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_regs_k_acc_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
+    LN_BWD_REGS_BODY(bf16_t, bf16_t, true);
 }

@@ -76,12 +76,13 @@ class KernelsGpuTest {
 
     /**
      * c = 72: four columns per lane (float4), the backward's rows in registers (one 128-column chunk, partly used);
-     * c = 520 and 768 (preset M's width): 5 and 6 chunks, the last of 520's partly used; c = 70: one column per lane,
-     * the backward without registers; accumulate: the backward adds into what dx holds (RC). The backward also writes
+     * c = 520, 768 (preset M's width) and 1024: 5, 6 and 8 chunks, the last of 520's partly used; c = 70: one column per
+     * lane, the backward without registers; accumulate: the backward adds into what dx holds (RC), a kernel of its own
+     * that loads dx with the row (1024: its most registers, 8 chunks of x, dout and dx a lane). The backward also writes
      * dx rounded to bf16, which must be the rounding of the fp32 dx it wrote, and adds dx's column sums into a vector.
      */
     @ParameterizedTest(name = "width {0}, accumulate {1}, {2} rows")
-    @CsvSource({"72, false, 37", "70, false, 37", "72, true, 37", "70, true, 37", "520, true, 6", "768, false, 5", "768, true, 5", "1100, true, 3"})
+    @CsvSource({"72, false, 37", "70, false, 37", "72, true, 37", "70, true, 37", "520, true, 6", "768, false, 5", "768, true, 5", "1024, true, 3", "1100, true, 3"})
     void layerNormForwardAndBackwardMatchFloat64(int c, boolean accumulate, int rows) {
         Random r = new Random(1);
         float[] x = random(r, rows * c, 2), gamma = random(r, c, 1), beta = random(r, c, 1), w = random(r, rows * c, 1);
