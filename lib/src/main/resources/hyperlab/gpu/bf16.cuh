@@ -43,9 +43,11 @@ __device__ __forceinline__ void unpackv(const Pack<T, V>& k, float (&out)[V]) {
     for (int j = 0; j < V; j++) out[j] = load(&k.v[j]);
 }
 
+// (the copy into k makes it one vector load: unpacking *p in place let the compiler split it into V scalar loads)
 template <int V, typename T>
 __device__ __forceinline__ void loadv(const T* p, float (&out)[V]) {
-    unpackv(*reinterpret_cast<const Pack<T, V>*>(p), out);
+    const Pack<T, V> k = *reinterpret_cast<const Pack<T, V>*>(p);
+    unpackv(k, out);
 }
 
 template <int V, typename T>
