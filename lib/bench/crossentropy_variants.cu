@@ -7,12 +7,11 @@
 // race: the cluster variants' losses came out wrong, ce_reg's right by timing); the library kernel takes the target's
 // logit from the registers of the thread that holds it.
 #include <cstdio>
-#include <cstring>
-#include <string>
 #include <cstdlib>
 #include <cmath>
 #include <vector>
 #include <cuda_runtime.h>
+#include "variants.h"   // lib/bench
 #include "bf16.cuh"   // lib/src/main/resources/hyperlab/gpu
 #include "async.cuh"
 #define NEG_INF __int_as_float(0xff800000)
@@ -231,25 +230,12 @@ __global__ void __launch_bounds__(1024, 1) ce_staged(bf16_t* logits, float* loss
     }
 }
 
-#define CK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { printf("CUDA %s at %d: %s\n", #x, __LINE__, cudaGetErrorString(e)); exit(1); } } while (0)
 
 int N = 16384, V = 50304;
 bf16_t *d_pristine, *d_logits; float* d_loss; int* d_tgt;
 std::vector<unsigned short> ref_grad; std::vector<float> ref_loss;
 
 typedef void (*Launch)();
-const char* ONLY = nullptr;   // argv[1], "a,b": only the variants whose names contain a or b (and v0, the reference)
-bool selected(const char* name) {
-    if (!ONLY || strncmp(name, "v0", 2) == 0) return true;
-    std::string all(ONLY);
-    for (size_t at = 0; at <= all.size();) {
-        size_t comma = all.find(',', at);
-        if (comma == std::string::npos) comma = all.size();
-        if (comma > at && strstr(name, all.substr(at, comma - at).c_str())) return true;
-        at = comma + 1;
-    }
-    return false;
-}
 void check_and_time(const char* name, void (*launch)()) {
     if (!selected(name)) return;
     CK(cudaMemcpy(d_logits, d_pristine, (size_t)N * V * 2, cudaMemcpyDeviceToDevice));

@@ -18,12 +18,11 @@
 // the sums (the compiler contracts the same sum into other FMAs).
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
-#include <string>
 #include <cstdlib>
 #include <cmath>
 #include <vector>
 #include <cuda_runtime.h>
+#include "variants.h"   // lib/bench
 #include "bf16.cuh"   // lib/src/main/resources/hyperlab/gpu
 #include "layernorm.cu"
 
@@ -119,7 +118,6 @@ __global__ __launch_bounds__(256, 3) void ln_bwd_red4(BWD_ARGS) { backward_red4<
 __global__ __launch_bounds__(256, 3) void ln_bwd_red4_pf(BWD_ARGS) { backward_red4<LN_BWD_K, 4, true, false>(BWD_PASS); }
 __global__ __launch_bounds__(256, 3) void ln_bwd_red4_pfnext(BWD_ARGS) { backward_red4<LN_BWD_K, 4, false, true>(BWD_PASS); }
 
-#define CK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { printf("CUDA %s at %d: %s\n", #x, __LINE__, cudaGetErrorString(e)); exit(1); } } while (0)
 
 const int N = 16384, C = 768, WARPS = 8, THREADS = 32 * WARPS, SMEM = WARPS * 3 * C * 4;
 const int WARMUP = 20, REPS = 200;
@@ -180,18 +178,6 @@ std::vector<float> fetch(const bf16_t* d, size_t n) {
     return h;
 }
 
-const char* ONLY = nullptr;   // argv[1], "a,b": only the variants whose names contain a or b (and v0, the reference)
-bool selected(const char* name) {
-    if (!ONLY || strncmp(name, "v0", 2) == 0) return true;
-    std::string all(ONLY);
-    for (size_t at = 0; at <= all.size();) {
-        size_t comma = all.find(',', at);
-        if (comma == std::string::npos) comma = all.size();
-        if (comma > at && strstr(name, all.substr(at, comma - at).c_str())) return true;
-        at = comma + 1;
-    }
-    return false;
-}
 
 void launch(Kernel k, int grid) {
     k<<<grid, THREADS, SMEM>>>(d_dx, d_dxlo, d_dgamma, d_dbeta, d_dsum, d_dout, d_x, d_gamma, d_mean, d_rstd, N, C, 1);
