@@ -171,7 +171,7 @@ final class Kernels {
         String types = (bf16(dout) ? "_dbf16" : "") + (bf16(x) ? "_xbf16" : "");   // what differs from fp32, as layernorm.cu names it
         int chunks = (c + 127) / 128;
         if (v == 4 && chunks <= LN_REGS_MAX_CHUNKS) {   // rows in registers: more warps in flight, each row read once
-            // accumulating: one wave (measured 0.0792 ms against 0.0813 for two at preset M); else two
+            // accumulating: one wave (measured 0.0789 ms against 0.0811 for two at preset M); else two
             int waves = accumulate ? 1 : 2;
             int blocks = Math.min(waves * lnBackwardBlocksPerSm(chunks, accumulate) * smCount, (rows + warps - 1) / warps);
             CudaFunction f = lnBwdRegs.computeIfAbsent(chunks, kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk))

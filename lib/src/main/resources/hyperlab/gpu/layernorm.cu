@@ -237,7 +237,7 @@ extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(LN_BWD_ARGS(bf16
 // dsum (or null) += the column sums of dx in fp32. Dynamic shared memory: warps * 2C floats, warps * 3C with dsum.
 // ACC (dx += the row's gradient; RC's residual) loads dx's chunks in the first pass with x and dout, so that read's
 // latency hides behind the row's warp sums instead of following them; dout stays packed (8 bytes a bf16 chunk) to leave
-// registers for dx's. On the H100 at preset M that took the kernel 0.0891 -> 0.0792 ms with two blocks an SM and one
+// registers for dx's. On the H100 at preset M that took the kernel 0.0902 -> 0.0789 ms with two blocks an SM and one
 // wave of them (layernorm-backward-variants-h100.json; the same code at three blocks an SM spilled).
 template <typename TD, typename TX, int K, bool ACC>
 __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout,
