@@ -196,7 +196,6 @@ __global__ void __launch_bounds__(THREADS) ce_cluster(bf16_t* logits, float* los
     for (int i = 0; i < K; i++) { int j = (base + i * THREADS + threadIdx.x) * 8; if (j < n) st16<0>(row + j, grad8(r[i], j, target, lse2, scale)); }
 }
 
-
 // persistent blocks, one an SM: the next row staged in the other half of shared memory by cp.async while this one is
 // reduced and written (the kernel classifier.cu took, crossentropy_forward_backward_bf16_staged)
 __global__ void __launch_bounds__(1024, 1) ce_staged(bf16_t* logits, float* losses, const int* targets, int rows, int n, float scale) {
@@ -229,7 +228,6 @@ __global__ void __launch_bounds__(1024, 1) ce_staged(bf16_t* logits, float* loss
         }
     }
 }
-
 
 int N = 16384, V = 50304;
 bf16_t *d_pristine, *d_logits; float* d_loss; int* d_tgt;

@@ -118,7 +118,6 @@ __global__ __launch_bounds__(256, 3) void ln_bwd_red4(BWD_ARGS) { backward_red4<
 __global__ __launch_bounds__(256, 3) void ln_bwd_red4_pf(BWD_ARGS) { backward_red4<LN_BWD_K, 4, true, false>(BWD_PASS); }
 __global__ __launch_bounds__(256, 3) void ln_bwd_red4_pfnext(BWD_ARGS) { backward_red4<LN_BWD_K, 4, false, true>(BWD_PASS); }
 
-
 const int N = 16384, C = 768, WARPS = 8, THREADS = 32 * WARPS, SMEM = WARPS * 3 * C * 4;
 const int WARMUP = 20, REPS = 200;
 const double BYTES = 16.0 * N * C;
