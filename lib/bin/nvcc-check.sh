@@ -28,6 +28,7 @@ out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 declare -A variants=(
   [streams.cu]="-DSM_N=4 -DSM_PARADIGM=0 -DSM_DYN=0|-DSM_N=2 -DSM_PARADIGM=3 -DSM_DYN=1|-DSM_N=4 -DSM_PARADIGM=2 -DSM_DYN=1 -DSM_XBF16=1|-DSM_N=3 -DSM_PARADIGM=1 -DSM_DYN=1 -DSM_LOG=1 -DSM_XBF16=1"
   [layernorm.cu]="-DLN_BWD_K=1|-DLN_BWD_K=8"
+  [attention.cu]="-DHEAD_DIM=64 -DATTN_FWD_WARP_ROWS=32 -DATTN_FWD_KEYS=64 -DATTN_FWD_MIN_BLOCKS=2|-DHEAD_DIM=128 -DATTN_FWD_KEYS=32 -DATTN_BWD_KEYS=64"
 )
 fail=0
 for src in "${sources[@]}"; do

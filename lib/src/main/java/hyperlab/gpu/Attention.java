@@ -30,6 +30,7 @@ public final class Attention implements AutoCloseable {
 
     private final Gpu gpu;
     private final int heads, headDim;
+    private final ForwardTiling forwardTiling;
     private final BackwardTiling tiling;
     private final DType dtype;
     private final boolean tensorCores;
@@ -44,7 +45,43 @@ public final class Attention implements AutoCloseable {
 
     /** {@code tensorCores} false forces the SIMT kernels (a reference for the BF16 tensor-core path). */
     public Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores) {
-        this(gpu, heads, headDim, dtype, tensorCores, BackwardTiling.of(headDim));
+        this(gpu, heads, headDim, dtype, tensorCores, ForwardTiling.of(headDim), BackwardTiling.of(headDim));
+    }
+
+    /**
+     * How the tensor-core forward is cut: queries per warp (16, or 32 for d ≤ 64: each K and V fragment read from shared
+     * memory then serves two m16 tiles), keys per tile (32, or 64 for d ≤ 64: two stages of K and V fit 48 KB) and the
+     * blocks per SM its registers are limited for (__launch_bounds__). A block is 4 warps.
+     */
+    record ForwardTiling(int warpRows, int keys, int blocksPerSm) {
+        ForwardTiling {
+            if (warpRows != 16 && warpRows != 32) throw new IllegalArgumentException("the forward takes 16 or 32 queries per warp, not " + warpRows);
+            if (keys != 32 && keys != 64) throw new IllegalArgumentException("the forward takes 32 or 64 keys per tile, not " + keys);
+            if (blocksPerSm < 1 || blocksPerSm > 4)
+                throw new IllegalArgumentException("blocks per SM must be in 1..4, got " + blocksPerSm);
+        }
+
+        /** The engine's choice for head size d (H100, preset M: see data/bench/attention-h100.json). */
+        static ForwardTiling of(int headDim) {
+            return headDim <= 64 ? new ForwardTiling(16, 64, 4) : new ForwardTiling(16, 32, 1);
+        }
+
+        /** "32x64x2": 32 queries per warp, 64 keys per tile, 2 blocks per SM. */
+        static ForwardTiling parse(String s) {
+            String[] p = s.split("x");
+            if (p.length != 3) throw new IllegalArgumentException("a forward tiling is ROWSxKEYSxBLOCKS, e.g. 32x64x2; got " + s);
+            return new ForwardTiling(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()), Integer.parseInt(p[2].trim()));
+        }
+
+        /** Queries per block. */
+        int blockRows() {
+            return 4 * warpRows;
+        }
+
+        @Override
+        public String toString() {
+            return warpRows + "x" + keys + "x" + blocksPerSm;
+        }
     }
 
     /**
@@ -76,8 +113,13 @@ public final class Attention implements AutoCloseable {
         }
     }
 
-    /** tiling: the tensor-core backward's (AttentionBench compares them). */
+    /** tiling: the tensor-core backward's (AttentionBench compares them); the forward's is the engine's. */
     Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores, BackwardTiling tiling) {
+        this(gpu, heads, headDim, dtype, tensorCores, ForwardTiling.of(headDim), tiling);
+    }
+
+    /** The tensor-core kernels' tilings (AttentionBench compares them). */
+    Attention(Gpu gpu, int heads, int headDim, DType dtype, boolean tensorCores, ForwardTiling forwardTiling, BackwardTiling tiling) {
         if (heads < 1) throw new IllegalArgumentException("heads must be >= 1, got " + heads);
         if (headDim < 1 || headDim > MAX_HEAD_DIM)
             throw new IllegalArgumentException("head size d must be in 1.." + MAX_HEAD_DIM + ", got " + headDim);
@@ -88,17 +130,23 @@ public final class Attention implements AutoCloseable {
                     + dtype + ", d = " + headDim + ")");
         if (tiling.keys() > 64 && headDim > 64)
             throw new IllegalArgumentException("128 keys per backward block need d <= 64 (their tiles exceed 48 KB), got d = " + headDim);
+        if (forwardTiling.keys() > 32 && headDim > 64)
+            throw new IllegalArgumentException("64 keys per forward tile need d <= 64 (two stages exceed 48 KB), got d = " + headDim);
+        if (forwardTiling.warpRows() > 16 && headDim > 64)
+            throw new IllegalArgumentException("32 queries per forward warp need d <= 64 (their registers spill), got d = " + headDim);
         if (gpu == null) throw new IllegalArgumentException("gpu is null");
         this.gpu = gpu;
         this.tiling = tiling;
+        this.forwardTiling = forwardTiling;
         this.heads = heads;
         this.headDim = headDim;
         this.dtype = dtype;
         this.tensorCores = tensorCores;
         String device = gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal();
-        CudaModule m = MODULES.computeIfAbsent(device + "/d" + headDim + "/" + tiling,
+        CudaModule m = MODULES.computeIfAbsent(device + "/d" + headDim + "/" + forwardTiling + "/" + tiling,
                 k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim, "-DATTN_BWD_KEYS=" + tiling.keys(),
-                        "-DATTN_BWD_MIN_BLOCKS=" + tiling.blocksPerSm()));
+                        "-DATTN_BWD_MIN_BLOCKS=" + tiling.blocksPerSm(), "-DATTN_FWD_WARP_ROWS=" + forwardTiling.warpRows(),
+                        "-DATTN_FWD_KEYS=" + forwardTiling.keys(), "-DATTN_FWD_MIN_BLOCKS=" + forwardTiling.blocksPerSm()));
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
         fwd = m.function("attn_fwd_" + kind + "_" + t);
@@ -133,16 +181,25 @@ public final class Attention implements AutoCloseable {
         return tiling;
     }
 
+    /** How the tensor-core forward is cut. */
+    ForwardTiling forwardTiling() {
+        return forwardTiling;
+    }
+
     /** y = softmax(q·kᵀ/√d + causal mask)·v per head; lse[b, h, t] = the row's logsumexp (natural log). */
     public void forward(DeviceTensor qkv, DeviceTensor y, DeviceTensor lse, int batch, int time) {
         checkDims(batch, time);
         check("qkv", qkv, dtype, 3L * batch * time * width(), "[B, T, 3C] = " + shape(batch, time, 3 * width()));
         check("y", y, dtype, (long) batch * time * width(), "[B, T, C] = " + shape(batch, time, width()));
         check("lse", lse, DType.F32, (long) batch * heads * time, "[B, heads, T] = " + shape(batch, heads, time));
-        Dim3 grid = Dim3.of(blocks(time), batch * heads);
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        if (tensorCores) fwd.launch(grid, Dim3.of(128), 0, qkv, y, lse, heads, time, (float) (scale / Math.log(2)));
-        else fwd.launch(grid, Dim3.of(64), 0, qkv, y, lse, heads, time, scale);
+        if (tensorCores) {
+            int rows = forwardTiling.blockRows();
+            fwd.launch(Dim3.of((time + rows - 1) / rows, batch * heads), Dim3.of(128), 0, qkv, y, lse, heads, time,
+                    (float) (scale / Math.log(2)));
+        } else {
+            fwd.launch(Dim3.of(blocks(time), batch * heads), Dim3.of(64), 0, qkv, y, lse, heads, time, scale);
+        }
     }
 
     /**

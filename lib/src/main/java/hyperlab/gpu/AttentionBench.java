@@ -26,7 +26,8 @@ import java.util.Random;
  * </pre>
  * Options: --emulator, --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-tilings
  * LIST (the tensor-core backward's keys per block x blocks per SM to time, e.g. 64x2,64x3: one BF16 row each; default
- * the engine's choice),
+ * the engine's choice), --forward-tilings LIST (the tensor-core forward's queries per warp x keys per tile x blocks per SM,
+ * e.g. 16x64x4,32x64x2; default the engine's choice; one BF16 row per pair of tilings),
  * --torch-KEY VALUE (any number of them, copied into the JSON's "torch" object; bf16-fwd-ms, bf16-fwdbwd-ms, f32-fwd-ms,
  * f32-fwdbwd-ms are used for the ratios).
  */
@@ -85,6 +86,7 @@ public final class AttentionBench {
         int batch = 16, time = 1024, heads = 12, headDim = 64, iters = 20;
         boolean emulator = false;
         List<Attention.BackwardTiling> tilings = new ArrayList<>();
+        List<Attention.ForwardTiling> forwardTilings = new ArrayList<>();
         Map<String, String> torch = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -99,6 +101,7 @@ public final class AttentionBench {
                 case "--head-dim" -> headDim = Integer.parseInt(args[++i]);
                 case "--iters" -> iters = Integer.parseInt(args[++i]);
                 case "--backward-tilings" -> Arrays.stream(args[++i].split(",")).map(Attention.BackwardTiling::parse).forEach(tilings::add);
+                case "--forward-tilings" -> Arrays.stream(args[++i].split(",")).map(Attention.ForwardTiling::parse).forEach(forwardTilings::add);
                 case "--emulator" -> emulator = true;   // a smoke test of this class without a GPU (tiny shapes)
                 default -> {
                     if (!a.startsWith("--torch-") || i + 1 >= args.length) throw new IllegalArgumentException("unknown option " + a);
@@ -107,6 +110,7 @@ public final class AttentionBench {
             }
         }
         if (tilings.isEmpty()) tilings.add(Attention.BackwardTiling.of(headDim));
+        if (forwardTilings.isEmpty()) forwardTilings.add(Attention.ForwardTiling.of(headDim));
         Gpu gpu = emulator ? Cuda.emulator() : Cuda.gpu();
         double fwdFlops = Attention.forwardFlops(batch, heads, time, headDim), bwdFlops = 2.5 * fwdFlops;
         List<String> rows = new ArrayList<>();
@@ -120,12 +124,21 @@ public final class AttentionBench {
             for (int i = 0; i < x.length; i++) x[i] = DType.bf16ToFloat(DType.floatToBf16(x[i]));
         try (DeviceArena a = gpu.arena()) {
             Map<String, float[][]> outputs = new LinkedHashMap<>();
-            List<Attention.BackwardTiling> configs = new ArrayList<>(tilings);   // one BF16 row each; null: the F32 row
+            record Tilings(Attention.ForwardTiling forward, Attention.BackwardTiling backward) {
+                @Override
+                public String toString() {
+                    return forward + "/" + backward;
+                }
+            }
+            List<Tilings> configs = new ArrayList<>();   // one BF16 row each; null: the F32 row
+            for (Attention.ForwardTiling f : forwardTilings)
+                for (Attention.BackwardTiling bt : tilings) configs.add(new Tilings(f, bt));
             configs.add(null);
-            for (Attention.BackwardTiling tiling : configs) {
+            for (Tilings tiling : configs) {
                 DType t = tiling == null ? DType.F32 : DType.BF16;
                 boolean tc = t == DType.BF16 && headDim % 16 == 0;
-                try (Attention att = tc ? new Attention(gpu, heads, headDim, t, true, tiling) : new Attention(gpu, heads, headDim, t)) {
+                try (Attention att = tc ? new Attention(gpu, heads, headDim, t, true, tiling.forward(), tiling.backward())
+                        : new Attention(gpu, heads, headDim, t)) {
                     DeviceTensor qkv = a.of(t, qkvHost, batch, time, 3L * c), dy = a.of(t, dyHost, batch, time, c);
                     DeviceTensor y = a.alloc(t, batch, time, c), lse = a.alloc(DType.F32, batch, heads, time);
                     DeviceTensor dqkv = a.alloc(t, batch, time, 3L * c);
@@ -150,6 +163,7 @@ public final class AttentionBench {
                     StringBuilder sb = new StringBuilder();
                     sb.append("{\"dtype\": \"").append(t).append("\", \"kernels\": \"")
                             .append(att.tensorCores() ? "mma.sync m16n8k16 bf16, fp32 accumulation" : "SIMT fp32").append("\", ")
+                            .append(att.tensorCores() ? "\"forward_tiling\": \"" + att.forwardTiling() + "\", " : "")
                             .append(att.tensorCores() ? "\"backward_tiling\": \"" + att.backwardTiling() + "\", " : "")
                             .append("\"iters\": ").append(n).append(", ")
                             .append(num("fwd_ms", fwdMs)).append(num("fwd_tflops", fwdFlops / fwdMs / 1e9))

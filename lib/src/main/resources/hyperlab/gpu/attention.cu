@@ -267,18 +267,30 @@ constexpr float LN2 = 0.6931471805599453f;
 #ifndef ATTN_BWD_MIN_BLOCKS   // backward blocks per SM the registers are cut for (__launch_bounds__)
 #define ATTN_BWD_MIN_BLOCKS 1
 #endif
-constexpr int TR = 64;                                   // queries per forward block (4 warps x 16)
+#ifndef ATTN_FWD_WARP_ROWS   // queries per forward warp: 16 or 32
+#define ATTN_FWD_WARP_ROWS 16
+#endif
+#ifndef ATTN_FWD_KEYS         // keys per forward tile: 32 or 64
+#define ATTN_FWD_KEYS 64
+#endif
+#ifndef ATTN_FWD_MIN_BLOCKS   // forward blocks per SM the registers are cut for (__launch_bounds__)
+#define ATTN_FWD_MIN_BLOCKS 1
+#endif
+constexpr int FM = ATTN_FWD_WARP_ROWS / 16;              // m16 tiles per forward warp
+constexpr int TR = 64 * FM;                              // queries per forward block (4 warps)
+constexpr int TK = ATTN_FWD_KEYS;                        // keys per forward tile (Attention.java picks the three)
 constexpr int BR = ATTN_BWD_KEYS;                        // keys per backward block, 16 per warp (Attention.java picks
                                                          // it and ATTN_BWD_MIN_BLOCKS)
 constexpr int BWARPS = BR / 16, BTHREADS = 32 * BWARPS;
 constexpr int KP = HD + 8;                               // pitch of [rows][HD] tiles: rows 16 bytes apart mod 128, so
                                                          // the 8 row addresses of an ldmatrix hit distinct banks
-constexpr int TK = HD <= 64 ? 64 : 32;                   // keys per forward tile (two stages of K, V under 48 KB)
 constexpr int TQ = HD <= 32 && BR <= 64 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of
                                                          // Q, dO + K + dS under 48 KB)
 constexpr int MT = TQ / 16;                              // m16 tiles of a dQ tile: warp w computes tile w % MT ...
 constexpr int NQ = (HD / 8 * MT + BWARPS - 1) / BWARPS;  // ... and its n8 tiles w / MT, w / MT + BWARPS / MT, ...
 constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [BR][SP]
+static_assert((FM == 1 || FM == 2) && (TK == 32 || TK == 64) && 4 * TK * KP * 2 <= 48 * 1024,
+              "ATTN_FWD_WARP_ROWS: 16 or 32; ATTN_FWD_KEYS: 32 or 64 (two stages of K, V under 48 KB)");
 static_assert(BR % 32 == 0 && BWARPS % MT == 0, "ATTN_BWD_KEYS: a multiple of 32 keys, 16 per warp");
 static_assert(2 * (4 * TQ * KP + BR * KP + BR * SP) + 16 * TQ <= 48 * 1024, "ATTN_BWD_KEYS: the backward's tiles exceed 48 KB");
 
@@ -318,10 +330,11 @@ __device__ __forceinline__ void load_a(unsigned (*a)[4], const bf16_t* src, long
     }
 }
 
-// acc[N/8][4] += A(16 x HD, fragments a) . B^T where B^T's columns are the rows of a tile [N][KP]: one ldmatrix.x4
-// gives the b0, b1 of two n8 tiles (rows 0-7 | 8-15 of 16) for one k16 chunk.
-template <int N>
-__device__ __forceinline__ void mma_abt(float (*acc)[4], const unsigned (*a)[4], const bf16_t* tile) {
+// acc[m][N/8][4] += A_m(16 x HD, fragments a[m]) . B^T for m < M, where B^T's columns are the rows of a tile [N][KP]:
+// one ldmatrix.x4 gives the b0, b1 of two n8 tiles (rows 0-7 | 8-15 of 16) for one k16 chunk, shared by the M products
+// (shared memory reads per product fall as 1 / M).
+template <int N, int M>
+__device__ __forceinline__ void mma_abt(float (*acc)[N / 8][4], const unsigned (*a)[HD / 16][4], const bf16_t* tile) {
     const int lane = threadIdx.x % 32;
     const bf16_t* p = tile + ((lane >> 4) * 8 + (lane & 7)) * KP + ((lane >> 3) & 1) * 8;
 #pragma unroll
@@ -330,29 +343,41 @@ __device__ __forceinline__ void mma_abt(float (*acc)[4], const unsigned (*a)[4],
         for (int kc = 0; kc < HD / 16; kc++) {
             unsigned b[4];
             ldsm4<false>(b, p + np * 16 * KP + kc * 16);
-            mma_bf16(acc[2 * np], a[kc], b);
-            mma_bf16(acc[2 * np + 1], a[kc], b + 2);
+#pragma unroll
+            for (int m = 0; m < M; m++) {
+                mma_bf16(acc[m][2 * np], a[m][kc], b);
+                mma_bf16(acc[m][2 * np + 1], a[m][kc], b + 2);
+            }
         }
     }
 }
 
-// acc[HD/8][4] += P(16 x N, C-layout fragments s[N/8][4], rounded to bf16) . M for M a tile [N][KP] (k = its rows):
-// the C layout of two n8 tiles is the A layout of one k16 chunk, and ldmatrix.x4.trans gives the b0, b1 of two n8
-// tiles of M (columns 0-7 | 8-15 of 16).
-template <int N>
-__device__ __forceinline__ void mma_pv(float (*acc)[4], float (*s)[4], const bf16_t* tile) {
+// acc[m][HD/8][4] += P_m(16 x N, C-layout fragments s[m][N/8][4], rounded to bf16) . M for m < M, M a tile [N][KP]
+// (k = its rows): the C layout of two n8 tiles is the A layout of one k16 chunk, and ldmatrix.x4.trans gives the b0, b1
+// of two n8 tiles of M (columns 0-7 | 8-15 of 16), shared by the M products.
+template <int N, int M>
+__device__ __forceinline__ void mma_pv(float (*acc)[HD / 8][4], float (*s)[N / 8][4], const bf16_t* tile) {
     const int lane = threadIdx.x % 32;
     const bf16_t* p = tile + (((lane >> 3) & 1) * 8 + (lane & 7)) * KP + (lane >> 4) * 8;
 #pragma unroll
     for (int kc = 0; kc < N / 16; kc++) {
-        unsigned a[4] = {pack2(s[2 * kc][0], s[2 * kc][1]), pack2(s[2 * kc][2], s[2 * kc][3]),
-                         pack2(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+        unsigned a[M][4];
+#pragma unroll
+        for (int m = 0; m < M; m++) {
+            a[m][0] = pack2(s[m][2 * kc][0], s[m][2 * kc][1]);
+            a[m][1] = pack2(s[m][2 * kc][2], s[m][2 * kc][3]);
+            a[m][2] = pack2(s[m][2 * kc + 1][0], s[m][2 * kc + 1][1]);
+            a[m][3] = pack2(s[m][2 * kc + 1][2], s[m][2 * kc + 1][3]);
+        }
 #pragma unroll
         for (int dp = 0; dp < HD / 16; dp++) {
             unsigned b[4];
             ldsm4<true>(b, p + kc * 16 * KP + dp * 16);
-            mma_bf16(acc[2 * dp], a, b);
-            mma_bf16(acc[2 * dp + 1], a, b + 2);
+#pragma unroll
+            for (int m = 0; m < M; m++) {
+                mma_bf16(acc[m][2 * dp], a[m], b);
+                mma_bf16(acc[m][2 * dp + 1], a[m], b + 2);
+            }
         }
     }
 }
@@ -401,12 +426,11 @@ __device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], 
 
 }  // namespace
 
-// Forward. Grid (ceil(T/64), B*H), 128 threads; a block owns 64 queries (16 per warp) and walks the key tiles of TK
-// up to its diagonal, the next tile's K and V on their way (cp.async) while this one is multiplied; only the tiles
-// that reach the diagonal (or T) are masked. scale_log2 = log2(e) / sqrt(d). Up to d = 64 the block is built for 4 per
-// SM (at most 128 registers: d = 64 spills 8 bytes, yet 0.156 against 0.167 ms per layer at preset M on the H100).
-constexpr int FWD_BLOCKS = HD <= 64 ? 4 : 1;
-extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse,
+// Forward. Grid (ceil(T/TR), B*H), 128 threads; a block owns TR queries (FM m16 tiles per warp) and walks the key tiles
+// of TK up to its diagonal, the next tile's K and V on their way (cp.async) while this one is multiplied; a warp skips
+// the tiles past its last query and masks only those that pass its first. Each K or V fragment read from shared
+// memory serves the warp's FM tiles. scale_log2 = log2(e) / sqrt(d).
+extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse,
         int H, int Tn, float scale_log2) {
     __shared__ int4 kv_raw[(2 * 2 * TK * KP) / 8];   // two stages of [K tile | V tile]; int4: 16-byte aligned
     bf16_t* kv = reinterpret_cast<bf16_t*>(kv_raw);
@@ -416,17 +440,22 @@ extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(c
     const int blk = gridDim.x - 1 - blockIdx.x;                 // longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
     const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
-    const int row0 = blk * TR + warp * 16, ra = row0 + g, rb = ra + 8;
+    const int row0 = blk * TR + warp * 16 * FM, last = row0 + 16 * FM - 1;   // the warp's queries
     const int tiles = (min(Tn, blk * TR + TR) + TK - 1) / TK;
     load_async<TK>(kv, base + C, ld3, 0, Tn);
     load_async<TK>(kv + TK * KP, base + 2 * C, ld3, 0, Tn);
     cp_commit();
-    unsigned qa[HD / 16][4];
-    load_a(qa, base, ld3, row0, Tn);
-    float o[HD / 8][4];
+    unsigned qa[FM][HD / 16][4];
+    float o[FM][HD / 8][4];
+    float mx[FM][2], ls[FM][2];   // per m tile and row half (g, g + 8): running max (unscaled scores), partial sum
 #pragma unroll
-    for (int dn = 0; dn < HD / 8; dn++) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.f;
-    float ma = NEG_INF, mb = NEG_INF, la = 0.f, lb = 0.f;   // running max (unscaled scores) and partial sums
+    for (int m = 0; m < FM; m++) {
+        load_a(qa[m], base, ld3, row0 + 16 * m, Tn);
+#pragma unroll
+        for (int dn = 0; dn < HD / 8; dn++) o[m][dn][0] = o[m][dn][1] = o[m][dn][2] = o[m][dn][3] = 0.f;
+        mx[m][0] = mx[m][1] = NEG_INF;
+        ls[m][0] = ls[m][1] = 0.f;
+    }
     for (int it = 0; it < tiles; it++) {
         const int k0 = it * TK;
         if (it + 1 < tiles) {
@@ -439,56 +468,66 @@ extern "C" __global__ __launch_bounds__(128, FWD_BLOCKS) void attn_fwd_tc_bf16(c
             cp_wait<0>();
         }
         __syncthreads();
-        const bf16_t* Ks = kv + (it & 1) * 2 * TK * KP;
-        float s[TK / 8][4];
+        if (k0 <= last) {   // (warp-uniform) some key of the tile precedes one of the warp's queries
+            const bf16_t* Ks = kv + (it & 1) * 2 * TK * KP;
+            float s[FM][TK / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < TK / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-        mma_abt<TK>(s, qa, Ks);
-        const bool masked = k0 + TK > blk * TR;
-        float xa = ma, xb = mb;
+            for (int m = 0; m < FM; m++)
 #pragma unroll
-        for (int nt = 0; nt < TK / 8; nt++) {
+                for (int nt = 0; nt < TK / 8; nt++) s[m][nt][0] = s[m][nt][1] = s[m][nt][2] = s[m][nt][3] = 0.f;
+            mma_abt<TK, FM>(s, qa, Ks);
+            const bool masked = k0 + TK - 1 > row0 || k0 + TK > Tn;
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? ra : rb;
-                if (masked && (key > row || key >= Tn)) s[nt][e] = NEG_INF;
-                if (e < 2) xa = fmaxf(xa, s[nt][e]); else xb = fmaxf(xb, s[nt][e]);
+            for (int m = 0; m < FM; m++) {
+                float x[2] = {mx[m][0], mx[m][1]};
+#pragma unroll
+                for (int nt = 0; nt < TK / 8; nt++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int key = k0 + nt * 8 + 2 * t + (e & 1), row = row0 + 16 * m + g + 8 * (e >> 1);
+                        if (masked && (key > row || key >= Tn)) s[m][nt][e] = NEG_INF;
+                        x[e >> 1] = fmaxf(x[e >> 1], s[m][nt][e]);
+                    }
+                }
+                float corr[2], sc[2], p[2] = {0.f, 0.f};
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    x[r] = quad_max(x[r]);   // finite: every row saw key 0 in the first tile
+                    corr[r] = exp2f((mx[m][r] - x[r]) * scale_log2);
+                    mx[m][r] = x[r];
+                    sc[r] = x[r] * scale_log2;   // the max is taken unscaled (scale > 0): one FMA a score
+                }
+#pragma unroll
+                for (int nt = 0; nt < TK / 8; nt++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        s[m][nt][e] = exp2f(fmaf(s[m][nt][e], scale_log2, -sc[e >> 1]));
+                        p[e >> 1] += s[m][nt][e];
+                    }
+                }
+#pragma unroll
+                for (int r = 0; r < 2; r++) ls[m][r] = ls[m][r] * corr[r] + p[r];
+#pragma unroll
+                for (int dn = 0; dn < HD / 8; dn++) {
+                    o[m][dn][0] *= corr[0];
+                    o[m][dn][1] *= corr[0];
+                    o[m][dn][2] *= corr[1];
+                    o[m][dn][3] *= corr[1];
+                }
             }
+            mma_pv<TK, FM>(o, s, Ks + TK * KP);
         }
-        xa = quad_max(xa);   // finite: every row saw key 0 in the first tile
-        xb = quad_max(xb);
-        const float ca = exp2f((ma - xa) * scale_log2), cb = exp2f((mb - xb) * scale_log2);
-        ma = xa;
-        mb = xb;
-        const float sa = ma * scale_log2, sb = mb * scale_log2;   // the max is taken unscaled (scale > 0): one FMA a score
-        float pa = 0.f, pb = 0.f;
-#pragma unroll
-        for (int nt = 0; nt < TK / 8; nt++) {
-            s[nt][0] = exp2f(fmaf(s[nt][0], scale_log2, -sa));
-            s[nt][1] = exp2f(fmaf(s[nt][1], scale_log2, -sa));
-            s[nt][2] = exp2f(fmaf(s[nt][2], scale_log2, -sb));
-            s[nt][3] = exp2f(fmaf(s[nt][3], scale_log2, -sb));
-            pa += s[nt][0] + s[nt][1];
-            pb += s[nt][2] + s[nt][3];
-        }
-        la = la * ca + pa;
-        lb = lb * cb + pb;
-#pragma unroll
-        for (int dn = 0; dn < HD / 8; dn++) {
-            o[dn][0] *= ca;
-            o[dn][1] *= ca;
-            o[dn][2] *= cb;
-            o[dn][3] *= cb;
-        }
-        mma_pv<TK>(o, s, Ks + TK * KP);
         __syncthreads();   // the next iteration queues the tile after next into this stage
     }
-    la = quad_sum(la);
-    lb = quad_sum(lb);
-    store_rows(y + (long)b * Tn * C + h * HD, C, row0, Tn, o, 1.f / la, 1.f / lb);
-    if (t == 0) {
-        if (ra < Tn) lse[(long)bh * Tn + ra] = (ma * scale_log2 + log2f(la)) * LN2;
-        if (rb < Tn) lse[(long)bh * Tn + rb] = (mb * scale_log2 + log2f(lb)) * LN2;
+#pragma unroll
+    for (int m = 0; m < FM; m++) {
+        const float la = quad_sum(ls[m][0]), lb = quad_sum(ls[m][1]);
+        const int ra = row0 + 16 * m + g, rb = ra + 8;
+        store_rows(y + (long)b * Tn * C + h * HD, C, row0 + 16 * m, Tn, o[m], 1.f / la, 1.f / lb);
+        if (t == 0) {
+            if (ra < Tn) lse[(long)bh * Tn + ra] = (mx[m][0] * scale_log2 + log2f(la)) * LN2;
+            if (rb < Tn) lse[(long)bh * Tn + rb] = (mx[m][1] * scale_log2 + log2f(lb)) * LN2;
+        }
     }
 }
 
@@ -591,8 +630,8 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
                 p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
                 dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
             }
-            mma_abt<TQ>(p, ka, Qs);     // S^T = K Q^T (keys x queries)
-            mma_abt<TQ>(dp, va, Os);    // dP^T = V dO^T
+            mma_abt<TQ, 1>(&p, &ka, Qs);    // S^T = K Q^T (keys x queries)
+            mma_abt<TQ, 1>(&dp, &va, Os);   // dP^T = V dO^T
             const bool masked = q0 < key0 + 16 || q0 + TQ > Tn;
 #pragma unroll
             for (int nt = 0; nt < TQ / 8; nt++) {
@@ -605,8 +644,8 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
                     dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
                 }
             }
-            mma_pv<TQ>(dv, p, Os);    // dV += P^T dO
-            mma_pv<TQ>(dk, dp, Qs);   // dK += dS^T Q
+            mma_pv<TQ, 1>(&dv, &p, Os);    // dV += P^T dO
+            mma_pv<TQ, 1>(&dk, &dp, Qs);   // dK += dS^T Q
 #pragma unroll
             for (int nt = 0; nt < TQ / 8; nt++) {
                 bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
@@ -615,9 +654,13 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
             }
         }
         __syncthreads();
-        // dQ rows q0 + 16 mq .. +15 = dS (16 x BR keys, A fragments from dS^T by ldmatrix.trans) . K (BR keys x HD),
-        // 32 keys (two k16 chunks) at a time
+        // dQ rows q0 + 16 mq .. +15 = dS (16 x BR keys, A fragments from dS^T by ldmatrix.trans, read once for the
+        // warp's NQ n8 tiles) . K (BR keys x HD), 32 keys (two k16 chunks) per B load
         const int r0 = q0 + mq * 16 + g, r1 = r0 + 8;
+        unsigned da[BR / 16][4];
+#pragma unroll
+        for (int kc = 0; kc < BR / 16; kc++)
+            ldsm4<true>(da[kc], dSt + (kc * 16 + (lane >> 4) * 8 + (lane & 7)) * SP + mq * 16 + ((lane >> 3) & 1) * 8);
 #pragma unroll
         for (int i = 0; i < NQ; i++) {
             const int nt = warp / MT + i * (BWARPS / MT);
@@ -625,14 +668,10 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
                 float acc[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
                 for (int kk = 0; kk < BR / 32; kk++) {
-                    unsigned da[2][4], bb[4];
-#pragma unroll
-                    for (int j = 0; j < 2; j++)
-                        ldsm4<true>(da[j], dSt + ((2 * kk + j) * 16 + (lane >> 4) * 8 + (lane & 7)) * SP + mq * 16
-                                               + ((lane >> 3) & 1) * 8);
+                    unsigned bb[4];
                     ldsm4<true>(bb, Ks + (kk * 32 + lane) * KP + nt * 8);   // b0, b1 of the two k16 chunks
-                    mma_bf16(acc, da[0], bb);
-                    mma_bf16(acc, da[1], bb + 2);
+                    mma_bf16(acc, da[2 * kk], bb);
+                    mma_bf16(acc, da[2 * kk + 1], bb + 2);
                 }
                 if (r0 < Tn) redv<2>(dq_rows + (long)r0 * C + nt * 8, {acc[0], acc[1]});
                 if (r1 < Tn) redv<2>(dq_rows + (long)r1 * C + nt * 8, {acc[2], acc[3]});

@@ -29,6 +29,14 @@ class AttentionArgsTest {
         message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("96x1")), "64 or 128");
         message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64x5")), "1..4");
         message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64")), "KEYSxBLOCKS");
+        message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 128, DType.BF16, true,
+                new Attention.ForwardTiling(16, 64, 1), Attention.BackwardTiling.of(128))), "64 keys per forward tile need d <= 64");
+        message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 96, DType.BF16, true,
+                new Attention.ForwardTiling(32, 32, 1), Attention.BackwardTiling.of(96))), "32 queries per forward warp need d <= 64");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.ForwardTiling.parse("24x64x2")), "16 or 32 queries");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.ForwardTiling.parse("16x48x2")), "32 or 64 keys");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.ForwardTiling.parse("16x64x0")), "1..4");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.ForwardTiling.parse("16x64")), "ROWSxKEYSxBLOCKS");
     }
 
     @Test

@@ -119,6 +119,19 @@ class AttentionGpuTest {
         }
     }
 
+    /** Every forward tiling AttentionBench can time: 32-query warps whose second m tile passes T or skips a key tile. */
+    @ParameterizedTest(name = "BF16 tensor cores, forward tiling {4}, B={0} heads={1} T={2} d={3}")
+    @CsvSource({"2,3,130,64,32x64x2", "1,2,300,64,32x32x2", "2,2,17,32,32x64x1", "1,2,200,48,16x32x4", "1,2,70,128,16x32x1",
+                "1,1,260,16,32x64x3", "2,3,64,64,16x64x3"})
+    void everyForwardTilingMatchesFloat64(int batch, int heads, int time, int d, String tiling) {
+        try (Attention att = new Attention(gpu, heads, d, DType.BF16, true, Attention.ForwardTiling.parse(tiling),
+                Attention.BackwardTiling.of(d))) {
+            Errors e = run(att, batch, time, 23L * time + d);
+            System.out.printf("attention BF16 (tensor cores, forward %s) B=%d h=%d T=%d d=%d: %s%n", tiling, batch, heads, time, d, e);
+            assertTrue(e.forward() <= 2e-2 && e.backward() <= 2e-2, e.toString());
+        }
+    }
+
     @ParameterizedTest(name = "BF16 SIMT B={0} heads={1} T={2} d={3}")
     @CsvSource({"2,3,130,64", "2,2,33,24"})
     void bf16SimtMatchesFloat64(int batch, int heads, int time, int d) {
