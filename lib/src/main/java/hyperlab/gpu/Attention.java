@@ -63,7 +63,7 @@ public final class Attention implements AutoCloseable {
 
         /** The engine's choice for head size d (H100, preset M: see data/bench/attention-h100.json). */
         static ForwardTiling of(int headDim) {
-            return headDim <= 64 ? new ForwardTiling(16, 64, 4) : new ForwardTiling(16, 32, 1);
+            return headDim <= 64 ? new ForwardTiling(32, 64, 2) : new ForwardTiling(16, 32, 1);
         }
 
         /** "32x64x2": 32 queries per warp, 64 keys per tile, 2 blocks per SM. */
