@@ -427,9 +427,9 @@ __device__ __forceinline__ void load_query_tile(bf16_t* stage, float (*ld)[TQ], 
 }  // namespace
 
 // Forward. Grid (ceil(T/TR), B*H), 128 threads; a block owns TR queries (FM m16 tiles per warp) and walks the key tiles
-// of TK up to its diagonal, the next tile's K and V on their way (cp.async) while this one is multiplied; a warp skips
-// the tiles past its last query and masks only those that pass its first. Each K or V fragment read from shared
-// memory serves the warp's FM tiles. scale_log2 = log2(e) / sqrt(d).
+// of TK up to its diagonal, the next tile's K and V on their way (cp.async) while this one is multiplied; only the tiles
+// that reach the diagonal (or T) are masked, and a warp skips those past its last query (TK < TR). Each K or V fragment
+// read from shared memory serves the warp's FM tiles. scale_log2 = log2(e) / sqrt(d).
 extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_tc_bf16(const bf16_t* qkv, bf16_t* y, float* lse,
         int H, int Tn, float scale_log2) {
     __shared__ int4 kv_raw[(2 * 2 * TK * KP) / 8];   // two stages of [K tile | V tile]; int4: 16-byte aligned
@@ -468,7 +468,7 @@ extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_
             cp_wait<0>();
         }
         __syncthreads();
-        if (k0 <= last) {   // (warp-uniform) some key of the tile precedes one of the warp's queries
+        if (TK >= TR || k0 <= last) {   // (warp-uniform) some key of the tile precedes one of the warp's queries
             const bf16_t* Ks = kv + (it & 1) * 2 * TK * KP;
             float s[FM][TK / 8][4];
 #pragma unroll
@@ -476,7 +476,7 @@ extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_
 #pragma unroll
                 for (int nt = 0; nt < TK / 8; nt++) s[m][nt][0] = s[m][nt][1] = s[m][nt][2] = s[m][nt][3] = 0.f;
             mma_abt<TK, FM>(s, qa, Ks);
-            const bool masked = k0 + TK - 1 > row0 || k0 + TK > Tn;
+            const bool masked = k0 + TK > blk * TR;   // the tile reaches the block's diagonal (or T)
 #pragma unroll
             for (int m = 0; m < FM; m++) {
                 float x[2] = {mx[m][0], mx[m][1]};
@@ -502,8 +502,9 @@ extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         s[m][nt][e] = exp2f(fmaf(s[m][nt][e], scale_log2, -sc[e >> 1]));
-                        p[e >> 1] += s[m][nt][e];
                     }
+                    p[0] += s[m][nt][0] + s[m][nt][1];
+                    p[1] += s[m][nt][2] + s[m][nt][3];
                 }
 #pragma unroll
                 for (int r = 0; r < 2; r++) ls[m][r] = ls[m][r] * corr[r] + p[r];
