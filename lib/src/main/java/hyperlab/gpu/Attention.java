@@ -35,6 +35,7 @@ public final class Attention implements AutoCloseable {
     private final DType dtype;
     private final boolean tensorCores;
     private final CudaFunction fwd, delta, dkdv, dq, bwd, dqStore, biasSums;
+    private final int bwdThreads, bwdShared;
     private DeviceArena scratch;
     private DeviceTensor deltaBuf, dqAcc;
 
@@ -89,14 +90,21 @@ public final class Attention implements AutoCloseable {
     }
 
     /**
-     * How the tensor-core backward is cut: keys per block (16 per warp: 64, or 128 for d ≤ 64, whose tiles then fit
-     * 48 KB of shared memory) and the blocks per SM its registers are limited for (__launch_bounds__).
+     * How the tensor-core backward is cut: keys per block (64 or 128), the blocks per SM its registers are limited for
+     * (__launch_bounds__) and keys per warp (16, or 32 for d ≤ 64: each Q and dO fragment read from shared memory then
+     * serves two m16 tiles of keys, whose K and V fragments come from shared memory instead of registers).
      */
-    record BackwardTiling(int keys, int blocksPerSm) {
+    record BackwardTiling(int keys, int blocksPerSm, int warpKeys) {
         BackwardTiling {
             if (keys != 64 && keys != 128) throw new IllegalArgumentException("the backward takes 64 or 128 keys per block, not " + keys);
             if (blocksPerSm < 1 || blocksPerSm > 4)
                 throw new IllegalArgumentException("blocks per SM must be in 1..4, got " + blocksPerSm);
+            if (warpKeys != 16 && warpKeys != 32) throw new IllegalArgumentException("the backward takes 16 or 32 keys per warp, not " + warpKeys);
+        }
+
+        /** 16 keys per warp. */
+        BackwardTiling(int keys, int blocksPerSm) {
+            this(keys, blocksPerSm, 16);
         }
 
         /** The engine's choice for head size d (H100, preset M: see data/bench/attention-h100.json). */
@@ -104,16 +112,18 @@ public final class Attention implements AutoCloseable {
             return headDim <= 64 ? new BackwardTiling(64, 3) : new BackwardTiling(64, 1);
         }
 
-        /** "64x3": 64 keys per block, 3 blocks per SM. */
+        /** "64x3": 64 keys per block, 3 blocks per SM (16 keys per warp); "128x2x32": 32 keys per warp. */
         static BackwardTiling parse(String s) {
             String[] p = s.split("x");
-            if (p.length != 2) throw new IllegalArgumentException("a backward tiling is KEYSxBLOCKS, e.g. 64x3; got " + s);
-            return new BackwardTiling(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()));
+            if (p.length != 2 && p.length != 3)
+                throw new IllegalArgumentException("a backward tiling is KEYSxBLOCKS[xWARPKEYS], e.g. 64x3 or 128x2x32; got " + s);
+            return new BackwardTiling(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()),
+                    p.length == 3 ? Integer.parseInt(p[2].trim()) : 16);
         }
 
         @Override
         public String toString() {
-            return keys + "x" + blocksPerSm;
+            return keys + "x" + blocksPerSm + (warpKeys == 16 ? "" : "x" + warpKeys);
         }
     }
 
@@ -132,8 +142,8 @@ public final class Attention implements AutoCloseable {
         if (tensorCores && (dtype != DType.BF16 || headDim % 16 != 0))
             throw new IllegalArgumentException("the tensor-core kernels need BF16 and a head size that is a multiple of 16 (got "
                     + dtype + ", d = " + headDim + ")");
-        if (tiling.keys() > 64 && headDim > 64)
-            throw new IllegalArgumentException("128 keys per backward block need d <= 64 (their tiles exceed 48 KB), got d = " + headDim);
+        if (tiling.warpKeys() > 16 && headDim > 64)
+            throw new IllegalArgumentException("32 keys per backward warp need d <= 64 (their accumulators exceed the registers), got d = " + headDim);
         if (forwardTiling.keys() > 32 && headDim > 64)
             throw new IllegalArgumentException("64 keys per forward tile need d <= 64 (two stages exceed 48 KB), got d = " + headDim);
         if (forwardTiling.warpRows() > 16 && headDim > 64)
@@ -149,7 +159,7 @@ public final class Attention implements AutoCloseable {
         String device = gpu.emulated() ? "emu" : "gpu" + gpu.info().ordinal();
         CudaModule m = MODULES.computeIfAbsent(device + "/d" + headDim + "/" + forwardTiling + "/" + tiling,
                 k -> Kernels.withHeaders(gpu, "attention.cu", "-DHEAD_DIM=" + headDim, "-DATTN_BWD_KEYS=" + tiling.keys(),
-                        "-DATTN_BWD_MIN_BLOCKS=" + tiling.blocksPerSm(), "-DATTN_FWD_WARP_ROWS=" + forwardTiling.warpRows(),
+                        "-DATTN_BWD_MIN_BLOCKS=" + tiling.blocksPerSm(), "-DATTN_BWD_WARP_KEYS=" + tiling.warpKeys(), "-DATTN_FWD_WARP_ROWS=" + forwardTiling.warpRows(),
                         "-DATTN_FWD_KEYS=" + forwardTiling.keys(), "-DATTN_FWD_MIN_BLOCKS=" + forwardTiling.blocksPerSm()));
         String t = dtype == DType.F32 ? "f32" : "bf16";
         String kind = tensorCores ? "tc" : "simt";
@@ -158,6 +168,17 @@ public final class Attention implements AutoCloseable {
         dkdv = tensorCores ? null : m.function("attn_dkdv_simt_" + t);
         dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
         bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
+        if (tensorCores) {   // the backward's block and shared memory, as the module cuts them (past 48 KB it must opt in)
+            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 2)) {
+                m.function("attn_bwd_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
+                int[] v = out.toIntArray();
+                bwdThreads = v[0];
+                bwdShared = v[1];
+            }
+            bwd.allowSharedMemory(bwdShared);
+        } else {
+            bwdThreads = bwdShared = 0;
+        }
         dqStore = tensorCores ? m.function("attn_dq_store_bf16") : null;
         biasSums = tensorCores ? null : MODULES.computeIfAbsent(device + "/gelu",
                 k -> Kernels.withHeaders(gpu, "gelu.cu")).function(dtype == DType.F32 ? "bias_backward" : "bias_backward_bf16");
@@ -240,7 +261,7 @@ public final class Attention implements AutoCloseable {
             delta.launch(Dim3.cover(8 * rows, 256), Dim3.of(256), 0, dy, y, d, acc, heads, time, rows);   // zeroes acc too
             Dim3 keyBlocks = Dim3.of((time + tiling.keys() - 1) / tiling.keys(), batch * heads);
             Object bias = dbias != null ? dbias : (Object) 0L;      // a null pointer: no bias gradient
-            bwd.launch(keyBlocks, Dim3.of(2 * tiling.keys()), 0, qkv, dy, lse, d, acc, dqkv, bias, heads, time, scaleLog2, scale);
+            bwd.launch(keyBlocks, Dim3.of(bwdThreads), bwdShared, qkv, dy, lse, d, acc, dqkv, bias, heads, time, scaleLog2, scale);
             dqStore.launch(Kernels.columnTiles((int) tokens, width(), 8), Dim3.of(32, 8), 0, acc, dqkv, bias, (int) tokens, width(), scale);
         } else {
             delta.launch(Dim3.cover(rows, 256), Dim3.of(256), 0, dy, y, d, heads, time, rows);

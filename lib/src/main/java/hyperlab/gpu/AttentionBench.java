@@ -25,8 +25,8 @@ import java.util.Random;
  * java ... hyperlab.gpu.AttentionBench $(cat torch.args)
  * </pre>
  * Options: --emulator, --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-tilings
- * LIST (the tensor-core backward's keys per block x blocks per SM to time, e.g. 64x2,64x3: one BF16 row each; default
- * the engine's choice), --forward-tilings LIST (the tensor-core forward's queries per warp x keys per tile x blocks per SM,
+ * LIST (the tensor-core backward's keys per block x blocks per SM [x keys per warp] to time, e.g. 64x3,128x2x32: one
+ * BF16 row each; default the engine's choice), --forward-tilings LIST (the tensor-core forward's queries per warp x keys per tile x blocks per SM,
  * e.g. 16x64x4,32x64x2; default the engine's choice; one BF16 row per pair of tilings),
  * --torch-KEY VALUE (any number of them, copied into the JSON's "torch" object; bf16-fwd-ms, bf16-fwdbwd-ms, f32-fwd-ms,
  * f32-fwdbwd-ms are used for the ratios).

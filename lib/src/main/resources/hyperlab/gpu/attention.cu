@@ -267,6 +267,9 @@ constexpr float LN2 = 0.6931471805599453f;
 #ifndef ATTN_BWD_MIN_BLOCKS   // backward blocks per SM the registers are cut for (__launch_bounds__)
 #define ATTN_BWD_MIN_BLOCKS 1
 #endif
+#ifndef ATTN_BWD_WARP_KEYS    // keys per backward warp: 16, or 32 (two m16 tiles that share each Q and dO fragment)
+#define ATTN_BWD_WARP_KEYS 16
+#endif
 #ifndef ATTN_FWD_WARP_ROWS   // queries per forward warp: 16 or 32
 #define ATTN_FWD_WARP_ROWS 16
 #endif
@@ -279,20 +282,27 @@ constexpr float LN2 = 0.6931471805599453f;
 constexpr int FM = ATTN_FWD_WARP_ROWS / 16;              // m16 tiles per forward warp
 constexpr int TR = 64 * FM;                              // queries per forward block (4 warps)
 constexpr int TK = ATTN_FWD_KEYS;                        // keys per forward tile (Attention.java picks the three)
-constexpr int BR = ATTN_BWD_KEYS;                        // keys per backward block, 16 per warp (Attention.java picks
-                                                         // it and ATTN_BWD_MIN_BLOCKS)
-constexpr int BWARPS = BR / 16, BTHREADS = 32 * BWARPS;
+constexpr int BR = ATTN_BWD_KEYS;                        // keys per backward block (Attention.java picks it,
+                                                         // ATTN_BWD_WARP_KEYS and ATTN_BWD_MIN_BLOCKS)
+constexpr int KM = ATTN_BWD_WARP_KEYS / 16;              // m16 key tiles per backward warp
+constexpr int BWARPS = BR / (16 * KM), BTHREADS = 32 * BWARPS;
 constexpr int KP = HD + 8;                               // pitch of [rows][HD] tiles: rows 16 bytes apart mod 128, so
                                                          // the 8 row addresses of an ldmatrix hit distinct banks
-constexpr int TQ = HD <= 32 && BR <= 64 ? 64 : HD <= 64 ? 32 : 16;   // queries per backward tile (two stages of
-                                                         // Q, dO + K + dS under 48 KB)
+constexpr int TQ_ = HD <= 32 && BR <= 64 ? 64 : HD <= 64 ? 32 : 16;  // queries per backward tile (with one key tile a
+constexpr int TQ = TQ_ < 16 * BWARPS ? TQ_ : 16 * BWARPS;           // warp: two stages of Q, dO + K + dS under 48 KB),
+                                                         // at most 16 a warp (each warp adds one m16 tile's dQ columns)
 constexpr int MT = TQ / 16;                              // m16 tiles of a dQ tile: warp w computes tile w % MT ...
 constexpr int NQ = (HD / 8 * MT + BWARPS - 1) / BWARPS;  // ... and its n8 tiles w / MT, w / MT + BWARPS / MT, ...
 constexpr int SP = TQ + 8;                               // pitch of the backward's dS^T tile [BR][SP]
 static_assert((FM == 1 || FM == 2) && (TK == 32 || TK == 64) && 4 * TK * KP * 2 <= 48 * 1024,
               "ATTN_FWD_WARP_ROWS: 16 or 32; ATTN_FWD_KEYS: 32 or 64 (two stages of K, V under 48 KB)");
-static_assert(BR % 32 == 0 && BWARPS % MT == 0, "ATTN_BWD_KEYS: a multiple of 32 keys, 16 per warp");
-static_assert(2 * (4 * TQ * KP + BR * KP + BR * SP) + 16 * TQ <= 48 * 1024, "ATTN_BWD_KEYS: the backward's tiles exceed 48 KB");
+// the backward's dynamic shared memory: two stages of [Q tile | dO tile], the block's K (dQ's B operand) and, with two
+// key tiles a warp, V (their A fragments come from shared memory, not registers), dS^T (bf16), per stage lse and delta
+constexpr int BWD_QO = 0, BWD_K = BWD_QO + 2 * 2 * TQ * KP * 2, BWD_V = BWD_K + BR * KP * 2,
+              BWD_DS = BWD_V + (KM == 2 ? BR * KP * 2 : 0), BWD_LD = BWD_DS + BR * SP * 2, BWD_SMEM = BWD_LD + 2 * 2 * TQ * 4;
+static_assert((KM == 1 || KM == 2) && BR % 32 == 0 && BR % (16 * KM) == 0 && BWARPS % MT == 0,
+              "ATTN_BWD_KEYS: a multiple of 32 keys, and of 16 x the m16 tiles a warp (ATTN_BWD_WARP_KEYS: 16 or 32)");
+static_assert(BWD_SMEM <= 227 * 1024, "ATTN_BWD_KEYS: the backward's tiles exceed 227 KB");
 
 namespace {
 
@@ -347,6 +357,31 @@ __device__ __forceinline__ void mma_abt(float (*acc)[N / 8][4], const unsigned (
             for (int m = 0; m < M; m++) {
                 mma_bf16(acc[m][2 * np], a[m][kc], b);
                 mma_bf16(acc[m][2 * np + 1], a[m][kc], b + 2);
+            }
+        }
+    }
+}
+
+// As mma_abt, with A's M m16 tiles read from rows 0 .. 16M-1 of the tile a [*][KP] (ldmatrix, once per k16 chunk) instead
+// of registers: the backward's keys when a warp has two tiles of them and no registers left to hold their fragments.
+template <int N, int M>
+__device__ __forceinline__ void mma_abt_shared(float (*acc)[N / 8][4], const bf16_t* a, const bf16_t* tile) {
+    const int lane = threadIdx.x % 32;
+    const bf16_t* pa = a + (lane & 15) * KP + (lane >> 4) * 8;
+    const bf16_t* p = tile + ((lane >> 4) * 8 + (lane & 7)) * KP + ((lane >> 3) & 1) * 8;
+#pragma unroll
+    for (int kc = 0; kc < HD / 16; kc++) {
+        unsigned af[M][4];
+#pragma unroll
+        for (int m = 0; m < M; m++) ldsm4<false>(af[m], pa + m * 16 * KP + kc * 16);
+#pragma unroll
+        for (int np = 0; np < N / 16; np++) {
+            unsigned b[4];
+            ldsm4<false>(b, p + np * 16 * KP + kc * 16);
+#pragma unroll
+            for (int m = 0; m < M; m++) {
+                mma_bf16(acc[m][2 * np], af[m], b);
+                mma_bf16(acc[m][2 * np + 1], af[m], b + 2);
             }
         }
     }
@@ -561,22 +596,24 @@ extern "C" __global__ void attn_delta_tc_bf16(const bf16_t* dy, const bf16_t* y,
     if (live && g == 0) delta[r] = s;
 }
 
-// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/BR), B*H), BTHREADS threads: a block owns BR
-// keys (16 per warp) and walks the query tiles of TQ from its diagonal on, the next tile's Q and dO on their way. Per
-// tile, S^T = K Q^T and dP^T = V dO^T give P^T and dS^T = P^T (dP^T - delta) in registers; dV += P^T dO and
-// dK += dS^T Q stay in registers; dQ += dS K needs all BR keys, so dS^T goes through shared memory and each warp adds
-// its part of the tile into dqacc (fp32 [B, T, C], zeroed before) with vector atomics. A warp whose 16 keys all come
-// after the tile's queries (near the diagonal) skips its products and leaves zeros in dS^T. attn_dq_store_bf16 then
-// writes dQ. More keys per block: each Q/dO tile and each dQ atomic serves more keys.
+// dQ, dK and dV in one pass (FlashAttention-2's backward). Grid (ceil(T/BR), B*H), BTHREADS threads, BWD_SMEM bytes of
+// dynamic shared memory (attn_bwd_shape says both): a block owns BR keys (16 KM per warp) and walks the query tiles of
+// TQ from its diagonal on, the next tile's Q and dO on their way. Per tile, S^T = K Q^T and dP^T = V dO^T give P^T and
+// dS^T = P^T (dP^T - delta) in registers; dV += P^T dO and dK += dS^T Q stay in registers; dQ += dS K needs all BR
+// keys, so dS^T goes through shared memory and each warp adds its part of the tile into dqacc (fp32 [B, T, C], zeroed
+// before) with vector atomics. A warp whose keys all come after the tile's queries (near the diagonal) skips its
+// products and leaves zeros in dS^T. attn_dq_store_bf16 then writes dQ. More keys per block: each Q/dO tile and each
+// dQ atomic serves more keys; two key tiles a warp (KM = 2): each Q and dO fragment read from shared memory serves both,
+// and K, V fragments come from shared memory too (the accumulators leave no registers for them).
 extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn_bwd_tc_bf16(const bf16_t* qkv, const bf16_t* dy, const float* lse,
         const float* delta, float* dqacc, bf16_t* dqkv, float* dbias, int H, int Tn, float scale_log2, float scale) {
-    __shared__ int4 qo_raw[(2 * 2 * TQ * KP) / 8];   // two stages of [Q tile | dO tile]; int4: 16-byte aligned
-    __shared__ int4 k_raw[(BR * KP) / 8];            // the block's keys: dQ's B operand
-    __shared__ int4 ds_raw[(BR * SP) / 8];           // dS^T of the current tile (bf16)
-    __shared__ float lds[2][2][TQ];                  // per stage: lse (log2 units), delta
-    bf16_t* qo = reinterpret_cast<bf16_t*>(qo_raw);
-    bf16_t* Ks = reinterpret_cast<bf16_t*>(k_raw);
-    bf16_t* dSt = reinterpret_cast<bf16_t*>(ds_raw);
+    extern __shared__ int4 attn_bwd_smem[];   // int4: 16-byte aligned
+    unsigned char* smem = reinterpret_cast<unsigned char*>(attn_bwd_smem);
+    bf16_t* qo = reinterpret_cast<bf16_t*>(smem + BWD_QO);   // two stages of [Q tile | dO tile]
+    bf16_t* Ks = reinterpret_cast<bf16_t*>(smem + BWD_K);    // the block's keys: dQ's B operand (and S's A with KM = 2)
+    bf16_t* Vs = reinterpret_cast<bf16_t*>(smem + BWD_V);    // the block's values (KM = 2 only): dP's A operand
+    bf16_t* dSt = reinterpret_cast<bf16_t*>(smem + BWD_DS);  // dS^T of the current tile (bf16)
+    float (*lds)[2][TQ] = reinterpret_cast<float (*)[2][TQ]>(smem + BWD_LD);   // per stage: lse (log2 units), delta
     const int C = H * HD;
     const long ld3 = 3L * C;
     const int bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -586,20 +623,25 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
     const float* lse_bh = lse + (long)bh * Tn;
     const float* delta_bh = delta + (long)bh * Tn;
     const int kblk = blockIdx.x * BR;                 // block 0 has the most queries: it starts first
-    const int key0 = kblk + warp * 16, ka_ = key0 + g, kb_ = ka_ + 8;
+    const int key0 = kblk + warp * 16 * KM;           // the warp's first key; its tile m has keys key0 + 16m + g (+ 8)
     const int tiles = (Tn - kblk + TQ - 1) / TQ;
     load_async<BR, BTHREADS>(Ks, base + C, ld3, kblk, Tn);
+    if constexpr (KM == 2) load_async<BR, BTHREADS>(Vs, base + 2 * C, ld3, kblk, Tn);
     load_query_tile(qo, lds[0], base, ld3, dyb, C, lse_bh, delta_bh, kblk, Tn);
     cp_commit();
-    unsigned ka[HD / 16][4], va[HD / 16][4];
-    load_a(ka, base + C, ld3, key0, Tn);
-    load_a(va, base + 2 * C, ld3, key0, Tn);
-    float dk[HD / 8][4], dv[HD / 8][4];
-#pragma unroll
-    for (int dn = 0; dn < HD / 8; dn++) {
-        dk[dn][0] = dk[dn][1] = dk[dn][2] = dk[dn][3] = 0.f;
-        dv[dn][0] = dv[dn][1] = dv[dn][2] = dv[dn][3] = 0.f;
+    unsigned ka[HD / 16][4], va[HD / 16][4];   // one key tile a warp: K and V fragments in registers
+    if constexpr (KM == 1) {
+        load_a(ka, base + C, ld3, key0, Tn);
+        load_a(va, base + 2 * C, ld3, key0, Tn);
     }
+    float dk[KM][HD / 8][4], dv[KM][HD / 8][4];
+#pragma unroll
+    for (int m = 0; m < KM; m++)
+#pragma unroll
+        for (int dn = 0; dn < HD / 8; dn++) {
+            dk[m][dn][0] = dk[m][dn][1] = dk[m][dn][2] = dk[m][dn][3] = 0.f;
+            dv[m][dn][0] = dv[m][dn][1] = dv[m][dn][2] = dv[m][dn][3] = 0.f;
+        }
     const int mq = warp % MT;
     float* dq_rows = dqacc + (long)b * Tn * C + h * HD + 2 * t;
     for (int it = 0; it < tiles; it++) {
@@ -615,44 +657,57 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
         __syncthreads();
         if (q0 + TQ <= key0) {   // every query of the tile precedes this warp's keys: dS^T = 0, nothing to add
 #pragma unroll
-            for (int nt = 0; nt < TQ / 8; nt++) {
-                bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
-                *reinterpret_cast<unsigned*>(d) = 0u;
-                *reinterpret_cast<unsigned*>(d + 8 * SP) = 0u;
-            }
+            for (int m = 0; m < KM; m++)
+#pragma unroll
+                for (int nt = 0; nt < TQ / 8; nt++) {
+                    bf16_t* d = dSt + (warp * 16 * KM + 16 * m + g) * SP + nt * 8 + 2 * t;
+                    *reinterpret_cast<unsigned*>(d) = 0u;
+                    *reinterpret_cast<unsigned*>(d + 8 * SP) = 0u;
+                }
         } else {
             const bf16_t* Qs = qo + (it & 1) * 2 * TQ * KP;
             const bf16_t* Os = Qs + TQ * KP;
             const float* Ls = lds[it & 1][0];
             const float* Ds = lds[it & 1][1];
-            float p[TQ / 8][4], dp[TQ / 8][4];
+            float p[KM][TQ / 8][4], dp[KM][TQ / 8][4];
 #pragma unroll
-            for (int nt = 0; nt < TQ / 8; nt++) {
-                p[nt][0] = p[nt][1] = p[nt][2] = p[nt][3] = 0.f;
-                dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
-            }
-            mma_abt<TQ, 1>(&p, &ka, Qs);    // S^T = K Q^T (keys x queries)
-            mma_abt<TQ, 1>(&dp, &va, Os);   // dP^T = V dO^T
-            const bool masked = q0 < key0 + 16 || q0 + TQ > Tn;
+            for (int m = 0; m < KM; m++)
 #pragma unroll
-            for (int nt = 0; nt < TQ / 8; nt++) {
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = e < 2 ? ka_ : kb_;
-                    float pv = exp2f(p[nt][e] * scale_log2 - Ls[col]);
-                    if (masked && (query < key || query >= Tn)) pv = 0.f;
-                    p[nt][e] = pv;
-                    dp[nt][e] = pv * (dp[nt][e] - Ds[col]);   // dS^T
+                for (int nt = 0; nt < TQ / 8; nt++) {
+                    p[m][nt][0] = p[m][nt][1] = p[m][nt][2] = p[m][nt][3] = 0.f;
+                    dp[m][nt][0] = dp[m][nt][1] = dp[m][nt][2] = dp[m][nt][3] = 0.f;
                 }
+            if constexpr (KM == 1) {
+                mma_abt<TQ, KM>(p, &ka, Qs);    // S^T = K Q^T (keys x queries)
+                mma_abt<TQ, KM>(dp, &va, Os);   // dP^T = V dO^T
+            } else {
+                mma_abt_shared<TQ, KM>(p, Ks + (key0 - kblk) * KP, Qs);
+                mma_abt_shared<TQ, KM>(dp, Vs + (key0 - kblk) * KP, Os);
             }
-            mma_pv<TQ, 1>(&dv, &p, Os);    // dV += P^T dO
-            mma_pv<TQ, 1>(&dk, &dp, Qs);   // dK += dS^T Q
+            const bool masked = q0 < key0 + 16 * KM || q0 + TQ > Tn;
 #pragma unroll
-            for (int nt = 0; nt < TQ / 8; nt++) {
-                bf16_t* d = dSt + (warp * 16 + g) * SP + nt * 8 + 2 * t;
-                *reinterpret_cast<unsigned*>(d) = pack2(dp[nt][0], dp[nt][1]);
-                *reinterpret_cast<unsigned*>(d + 8 * SP) = pack2(dp[nt][2], dp[nt][3]);
-            }
+            for (int m = 0; m < KM; m++)
+#pragma unroll
+                for (int nt = 0; nt < TQ / 8; nt++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = key0 + 16 * m + g + 8 * (e >> 1);
+                        float pv = exp2f(p[m][nt][e] * scale_log2 - Ls[col]);
+                        if (masked && (query < key || query >= Tn)) pv = 0.f;
+                        p[m][nt][e] = pv;
+                        dp[m][nt][e] = pv * (dp[m][nt][e] - Ds[col]);   // dS^T
+                    }
+                }
+            mma_pv<TQ, KM>(dv, p, Os);    // dV += P^T dO
+            mma_pv<TQ, KM>(dk, dp, Qs);   // dK += dS^T Q
+#pragma unroll
+            for (int m = 0; m < KM; m++)
+#pragma unroll
+                for (int nt = 0; nt < TQ / 8; nt++) {
+                    bf16_t* d = dSt + (warp * 16 * KM + 16 * m + g) * SP + nt * 8 + 2 * t;
+                    *reinterpret_cast<unsigned*>(d) = pack2(dp[m][nt][0], dp[m][nt][1]);
+                    *reinterpret_cast<unsigned*>(d + 8 * SP) = pack2(dp[m][nt][2], dp[m][nt][3]);
+                }
         }
         __syncthreads();
         // dQ rows q0 + 16 mq .. +15 = dS (16 x BR keys, A fragments from dS^T by ldmatrix.trans, read once for the
@@ -681,12 +736,22 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
         __syncthreads();   // the next iteration queues the tile after next into this stage and rewrites dS^T
     }
     bf16_t* out = dqkv + (long)b * Tn * ld3 + h * HD;
-    store_rows(out + C, ld3, key0, Tn, dk, scale, scale);
-    store_rows(out + 2 * C, ld3, key0, Tn, dv, 1.f, 1.f);
-    if (dbias != nullptr) {   // the k and v thirds of the c_attn bias gradient
-        add_column_sums(dbias + C + h * HD, key0, Tn, dk, scale);
-        add_column_sums(dbias + 2 * C + h * HD, key0, Tn, dv, 1.f);
+#pragma unroll
+    for (int m = 0; m < KM; m++) {
+        const int k16 = key0 + 16 * m;
+        store_rows(out + C, ld3, k16, Tn, dk[m], scale, scale);
+        store_rows(out + 2 * C, ld3, k16, Tn, dv[m], 1.f, 1.f);
+        if (dbias != nullptr) {   // the k and v thirds of the c_attn bias gradient
+            add_column_sums(dbias + C + h * HD, k16, Tn, dk[m], scale);
+            add_column_sums(dbias + 2 * C + h * HD, k16, Tn, dv[m], 1.f);
+        }
     }
+}
+
+// The backward's launch as this build cuts it: threads per block and bytes of dynamic shared memory.
+extern "C" __global__ void attn_bwd_shape(int* out) {
+    out[0] = BTHREADS;
+    out[1] = BWD_SMEM;
 }
 
 // dqkv[row, 0:C] = bf16(scale * dqacc[row, :]) for the [rows, C] accumulator, and dbias[0:C] (or null) += the column
@@ -718,5 +783,6 @@ extern "C" __global__ void attn_delta_tc_bf16(const bf16_t*, const bf16_t*, floa
 extern "C" __global__ void attn_bwd_tc_bf16(const bf16_t*, const bf16_t*, const float*, const float*, float*, bf16_t*, float*, int,
                                             int, float, float) {}
 extern "C" __global__ void attn_dq_store_bf16(const float*, bf16_t*, float*, int, int, float) {}
+extern "C" __global__ void attn_bwd_shape(int* out) { out[0] = out[1] = 0; }
 
 #endif  // HEAD_DIM % 16 == 0

@@ -25,10 +25,12 @@ class AttentionArgsTest {
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 24, DType.BF16, true)), "multiple of 16");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 12, 64, DType.F32)), "gpu is null");
         message(assertThrows(IllegalArgumentException.class,
-                () -> new Attention(null, 2, 128, DType.BF16, true, new Attention.BackwardTiling(128, 1))), "d <= 64");
+                () -> new Attention(null, 2, 128, DType.BF16, true, new Attention.BackwardTiling(128, 1, 32))), "32 keys per backward warp need d <= 64");
         message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("96x1")), "64 or 128");
         message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64x5")), "1..4");
-        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64")), "KEYSxBLOCKS");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64x2x24")), "16 or 32 keys per warp");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64")), "KEYSxBLOCKS[xWARPKEYS]");
+        message(assertThrows(IllegalArgumentException.class, () -> Attention.BackwardTiling.parse("64x2x32x1")), "128x2x32");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 128, DType.BF16, true,
                 new Attention.ForwardTiling(16, 64, 1), Attention.BackwardTiling.of(128))), "64 keys per forward tile need d <= 64");
         message(assertThrows(IllegalArgumentException.class, () -> new Attention(null, 2, 96, DType.BF16, true,

@@ -108,9 +108,14 @@ class AttentionGpuTest {
         }
     }
 
-    /** Every backward tiling AttentionBench can time computes the same gradients (the engine's is tested above). */
+    /**
+     * Every backward tiling AttentionBench can time computes the same gradients (the engine's is tested above): 32-key
+     * warps whose second m16 tile passes T or the diagonal, blocks of 128 keys at d = 128.
+     */
     @ParameterizedTest(name = "BF16 tensor cores, backward tiling {4}, B={0} heads={1} T={2} d={3}")
-    @CsvSource({"2,3,130,64,128x1", "1,2,300,64,128x2", "2,3,130,32,64x1", "1,2,200,48,128x1", "1,1,260,16,64x2", "1,2,130,64,64x4"})
+    @CsvSource({"2,3,130,64,128x1", "1,2,300,64,128x2", "2,3,130,32,64x1", "1,2,200,48,128x1", "1,1,260,16,64x2", "1,2,130,64,64x4",
+            "2,3,130,64,128x2x32", "1,2,300,64,64x2x32", "2,2,17,32,64x4x32", "1,1,260,16,64x1x32", "1,2,200,48,128x1x32",
+            "1,2,70,128,128x1"})
     void everyBackwardTilingMatchesFloat64(int batch, int heads, int time, int d, String tiling) {
         try (Attention att = new Attention(gpu, heads, d, DType.BF16, true, Attention.BackwardTiling.parse(tiling))) {
             Errors e = run(att, batch, time, 19L * time + d);
