@@ -476,6 +476,12 @@ extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
     const bf16_t* base = qkv + (long)b * Tn * ld3 + h * HD;
     const int row0 = blk * TR + warp * 16 * FM, last = row0 + 16 * FM - 1;   // the warp's queries
+    int lim[FM][2];   // per m tile and row half: the last key the row sees (its own, or T - 1)
+#pragma unroll
+    for (int m = 0; m < FM; m++) {
+        lim[m][0] = min(row0 + 16 * m + g, Tn - 1);
+        lim[m][1] = min(row0 + 16 * m + g + 8, Tn - 1);
+    }
     const int tiles = (min(Tn, blk * TR + TR) + TK - 1) / TK;
     load_async<TK>(kv, base + C, ld3, 0, Tn);
     load_async<TK>(kv + TK * KP, base + 2 * C, ld3, 0, Tn);
@@ -519,8 +525,8 @@ extern "C" __global__ __launch_bounds__(128, ATTN_FWD_MIN_BLOCKS) void attn_fwd_
                 for (int nt = 0; nt < TK / 8; nt++) {
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        const int key = k0 + nt * 8 + 2 * t + (e & 1), row = row0 + 16 * m + g + 8 * (e >> 1);
-                        if (masked && (key > row || key >= Tn)) s[m][nt][e] = NEG_INF;
+                        const int key = nt * 8 + 2 * t + (e & 1);   // relative to k0
+                        if (masked && key > lim[m][e >> 1] - k0) s[m][nt][e] = NEG_INF;
                         x[e >> 1] = fmaxf(x[e >> 1], s[m][nt][e]);
                     }
                 }
@@ -693,7 +699,11 @@ extern "C" __global__ __launch_bounds__(BTHREADS, ATTN_BWD_MIN_BLOCKS) void attn
                     for (int e = 0; e < 4; e++) {
                         const int col = nt * 8 + 2 * t + (e & 1), query = q0 + col, key = key0 + 16 * m + g + 8 * (e >> 1);
                         float pv = exp2f(p[m][nt][e] * scale_log2 - Ls[col]);
-                        if (masked && (query < key || query >= Tn)) pv = 0.f;
+                        // query < key or >= T; with two key tiles, one unsigned compare (ptxas: 4 bytes of spills to 0;
+                        // with one it spills 16 bytes instead of 8), which keeps keys past T: their K and V rows are
+                        // zeros, so their dS^T adds nothing to dQ, and their dK, dV are not stored
+                        const bool out = KM == 1 ? query < key || query >= Tn : (unsigned)(query - key) >= (unsigned)(Tn - key);
+                        if (masked && out) pv = 0.f;
                         p[m][nt][e] = pv;
                         dp[m][nt][e] = pv * (dp[m][nt][e] - Ds[col]);   // dS^T
                     }
