@@ -15,6 +15,10 @@
 #   DIR/device-test.sh --bundle DIR --ab [--rounds R] [GpuBench args]
 #                                             instead: GpuBench alternating base.jar and this build, R rounds (2), merged by
 #                                             BenchAb into one JSON document (times per round, means, new / base)
+#   DIR/device-test.sh --bundle DIR --attention [AttentionBench args]
+#                                             instead: PyTorch's SDPA attention timed, then this build's AttentionBench
+#                                             (e.g. --forward-tilings 32x64x2,16x64x4 --backward-tilings 64x3,128x2x32)
+#                                             and, with base.jar, REV's (its own tilings) in the same command: one JSON
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 junit_ver=1.11.4
@@ -135,6 +139,31 @@ ab_bench() {  # $1 DIR, then [--rounds R] [GpuBench args]: base.jar and this bui
   rm -rf "$out"
 }
 
+attention_bench() {  # $1 DIR, then AttentionBench args: the PyTorch reference, this build, base.jar's build if packed
+  local dir; dir="$(cd "$1" && pwd)"; shift
+  local deps tmp a; deps="$(ls "$dir"/deps/*.jar | tr '\n' ':')"; tmp="$(mktemp -d)"
+  log "torch reference (SDPA, bf16 and fp32)..."
+  "$JAVA" -cp "$dir/hyperlab.jar:$deps" hyperlab.gpu.AttentionBench --torch-script > "$tmp/t.py"
+  timeout "${HYPERLAB_TORCH_TIMEOUT:-300}" python3 "$tmp/t.py" > "$tmp/torch.args" \
+    || { log "torch reference failed or ran out of time: no ratios to torch"; : > "$tmp/torch.args"; }
+  local -a torch_args; read -r -a torch_args < "$tmp/torch.args" || true
+  log "this build: AttentionBench $*..."
+  "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$dir/hyperlab.jar:$deps" hyperlab.gpu.AttentionBench "${torch_args[@]}" "$@" > "$tmp/new.json"
+  if [[ -f "$dir/base.jar" ]]; then
+    local -a base_args=()   # the tiling lists name this build's tilings: the base build times its own
+    while (($#)); do
+      case "$1" in --forward-tilings|--backward-tilings) shift 2 ;; *) base_args+=("$1"); shift ;; esac
+    done
+    log "base build $(cat "$dir/base.rev" 2>/dev/null)..."
+    "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$dir/base.jar:$deps" hyperlab.gpu.AttentionBench "${torch_args[@]}" "${base_args[@]}" > "$tmp/base.json"
+    printf '{"base_commit": "%s", "hyperlab": %s, "base": %s}\n' "$(cat "$dir/base.rev" 2>/dev/null || echo unknown)" \
+      "$(cat "$tmp/new.json")" "$(cat "$tmp/base.json")"
+  else
+    cat "$tmp/new.json"
+  fi
+  rm -rf "$tmp"
+}
+
 case "${1:-}" in
   --make-bundle)
     if [[ "${3:-}" == --ab-base ]]; then make_bundle "${2:?--make-bundle DIR}" "${4:?--ab-base REV}"; else make_bundle "${2:?--make-bundle DIR}"; fi
@@ -143,7 +172,8 @@ case "${1:-}" in
     use_bundle "${2:?--bundle DIR}"
     if [[ "${3:-}" == --engine-bench ]]; then shift 3; engine_bench "$@"; exit 0; fi
     if [[ "${3:-}" == --compare ]]; then shift 3; "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuCompare "$@"; exit 0; fi
-    if [[ "${3:-}" == --ab ]]; then dir="$2"; shift 3; ab_bench "$dir" "$@"; exit 0; fi ;;
+    if [[ "${3:-}" == --ab ]]; then dir="$2"; shift 3; ab_bench "$dir" "$@"; exit 0; fi
+    if [[ "${3:-}" == --attention ]]; then dir="$2"; shift 3; attention_bench "$dir" "$@"; exit 0; fi ;;
   "") build_checkout ;;
   *) echo "usage: $0 [--bundle DIR | --make-bundle DIR]" >&2; exit 2 ;;
 esac
