@@ -24,7 +24,7 @@ import java.util.Random;
  * java ... hyperlab.gpu.AttentionBench --torch-script &gt; t.py &amp;&amp; python3 t.py &gt; torch.args
  * java ... hyperlab.gpu.AttentionBench $(cat torch.args)
  * </pre>
- * Options: --emulator, --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-tilings
+ * Options: --emulator (B = 1, T = 130, 2 heads, 1 iteration unless --time is given), --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-tilings
  * LIST (the tensor-core backward's keys per block x blocks per SM [x keys per warp] to time, e.g. 64x3,128x2x32: one
  * BF16 row each; default the engine's choice), --forward-tilings LIST (the tensor-core forward's queries per warp x keys per tile x blocks per SM,
  * e.g. 16x64x4,32x64x2; default the engine's choice; one BF16 row per pair of tilings),
@@ -100,14 +100,20 @@ public final class AttentionBench {
                 case "--heads" -> heads = Integer.parseInt(args[++i]);
                 case "--head-dim" -> headDim = Integer.parseInt(args[++i]);
                 case "--iters" -> iters = Integer.parseInt(args[++i]);
+                case "--emulator" -> emulator = true;
                 case "--backward-tilings" -> Arrays.stream(args[++i].split(",")).map(Attention.BackwardTiling::parse).forEach(tilings::add);
                 case "--forward-tilings" -> Arrays.stream(args[++i].split(",")).map(Attention.ForwardTiling::parse).forEach(forwardTilings::add);
-                case "--emulator" -> emulator = true;   // a smoke test of this class without a GPU (tiny shapes)
                 default -> {
                     if (!a.startsWith("--torch-") || i + 1 >= args.length) throw new IllegalArgumentException("unknown option " + a);
                     torch.put(a.substring("--torch-".length()), args[++i]);
                 }
             }
+        }
+        if (emulator && !Arrays.asList(args).contains("--time")) {   // a smoke test of this class without a GPU: preset
+            batch = 1;                                                  // M's shape would take the emulator an hour
+            time = 130;
+            heads = 2;
+            iters = 1;
         }
         if (tilings.isEmpty()) tilings.add(Attention.BackwardTiling.of(headDim));
         if (forwardTilings.isEmpty()) forwardTilings.add(Attention.ForwardTiling.of(headDim));
