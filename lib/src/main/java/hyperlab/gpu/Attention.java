@@ -68,6 +68,8 @@ public final class Attention implements AutoCloseable {
          * preset M); the other tilings are not yet timed on a GPU (AttentionBench --forward-tilings compares them).
          */
         static ForwardTiling of(int headDim) {
+            String p = System.getProperty("hyperlab.attention.forward");   // e.g. 32x64x2: a tiling to time in the engine
+            if (p != null) return parse(p);
             return headDim <= 64 ? new ForwardTiling(16, 64, 4) : new ForwardTiling(16, 32, 1);
         }
 
@@ -109,6 +111,8 @@ public final class Attention implements AutoCloseable {
 
         /** The engine's choice for head size d (H100, preset M: see data/bench/attention-h100.json). */
         static BackwardTiling of(int headDim) {
+            String p = System.getProperty("hyperlab.attention.backward");   // e.g. 128x2x32: a tiling to time in the engine
+            if (p != null) return parse(p);
             return headDim <= 64 ? new BackwardTiling(64, 3) : new BackwardTiling(64, 1);
         }
 
