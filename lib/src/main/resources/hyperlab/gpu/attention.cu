@@ -362,6 +362,16 @@ __device__ __forceinline__ void mma_abt(float (*acc)[N / 8][4], const unsigned (
     }
 }
 
+// acc[m][n], acc[m][n + 1] += a[m] . (b[0..1] | b[2..3]) for m < M: two n8 tiles' M products that share one ldmatrix.x4.
+template <int M, int NT>
+__device__ __forceinline__ void mma_m_tiles(float (*acc)[NT][4], int n, const unsigned (*a)[4], const unsigned* b) {
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        mma_bf16(acc[m][n], a[m], b);
+        mma_bf16(acc[m][n + 1], a[m], b + 2);
+    }
+}
+
 // As mma_abt, with A's M m16 tiles read from rows 0 .. 16M-1 of the tile a [*][KP] (ldmatrix, once per k16 chunk) instead
 // of registers: the backward's keys when a warp has two tiles of them and no registers left to hold their fragments.
 template <int N, int M>
@@ -378,11 +388,7 @@ __device__ __forceinline__ void mma_abt_shared(float (*acc)[N / 8][4], const bf1
         for (int np = 0; np < N / 16; np++) {
             unsigned b[4];
             ldsm4<false>(b, p + np * 16 * KP + kc * 16);
-#pragma unroll
-            for (int m = 0; m < M; m++) {
-                mma_bf16(acc[m][2 * np], af[m], b);
-                mma_bf16(acc[m][2 * np + 1], af[m], b + 2);
-            }
+            mma_m_tiles<M, N / 8>(acc, 2 * np, af, b);
         }
     }
 }
@@ -408,11 +414,7 @@ __device__ __forceinline__ void mma_pv(float (*acc)[HD / 8][4], float (*s)[N / 8
         for (int dp = 0; dp < HD / 16; dp++) {
             unsigned b[4];
             ldsm4<true>(b, p + kc * 16 * KP + dp * 16);
-#pragma unroll
-            for (int m = 0; m < M; m++) {
-                mma_bf16(acc[m][2 * dp], a[m], b);
-                mma_bf16(acc[m][2 * dp + 1], a[m], b + 2);
-            }
+            mma_m_tiles<M, HD / 8>(acc, 2 * dp, a, b);
         }
     }
 }
