@@ -63,9 +63,8 @@ public final class Attention implements AutoCloseable {
         }
 
         /**
-         * The engine's choice for head size d: the shape data/bench/attention-h100.json timed before the tiling could
-         * change (at d = 64, 4 blocks per SM at 128 registers ran 0.156 ms a layer against 0.167 with fewer blocks, H100,
-         * preset M); the other tilings are not yet timed on a GPU (AttentionBench --forward-tilings compares them).
+         * The engine's choice for head size d: at d = 64 (H100, preset M, data/bench/attention-h100-5bd03a5.json)
+         * 16x64x4 ran the forward in 0.152 ms a layer, 16x64x3 in 0.154 and 32x64x2 in 0.169 (two blocks an SM).
          */
         static ForwardTiling of(int headDim) {
             String p = System.getProperty("hyperlab.attention.forward");   // e.g. 32x64x2: a tiling to time in the engine
@@ -109,11 +108,14 @@ public final class Attention implements AutoCloseable {
             this(keys, blocksPerSm, 16);
         }
 
-        /** The engine's choice for head size d (H100, preset M: see data/bench/attention-h100.json). */
+        /**
+         * The engine's choice for head size d: at d = 64 (H100, preset M, data/bench/attention-h100-5bd03a5.json)
+         * 128x2x32 ran the backward in 0.473 ms a layer against 0.492 for 64x3 and 0.512 for 64x2x32 (means over forward tilings).
+         */
         static BackwardTiling of(int headDim) {
-            String p = System.getProperty("hyperlab.attention.backward");   // e.g. 128x2x32: a tiling to time in the engine
+            String p = System.getProperty("hyperlab.attention.backward");   // e.g. 64x3: a tiling to time in the engine
             if (p != null) return parse(p);
-            return headDim <= 64 ? new BackwardTiling(64, 3) : new BackwardTiling(64, 1);
+            return headDim <= 64 ? new BackwardTiling(128, 2, 32) : new BackwardTiling(64, 1);
         }
 
         /** "64x3": 64 keys per block, 3 blocks per SM (16 keys per warp); "128x2x32": 32 keys per warp. */
