@@ -141,7 +141,7 @@ ab_bench() {  # $1 DIR, then [--rounds R] [GpuBench args]: base.jar and this bui
 
 attention_bench() {  # $1 DIR, then AttentionBench args: the PyTorch reference, this build, base.jar's build if packed
   local dir; dir="$(cd "$1" && pwd)"; shift
-  local deps tmp a; deps="$(ls "$dir"/deps/*.jar | tr '\n' ':')"; tmp="$(mktemp -d)"
+  local deps tmp; deps="$(ls "$dir"/deps/*.jar | tr '\n' ':')"; tmp="$(mktemp -d)"
   log "torch reference (SDPA, bf16 and fp32)..."
   "$JAVA" -cp "$dir/hyperlab.jar:$deps" hyperlab.gpu.AttentionBench --torch-script > "$tmp/t.py"
   timeout "${HYPERLAB_TORCH_TIMEOUT:-300}" python3 "$tmp/t.py" > "$tmp/torch.args" \

@@ -24,10 +24,11 @@ import java.util.Random;
  * java ... hyperlab.gpu.AttentionBench --torch-script &gt; t.py &amp;&amp; python3 t.py &gt; torch.args
  * java ... hyperlab.gpu.AttentionBench $(cat torch.args)
  * </pre>
- * Options: --emulator (B = 1, T = 130, 2 heads, 1 iteration unless --time is given), --batch, --time, --heads, --head-dim, --iters (BF16; F32 runs a fifth of them), --backward-tilings
- * LIST (the tensor-core backward's keys per block x blocks per SM [x keys per warp] to time, e.g. 64x3,128x2x32: one
- * BF16 row each; default the engine's choice), --forward-tilings LIST (the tensor-core forward's queries per warp x keys per tile x blocks per SM,
- * e.g. 16x64x4,32x64x2; default the engine's choice; one BF16 row per pair of tilings),
+ * Options: --emulator (defaults B = 1, T = 130, 2 heads, 1 iteration), --batch, --time, --heads, --head-dim, --iters
+ * (BF16; F32 runs a fifth of them), --backward-tilings LIST (the tensor-core backward's keys per block x blocks per SM
+ * [x keys per warp] to time, e.g. 64x3,128x2x32: one BF16 row each; default the engine's choice), --forward-tilings LIST
+ * (the tensor-core forward's queries per warp x keys per tile x blocks per SM, e.g. 16x64x4,32x64x2; default the
+ * engine's choice; one BF16 row per pair of tilings),
  * --torch-KEY VALUE (any number of them, copied into the JSON's "torch" object; bf16-fwd-ms, bf16-fwdbwd-ms, f32-fwd-ms,
  * f32-fwdbwd-ms are used for the ratios).
  */
@@ -109,11 +110,12 @@ public final class AttentionBench {
                 }
             }
         }
-        if (emulator && !Arrays.asList(args).contains("--time")) {   // a smoke test of this class without a GPU: preset
-            batch = 1;                                                  // M's shape would take the emulator an hour
-            time = 130;
-            heads = 2;
-            iters = 1;
+        if (emulator) {   // a smoke test of this class without a GPU: preset M's shape would take the emulator an hour
+            List<String> given = Arrays.asList(args);
+            if (!given.contains("--batch")) batch = 1;
+            if (!given.contains("--time")) time = 130;
+            if (!given.contains("--heads")) heads = 2;
+            if (!given.contains("--iters")) iters = 1;
         }
         if (tilings.isEmpty()) tilings.add(Attention.BackwardTiling.of(headDim));
         if (forwardTilings.isEmpty()) forwardTilings.add(Attention.ForwardTiling.of(headDim));
