@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiFunction;
+import java.util.stream.Stream;
 
 /**
  * The hyper-connection stream maps of one block on the GPU, forward and backward in fp32, computing what
@@ -58,9 +59,8 @@ public final class StreamMaps implements AutoCloseable {
     private static final int RED_THREADS = 128;     // SM_RED_THREADS in streams.cu: sm_merge_backward's block, a warp per token
     private static final int MERGE_BIAS_TOKENS = 4; // tokens per warp of sm_merge_backward where it also sums the bias gradient
     private static final int SUM_CHUNKS = 64;       // row chunks of the first pass over per-token parameter gradients
-    private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64, PROJECT_TOKENS = 64;   // SM_FUSE_MAX, SM_CB, SM_PT
+    private static final int FUSE_MAX = 64, FUSE_COLUMNS = 64;   // SM_FUSE_MAX, SM_CB
     private static final int MMA_MAX = 32, MMA_TOKENS = 16;   // SM_MMA_MAX, and sm_stream_backward_mma's tokens per tile
-    private static final int DM_TOKENS = 32;        // SM_DM_TOKENS: tokens per 128-thread block of sm_dots_maps_backward
     private static final int PACK_BLOCKS = 64;      // blocks per parameter of sm_pack / sm_unpack_add (grid-stride)
     private static final int DPHI_ROWS = 64;        // most block rows of sm_stream_backward* (dΦ_cat's partial sums); at
                                                     // least two rows and two token tiles per row, so short inputs test both
@@ -82,6 +82,7 @@ public final class StreamMaps implements AutoCloseable {
             streamBwdDphi, streamBwdMma, project, mergeProject;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward
+    private final int projectTokens, dotsMapsTokens;   // tokens a block of sm_project (4 threads each), sm_dots_maps_backward (128)
     private final boolean mmaBackward;              // bf16 streams of a shape sm_stream_backward_mma takes (aligned tensors given)
     private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared, mergeProjectShared;   // dynamic shared
                                                                                                             // memory (bytes)
@@ -157,6 +158,8 @@ public final class StreamMaps implements AutoCloseable {
         mergeProjectShared = shape.mergeProjectShared();
         bwdWave = shape.bwdBlocksPerSm() * Math.max(1, gpu.info().smCount());
         mapsLanes = shape.mapsLanes();
+        projectTokens = shape.projectTokens();
+        dotsMapsTokens = shape.dotsMapsTokens();
         mmaBackward = streamType == DType.BF16 && tensorCoreBackward(p, streams, width, layout.dynamic());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -197,31 +200,35 @@ public final class StreamMaps implements AutoCloseable {
     }
 
     private static CudaModule module(Gpu gpu, Paradigm p, int n, boolean dynamic, int iterations, boolean log, boolean bf16) {
-        String[] opts = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
+        String[] base = {"-DSM_N=" + n, "-DSM_PARADIGM=" + switch (p) {
             case HC -> 0;
             case MHC -> 1;
             case MHC_LITE -> 2;
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
         }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0), "-DSM_XBF16=" + (bf16 ? 1 : 0)};
+        // the kernels' tunables, for timing them without a rebuild, e.g. -Dhyperlab.streammaps.options="-DSM_PT=128 -DSM_DM_TOKENS=16"
+        String tuning = System.getProperty("hyperlab.streammaps.options", "").strip();
+        String[] opts = tuning.isEmpty() ? base : Stream.concat(Arrays.stream(base), Arrays.stream(tuning.split("\\s+"))).toArray(String[]::new);
         return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 
     /**
      * How this build's kernels launch, as the module computes it (sm_launch_shape): the pipelined kernels' dynamic shared
      * memory (sm_merge_project's 0 where the build has none), the streams' backward's tokens per tile and blocks per SM,
-     * the maps kernels' threads per token.
+     * the maps kernels' threads per token, the tokens a block of sm_project and of sm_dots_maps_backward.
      */
     private record LaunchShape(int streamBwdShared, int streamBwdDphiShared, int bwdTokens, int projectShared, int bwdBlocksPerSm,
-                               int mapsLanes, int streamBwdMmaShared, int mergeProjectShared) {
+                               int mapsLanes, int streamBwdMmaShared, int mergeProjectShared, int projectTokens,
+                               int dotsMapsTokens) {
         /** Asks the module once, and allows each pipelined kernel its shared memory (past 48 KB a kernel must opt in). */
         static LaunchShape of(Gpu gpu, CudaModule mod) {
             int[] v;
-            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 8)) {
+            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 10)) {
                 mod.function("sm_launch_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
                 v = out.toIntArray();
             }
-            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
             mod.function("sm_stream_backward").allowSharedMemory(s.streamBwdShared());
             mod.function("sm_stream_backward_dphi").allowSharedMemory(s.streamBwdDphiShared());
             mod.function("sm_stream_backward_mma").allowSharedMemory(s.streamBwdMmaShared());
@@ -229,6 +236,11 @@ public final class StreamMaps implements AutoCloseable {
             if (s.mergeProjectShared() > 0) mod.function("sm_merge_project").allowSharedMemory(s.mergeProjectShared());
             return s;
         }
+    }
+
+    /** Tokens a block of sm_project, as this build's module was compiled (SM_PT). */
+    int projectTokens() {
+        return projectTokens;
     }
 
     public StreamMapsLayout layout() {
@@ -260,7 +272,7 @@ public final class StreamMaps implements AutoCloseable {
             throw new IllegalArgumentException("bf16 streams x = " + x + " need the fused projection on 16-byte aligned rows");
         if (m > 0 && (lo || fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4)) {
             // the projections and, from them, the maps
-            step("fwd.project", () -> project.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256), projectShared,
+            step("fwd.project", () -> project.launch(Dim3.of((tokens + projectTokens - 1) / projectTokens), Dim3.of(4 * projectTokens), projectShared,
                     x, phiCat, u, r, theta, perms, pre, post, res, tokens, d));
         } else {
             if (m > 0) {
@@ -299,7 +311,7 @@ public final class StreamMaps implements AutoCloseable {
         needStreams(out, tokens, "out");
         next.checkTokens(tokens);
         next.packFor(nextParams);
-        step("fwd.merge_project", () -> mergeProject.launch(Dim3.of((tokens + PROJECT_TOKENS - 1) / PROJECT_TOKENS), Dim3.of(256),
+        step("fwd.merge_project", () -> mergeProject.launch(Dim3.of((tokens + projectTokens - 1) / projectTokens), Dim3.of(4 * projectTokens),
                 mergeProjectShared, x, f, post, res, out, next.phiCat, next.u, next.r, next.theta, next.perms, next.pre, next.post,
                 next.res, tokens, c));
         next.projectedFor = new Projected(out, nextParams, tokens);
@@ -374,7 +386,7 @@ public final class StreamMaps implements AutoCloseable {
         needStreams(x, tokens, "x");
         needStreams(dx, tokens, "dx");
         int vd = columnsPerAccess(dh, x);
-        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + DM_TOKENS - 1) / DM_TOKENS), Dim3.of(128), 0, dh, x, u, r, theta,
+        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + dotsMapsTokens - 1) / dotsMapsTokens), Dim3.of(128), 0, dh, x, u, r, theta,
                 perms, dpost, dres, dzr, coef, part, tokens, c, vd));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;

@@ -986,7 +986,14 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 // SM_DM_TOKENS tokens; warp w sums the dots of its 8 tokens two tokens at a time (every lane on one row: wide, coalesced
 // reads; V columns per access as for sm_aggregate), then the first SM_DM_TOKENS·LP threads run the maps' backward,
 // LP per token, from the dots in shared memory and the forward's u and r.
-#define SM_DM_TOKENS 32
+#ifndef SM_DM_TOKENS
+#define SM_DM_TOKENS 32                                  // 8, 16 or 32 (SM_DM_TOKENS·LP maps threads of the 128)
+#endif
+#ifndef SM_DM_UNROLL
+#define SM_DM_UNROLL 1                                   // column steps of the dots' loop unrolled (loads in flight a warp)
+#endif
+constexpr int DMU = SM_DM_UNROLL;
+static_assert(SM_DM_TOKENS == 8 || SM_DM_TOKENS == 16 || SM_DM_TOKENS == 32, "SM_DM_TOKENS: 8, 16 or 32 tokens a block");
 template <int V>
 __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
@@ -1003,6 +1010,7 @@ __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, 
         for (int e = 0; e < 2; e++)
 #pragma unroll
             for (int i = 0; i < NS; i++) acc[e][i] = 0.f;
+#pragma unroll DMU
         for (int cc = lane * V; cc < c; cc += 32 * V) {
 #pragma unroll
             for (int e = 0; e < 2; e++) {
@@ -1446,10 +1454,16 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
 // Warp w owns the 16 tokens 16 (w % 4) .. and half w / 4 of every chunk's k steps, accumulating their [16, MT] tile of
 // u; the halves meet in shared memory at the end. The sums of squares come from the same A fragments. x rows are
 // PK + 16 bytes apart, so a fragment's 32 reads hit 32 banks, and so are Φ_cat's for the bf16 fragments' pairs of rows.
-#define SM_PT 64
+#ifndef SM_PT
+#define SM_PT 64                                       // tokens a block (16, 32, 64 or 128): warps 16-token tiles x 2 k-halves
+#endif
+#define SM_PTHREADS (4 * SM_PT)
+#define SM_PBLOCKS (SM_PT <= 64 ? 512 / SM_PTHREADS : 1)   // blocks an SM the launch bounds ask for
 #define SM_PK 64
 #define SM_PSTAGES 3                                   // (4 and 6 measured no faster on the H100, session 17)
 namespace sm {
+static_assert(SM_PT == 16 || SM_PT == 32 || SM_PT == 64 || SM_PT == 128, "SM_PT: 16, 32, 64 or 128 tokens a block");
+constexpr int PW = SM_PT / 16;                          // the warps of one k-half, a 16-token tile each
 constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
 constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
 constexpr int PP = SM_XBF16 ? MT + 4 : MT;              // pitch of Φ_cat's rows in a chunk (floats)
@@ -1465,8 +1479,8 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
     constexpr int XQ = SM_PK / XE;
     xs_t* xsm = reinterpret_cast<xs_t*>(st);
 #pragma unroll
-    for (int l = 0; l < SM_PT * XQ / 256; l++) {
-        const int e = tid + 256 * l, tt = e / XQ, q = e % XQ;
+    for (int l = 0; l < SM_PT * XQ / SM_PTHREADS; l++) {
+        const int e = tid + SM_PTHREADS * l, tt = e / XQ, q = e % XQ;
         const bool ok = t0 + tt < tokens && k0 + XE * q < d;
         cp16(xsm + tt * XP + XE * q, ok ? x + (t0 + tt) * d + k0 + XE * q : x, ok);
     }
@@ -1474,12 +1488,12 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
     const float* src = phi + (long long) k0 * MF;
     const int rows = min(SM_PK, d - k0);
     if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
-        for (int e = tid; e < SM_PK * R4; e += 256) {
+        for (int e = tid; e < SM_PK * R4; e += SM_PTHREADS) {
             const bool ok = e / R4 < rows;
             cp16(ps + (e / R4) * PP + 4 * (e % R4), ok ? src + 4 * e : phi, ok);
         }
     } else {
-        for (int e = tid; e < SM_PK * MF; e += 256) {
+        for (int e = tid; e < SM_PK * MF; e += SM_PTHREADS) {
             const bool ok = e < rows * MF;
             cp4(ps + (e / MF) * PP + e % MF, ok ? src + e : phi, ok);
         }
@@ -1537,7 +1551,7 @@ __device__ __forceinline__ void project_finish(float* smem, float (&acc)[KT][4],
         float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res) {
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
-    const int m0 = 16 * (warp % 4), kh = warp / 4;
+    const int m0 = 16 * (warp % PW), kh = warp / PW;
     float* red = smem;                                      // [PT][MT]
     float* sq = red + SM_PT * MT;                           // [2][PT] ... half 1's, then the totals
 #pragma unroll
@@ -1579,17 +1593,17 @@ __device__ __forceinline__ void project_finish(float* smem, float (&acc)[KT][4],
 }
 }  // namespace sm
 
-extern "C" __global__ __launch_bounds__(256, 2) void sm_project(const xs_t* __restrict__ x, const float* __restrict__ phi,
+extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_project(const xs_t* __restrict__ x, const float* __restrict__ phi,
         float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
         extern __shared__ float4 sm_project_stages[];
         float* smem = reinterpret_cast<float*>(sm_project_stages);
         const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-        const int m0 = 16 * (warp % 4), kh = warp / 4;       // the warp's tokens and half of the k8 steps
+        const int m0 = 16 * (warp % PW), kh = warp / PW;       // the warp's tokens and half of the k8 steps
         const long long t0 = (long long) blockIdx.x * SM_PT;
         if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
-            for (int e = tid; e < SM_PSTAGES * SM_PK * PP; e += 256)
+            for (int e = tid; e < SM_PSTAGES * SM_PK * PP; e += SM_PTHREADS)
                 if (e % PP >= MF) smem[(e / (SM_PK * PP)) * PSTAGE + XF + e % (SM_PK * PP)] = 0.f;
         float acc[KT][4], ssq[2] = {0.f, 0.f};              // rows m0 + g and m0 + g + 8
 #pragma unroll
@@ -1629,21 +1643,21 @@ constexpr int MWIDTH = NS * NS + NS;                       // a token's H_res th
 constexpr int MPHI = NS * SM_PK * PP;                      // floats of one column block's Φ_cat rows, every stream
 constexpr int MXS = NS * SM_PT * XP * (int) sizeof(xs_t) / 4;   // floats of the merged chunks [NS][PT][XP]
 constexpr int MBYTES_ALL = (2 * MPHI + MXS + SM_PT * MWIDTH) * 4;
-constexpr int MITEMS = SM_PT * (SM_PK / 8) / 256;          // (token, 8 columns) pieces per thread and column block
-constexpr int MBYTES = SM_XBF16 && M > 0 && M <= SM_FUSE_MAX && MBYTES_ALL <= 227 * 1024 ? MBYTES_ALL : 0;
-static_assert(SM_PT * MT + 2 * SM_PT <= 2 * MPHI, "the halves' tiles and sums must fit in the Φ_cat buffers");
+constexpr int MITEMS = SM_PT * (SM_PK / 8) / SM_PTHREADS;          // (token, 8 columns) pieces per thread and column block
+constexpr bool MFITS = SM_PT * MT + 2 * SM_PT <= 2 * MPHI;   // the halves' tiles and sums fit in the Φ_cat buffers
+constexpr int MBYTES = SM_XBF16 && M > 0 && M <= SM_FUSE_MAX && MFITS && MBYTES_ALL <= 227 * 1024 ? MBYTES_ALL : 0;
 
 // Column block q's Φ_cat rows i·C + q·PK + r (r < PK, zeros past C) of every stream i into rows i·PK + r of ps.
 __device__ __forceinline__ void merge_project_phi(float* ps, const float* __restrict__ phi, int q, int c) {
     const int tid = threadIdx.x;
     if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
-        for (int e = tid; e < NS * SM_PK * R4; e += 256) {
+        for (int e = tid; e < NS * SM_PK * R4; e += SM_PTHREADS) {
             const int row = e / R4, cc = q * SM_PK + row % SM_PK;
             const bool ok = cc < c;
             cp16(ps + row * PP + 4 * (e % R4), ok ? phi + ((long long) (row / SM_PK) * c + cc) * MF + 4 * (e % R4) : phi, ok);
         }
     } else {
-        for (int e = tid; e < NS * SM_PK * MF; e += 256) {
+        for (int e = tid; e < NS * SM_PK * MF; e += SM_PTHREADS) {
             const int row = e / MF, cc = q * SM_PK + row % SM_PK;
             const bool ok = cc < c;
             cp4(ps + row * PP + e % MF, ok ? phi + ((long long) (row / SM_PK) * c + cc) * MF + e % MF : phi, ok);
@@ -1658,7 +1672,7 @@ __device__ __forceinline__ void merge_project_load(Piece (&xr)[MITEMS][NS], Piec
         const xs_t* __restrict__ f, long long t0, int tokens, int c, int q) {
 #pragma unroll
     for (int it = 0; it < MITEMS; it++) {
-        const int e = threadIdx.x + 256 * it, tt = e / (SM_PK / 8), col = q * SM_PK + 8 * (e % (SM_PK / 8));
+        const int e = threadIdx.x + SM_PTHREADS * it, tt = e / (SM_PK / 8), col = q * SM_PK + 8 * (e % (SM_PK / 8));
         const long long t = t0 + tt;
         const bool ok = t < tokens && col < c;
 #pragma unroll
@@ -1668,7 +1682,7 @@ __device__ __forceinline__ void merge_project_load(Piece (&xr)[MITEMS][NS], Piec
 }
 }  // namespace sm
 
-extern "C" __global__ __launch_bounds__(256, 2) void sm_merge_project(const xs_t* __restrict__ x, const xs_t* __restrict__ f,
+extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_merge_project(const xs_t* __restrict__ x, const xs_t* __restrict__ f,
         const float* __restrict__ mpost, const float* __restrict__ mres, xs_t* __restrict__ out, const float* __restrict__ phi,
         float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int c) {
@@ -1679,12 +1693,12 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_merge_project(const xs_t
         xs_t* xs = reinterpret_cast<xs_t*>(smem + 2 * MPHI);  // [NS][PT][XP]
         float* maps = smem + 2 * MPHI + MXS;                // [PT][MWIDTH]
         const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-        const int m0 = 16 * (warp % 4), kh = warp / 4, d = NS * c;
+        const int m0 = 16 * (warp % PW), kh = warp / PW, d = NS * c;
         const long long t0 = (long long) blockIdx.x * SM_PT;
         if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
-            for (int e = tid; e < 2 * MPHI; e += 256)
+            for (int e = tid; e < 2 * MPHI; e += SM_PTHREADS)
                 if (e % PP >= MF) phis[e] = 0.f;
-        for (int e = tid; e < SM_PT * MWIDTH; e += 256) {
+        for (int e = tid; e < SM_PT * MWIDTH; e += SM_PTHREADS) {
             const int k = e % MWIDTH;
             const long long t = t0 + e / MWIDTH;
             maps[e] = t >= tokens ? 0.f : k < NS * NS ? mres[t * NS * NS + k] : mpost[t * NS + k - NS * NS];
@@ -1705,7 +1719,7 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_merge_project(const xs_t
             cp_commit();
 #pragma unroll
             for (int it = 0; it < MITEMS; it++) {
-                const int e = tid + 256 * it, tt = e / (SM_PK / 8), cq = 8 * (e % (SM_PK / 8)), col = q * SM_PK + cq;
+                const int e = tid + SM_PTHREADS * it, tt = e / (SM_PK / 8), cq = 8 * (e % (SM_PK / 8)), col = q * SM_PK + cq;
                 const long long t = t0 + tt;
                 const bool ok = t < tokens && col < c;
                 const float* mt = maps + tt * MWIDTH;
@@ -1751,7 +1765,8 @@ extern "C" __global__ __launch_bounds__(256, 2) void sm_merge_project(const xs_t
 // sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project,
 // out[6] for sm_stream_backward_mma, whose tiles are 16 tokens, out[7] for sm_merge_project, 0 where this build has
 // none), out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them), out[5] the threads
-// per token of sm_maps_forward.
+// per token of sm_maps_forward, out[8] the tokens a block of sm_project and sm_merge_project (4 threads each), out[9]
+// those of sm_dots_maps_backward.
 extern "C" __global__ void sm_launch_shape(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;
@@ -1761,4 +1776,6 @@ extern "C" __global__ void sm_launch_shape(int* out) {
     out[5] = LP;
     out[6] = MStage::BYTES;
     out[7] = MBYTES;
+    out[8] = SM_PT;
+    out[9] = SM_DM_TOKENS;
 }

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -259,6 +260,42 @@ class StreamMapsGpuTest {
                     + moved + " of " + (runs.get(0).get("h").length + runs.get(0).get("dx").length) + ": " + fmt(errors));
             assertTrue(errors.entrySet().stream().allMatch(e -> e.getValue() < (runs.get(0).get(e.getKey()).length == 1 ? SCALAR_PLAIN_BAR : 1e-5)),
                     "merge projecting vs merge then projections: " + errors);
+        }
+    }
+
+    /**
+     * The kernels' blockings that -Dhyperlab.streammaps.options may set (tokens a block of the projections, of the dots and
+     * maps' backward, the dots' unrolling) move no sum between threads: every result is the default build's bit for bit
+     * (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"-DSM_PT=16 -DSM_DM_TOKENS=8", "-DSM_PT=32 -DSM_DM_TOKENS=16 -DSM_DM_UNROLL=2", "-DSM_PT=128 -DSM_DM_UNROLL=3"})
+    void tunedBlockingsGiveTheDefaultResults(String options) {
+        assumeTrue(gpu != null, TestDevices::why);
+        int tokens = 150, n = 4, c = 72;
+        Random rnd = new Random(23);
+        var spec = MapSpec.of(Paradigm.MHC, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena()) {
+            Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
+            DeviceTensor x = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor f = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            DeviceTensor dOut = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor dh = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            List<Map<String, float[]>> runs = new ArrayList<>();
+            for (String o : new String[] {"", options}) {
+                System.setProperty("hyperlab.streammaps.options", o);
+                try (StreamMaps sm = new StreamMaps(gpu, Paradigm.MHC, n, c, true, 20, false, tokens, DType.BF16)) {
+                    int pt = o.isEmpty() ? 64 : Integer.parseInt(o.replaceAll(".*-DSM_PT=(\\d+).*", "$1"));
+                    assertEquals(pt, sm.projectTokens(), "the module's tokens a projection block under [" + o + "]");
+                    runs.add(runBlock(sm, a, spec, params, x, f, dOut, dh, tokens));
+                } finally {
+                    System.clearProperty("hyperlab.streammaps.options");
+                }
+            }
+            runs.get(0).forEach((k, want) -> {
+                if (k.equals("dbias")) assertTrue(relErrorOrAbs(runs.get(1).get(k), toDouble(want)) < 1e-6, k);
+                else assertArrayEquals(want, runs.get(1).get(k), k + " with " + options);
+            });
         }
     }
 
