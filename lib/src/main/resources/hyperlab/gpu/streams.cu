@@ -1240,7 +1240,9 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
 // H_res, H_pre and RMSNorm paths are added where the projection path lands. Needs x, dOut, dx 16-byte aligned and
 // C % 8 == 0 (StreamMaps checks).
 #define SM_MMA_MAX 32
+#ifndef SM_MSTAGES
 #define SM_MSTAGES 3                                   // (2 and 4 measured no faster on the H100, session 17)
+#endif
 namespace sm {
 constexpr int MW = 2 * NS;                               // warps per block
 constexpr int KQ = (MF + 15) / 16;                       // k16 steps over Φ_cat's columns (dx product)
@@ -1459,11 +1461,17 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
 #endif
 #define SM_PTHREADS (4 * SM_PT)
 #define SM_PBLOCKS (SM_PT <= 64 ? 512 / SM_PTHREADS : 1)   // blocks an SM the launch bounds ask for
-#define SM_PK 64
+#ifndef SM_PK
+#define SM_PK 64                                       // columns of vec(x) a chunk (a multiple of 32)
+#endif
+#ifndef SM_PSTAGES
 #define SM_PSTAGES 3                                   // (4 and 6 measured no faster on the H100, session 17)
+#endif
 namespace sm {
 static_assert(SM_PT == 16 || SM_PT == 32 || SM_PT == 64 || SM_PT == 128, "SM_PT: 16, 32, 64 or 128 tokens a block");
 constexpr int PW = SM_PT / 16;                          // the warps of one k-half, a 16-token tile each
+constexpr int KH16 = SM_PK / 32;                        // k16 steps of a chunk's half
+static_assert(SM_PK % 32 == 0, "SM_PK: a multiple of 32 columns");
 constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
 constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
 constexpr int PP = SM_XBF16 ? MT + 4 : MT;              // pitch of Φ_cat's rows in a chunk (floats)
@@ -1507,7 +1515,7 @@ __device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[
                                               int kh, int lane) {
     const int g = lane >> 2, t4 = lane & 3;
 #pragma unroll
-    for (int ks = 2 * kh; ks < 2 * kh + 2; ks++) {
+    for (int ks = KH16 * kh; ks < KH16 * kh + KH16; ks++) {
         const int k = 16 * ks;
         unsigned a[4];                                      // matrix l / 8: tokens m0 + 8 (l / 8 % 2) .., columns k + 8 (l / 16) ..
         ldsm4<false>(a, xs + (m0 + lane % 16) * XP + k + 8 * (lane / 16));
@@ -1532,7 +1540,7 @@ __device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[
                                               int kh, int lane) {
     const int g = lane >> 2, t4 = lane & 3;
 #pragma unroll
-    for (int ks = 4 * kh; ks < 4 * kh + 4; ks++) {
+    for (int ks = 2 * KH16 * kh; ks < 2 * KH16 * kh + 2 * KH16; ks++) {
         const int k = 8 * ks + t4;
         const float av[4] = {xs[(m0 + g) * XP + k], xs[(m0 + g + 8) * XP + k], xs[(m0 + g) * XP + k + 4], xs[(m0 + g + 8) * XP + k + 4]};
         ssq[0] += av[0] * av[0] + av[2] * av[2];
