@@ -466,9 +466,10 @@ public final class GpuGpt implements AutoCloseable {
         for (int i = 0; i < blocks.size(); i++) {
             Block b = blocks.get(i);
             DeviceTensor next = i + 1 < blocks.size() ? blocks.get(i + 1).x : xFinal;
-            if (b.maps != null) b.maps.aggregate(b.x, b.mapW, b.h, tokens);
+            // bf16 streams: h and its LayerNorm in one pass over the streams (h is not read back)
+            boolean normalized = b.maps != null && b.maps.aggregateNormalized(b.x, b.mapW, b.h, b.ln, b.mean, b.rstd, b.lnG, b.lnB, tokens);
             tick("maps");
-            k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
+            if (!normalized) k.layerNorm(b.ln, b.mean, b.rstd, b.h, b.lnG, b.lnB, tokens, c);
             tick("layernorm");
             mm.run(b.ln, false, b.fcW, true, b.hidden, false, Epilogue.BIAS, b.fcB);
             tick("gemm");

@@ -78,7 +78,7 @@ public final class StreamMaps implements AutoCloseable {
     private final SlotTable packTable = new SlotTable(), gradTable = new SlotTable();   // for sm_pack / sm_grads_add
     private Map<String, DeviceTensor> packedFrom;   // the params pack(List, List) packed for this block's next forward
     private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
-    private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, agg, merge, mergeBwd, mergeBwdBf16, streamBwd,
+    private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, agg, aggLn, merge, mergeBwd, mergeBwdBf16, streamBwd,
             streamBwdDphi, streamBwdMma, project, mergeProject;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward
@@ -140,6 +140,7 @@ public final class StreamMaps implements AutoCloseable {
         mapsFwd = mod.function("sm_maps_forward");
         dotsMapsBwd = mod.function("sm_dots_maps_backward");
         agg = mod.function("sm_aggregate");
+        aggLn = mod.function("sm_aggregate_layernorm");
         merge = mod.function("sm_merge");
         mergeBwd = mod.function("sm_merge_backward");
         mergeBwdBf16 = mod.function("sm_merge_backward_bf16");
@@ -262,6 +263,35 @@ public final class StreamMaps implements AutoCloseable {
         int va = columnsPerAccess(x, h);
         step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
         lastTokens = tokens;
+    }
+
+    /**
+     * As {@link #aggregate}, and for bf16 streams (C a multiple of 4, at most 1,024, rows 8-byte aligned) also the
+     * sublayer's LayerNorm of h, ln = (h - mean)·rstd·gamma + beta in bf16 with its mean and rstd (eps as the engine's), in
+     * the same pass (sm_aggregate_layernorm: h is not read back; bit for bit the two kernels). Returns whether it did;
+     * if not, the caller runs its LayerNorm on h itself.
+     */
+    boolean aggregateNormalized(DeviceTensor x, Map<String, DeviceTensor> params, DeviceTensor h, DeviceTensor ln, DeviceTensor mean,
+                                DeviceTensor rstd, DeviceTensor gamma, DeviceTensor beta, int tokens) {
+        if (xType != DType.BF16 || c % 4 != 0 || c > 1024 || ln.dtype() != DType.BF16 || Kernels.vector(4, x, h, ln, gamma, beta) != 4) {
+            aggregate(x, params, h, tokens);
+            return false;
+        }
+        checkTokens(tokens);
+        needStreams(x, tokens, "x");
+        needRow(h, tokens, "h");
+        needRow(ln, tokens, "ln");
+        need(mean, tokens, "mean");
+        need(rstd, tokens, "rstd");
+        need(gamma, c, "gamma");
+        need(beta, c, "beta");
+        boolean projected = projectedFor != null && projectedFor.x() == x && projectedFor.params() == params && projectedFor.tokens() == tokens;
+        projectedFor = null;
+        if (!projected) mapsOf(x, params, tokens);
+        step("fwd.aggregate_layernorm", () -> aggLn.launch(Dim3.cover(tokens, 8), Dim3.of(256), 0, x, pre, h, ln, mean, rstd, gamma, beta,
+                tokens, c, Kernels.LN_EPS));
+        lastTokens = tokens;
+        return true;
     }
 
     /** Packs params and computes this block's per-token maps from x (projections, RMS, maps). */

@@ -1,15 +1,11 @@
 // LayerNorm over the last dimension (nanoGPT's pre-norm and ln_f): one warp per row.
 // out = (x - mean) * rstd * gamma + beta with rstd = 1 / sqrt(var + eps); mean and rstd are kept for the backward.
-// The forward writes fp32, or bf16 for the bf16 engine, whose GEMMs are its only readers (needs bf16.cuh); its input
-// is fp32, or bf16 where the bf16 engine keeps bf16 streams (their aggregate h). The backward's dout (the GEMM's
-// gradient of the output) is fp32, or bf16 in the bf16 engine; its x is the forward's input.
+// The forward writes fp32, or bf16 for the bf16 engine, whose GEMMs are its only readers (needs bf16.cuh and layernorm.cuh,
+// whose row in registers the fused aggregate of streams.cu shares); its input is fp32, or bf16 where the bf16 engine
+// keeps bf16 streams (their aggregate h). The backward's dout (the GEMM's gradient of the output) is fp32, or bf16 in
+// the bf16 engine; its x is the forward's input.
 // Lane l owns columns V·l + 32·V·k (V = 4 where Kernels found C a multiple of 4 and the rows 16-byte aligned, else 1),
 // so a warp moves 32·V consecutive values per access.
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 template <typename T, typename TX, int V>
 __device__ void layernorm_rows(T* out, float* mean, float* rstd, const TX* x, const float* gamma, const float* beta,
@@ -46,48 +42,16 @@ __device__ void layernorm_rows(T* out, float* mean, float* rstd, const TX* x, co
     if (lane == 0) { mean[row] = m; rstd[row] = r; }
 }
 
-// The same for rows of at most 128·LN_FWD_K columns with V = 4: a lane keeps its chunks of the row in registers, so
-// the row is read from memory once instead of three times (the same sums in the same order: the same bits).
-constexpr int LN_FWD_K = 8;
+// The same for rows of at most 128·LN_FWD_K columns with V = 4, kept in registers (layernorm.cuh): the row is read
+// from memory once instead of three times (the same sums in the same order: the same bits).
 template <typename T, typename TX>
 __device__ void layernorm_rows_regs(T* out, float* mean, float* rstd, const TX* x, const float* gamma, const float* beta,
                                     int N, int C, float eps) {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (row >= N) return;
     const TX* xr = x + (long)row * C;
-    float a[LN_FWD_K][4];
-    float s = 0.f;
-#pragma unroll
-    for (int k = 0; k < LN_FWD_K; k++) {
-        int c = (k * 32 + lane) * 4;
-        if (c < C) {
-            loadv<4>(xr + c, a[k]);
-#pragma unroll
-            for (int j = 0; j < 4; j++) s += a[k][j];
-        }
-    }
-    float m = warp_sum(s) / C;
-    float v = 0.f;
-#pragma unroll
-    for (int k = 0; k < LN_FWD_K; k++)
-        if ((k * 32 + lane) * 4 < C)
-#pragma unroll
-            for (int j = 0; j < 4; j++) v += (a[k][j] - m) * (a[k][j] - m);
-    float r = rsqrtf(warp_sum(v) / C + eps);
-    T* o = out + (long)row * C;
-#pragma unroll
-    for (int k = 0; k < LN_FWD_K; k++) {
-        int c = (k * 32 + lane) * 4;
-        if (c < C) {
-            float g[4], b[4];
-            loadv<4>(gamma + c, g);
-            loadv<4>(beta + c, b);
-#pragma unroll
-            for (int j = 0; j < 4; j++) a[k][j] = (a[k][j] - m) * r * g[j] + b[j];
-            storev<4>(o + c, a[k]);
-        }
-    }
-    if (lane == 0) { mean[row] = m; rstd[row] = r; }
+    layernorm_row_regs(out + (long)row * C, mean + row, rstd + row, [&](int c, float (&a)[4]) { loadv<4>(xr + c, a); },
+                       gamma, beta, C, eps);
 }
 
 template <typename T, typename TX>

@@ -13,8 +13,9 @@
 // Φ_cat's columns: [pre n | post n | res: n² (HC, mHC), n! (mHC-lite), u k | v k | s n-1 (sHC)].
 // The small parameters travel packed in theta (layout T_* below; StreamMapsLayout.java mirrors it).
 // The backward recomputes the per-token maps from u and r (as the paper's fused kernel does) and walks back through
-// Sinkhorn by undoing each normalisation with the saved normalisers; needs bf16.cuh, async.cuh and mma.cuh (wide loads,
-// cp.async, tensor-core products: 3xTF32 on fp32 streams, bf16 with split operands on bf16 streams).
+// Sinkhorn by undoing each normalisation with the saved normalisers; needs bf16.cuh, async.cuh, mma.cuh and layernorm.cuh
+// (wide loads, cp.async, tensor-core products: 3xTF32 on fp32 streams, bf16 with split operands on bf16 streams; the
+// LayerNorm row that sm_aggregate_layernorm shares with layernorm.cu).
 
 #ifndef SM_N
 #define SM_N 4
@@ -826,6 +827,39 @@ extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float*
 #endif
     if (vec == 4) aggregate_cols<4>(x, pre, h, tokens, c);
     else aggregate_cols<1>(x, pre, h, tokens, c);
+}
+
+// sm_aggregate and the sublayer's LayerNorm of h in one pass over the streams, for bf16 streams: a warp per token
+// computes h = Σ_i H_pre,i x_i as sm_aggregate does (same sums, same rounding) and writes it for the backward, then
+// ln = LN(h) in bf16 (the GEMM's operand), mean and rstd from the rounded h in registers (layernorm.cuh), so h is not
+// read back: bit for bit sm_aggregate then layernorm_forward_bf16_xbf16. Needs C % 4 == 0, C <= 128·LN_FWD_K and x,
+// h, ln, gamma, beta 8-byte aligned (StreamMaps checks).
+extern "C" __global__ void sm_aggregate_layernorm(const xs_t* __restrict__ x, const float* __restrict__ pre,
+        xs_t* __restrict__ h, xs_t* __restrict__ ln, float* __restrict__ mean, float* __restrict__ rstd,
+        const float* __restrict__ gamma, const float* __restrict__ beta, int tokens, int c, float eps) {
+#if SM_XBF16
+    const long long t = blockIdx.x * (long long) (blockDim.x / 32) + threadIdx.x / 32;
+    if (t >= tokens) return;
+    float p[NS];
+#pragma unroll
+    for (int k = 0; k < NS; k++) p[k] = pre[t * NS + k];
+    const xs_t* xt = x + t * NS * c;
+    xs_t* ht = h + t * c;
+    layernorm_row_regs(ln + t * c, mean + t, rstd + t, [&](int cc, float (&a)[4]) {
+        float xv[4];
+#pragma unroll
+        for (int v = 0; v < 4; v++) a[v] = 0.f;
+#pragma unroll
+        for (int k = 0; k < NS; k++) {
+            loadv<4>(xt + (long long) k * c + cc, xv);
+#pragma unroll
+            for (int v = 0; v < 4; v++) a[v] += p[k] * xv[v];
+        }
+        storev<4>(ht + cc, a);
+#pragma unroll
+        for (int v = 0; v < 4; v++) a[v] = as_stored(a[v], ht);   // the LayerNorm reads h as stored
+    }, gamma, beta, c, eps);
+#endif
 }
 
 // out[t, i, c] = Σ_j H_res[t, i, j] x[t, j, c] + H_post[t, i] f[t, c]; a thread per (t, V columns) as for sm_aggregate.

@@ -17,7 +17,8 @@ class KernelsHeadersTest {
     }
 
     @Test
-    void theStreamMapsSourceNamesEveryHeaderItUses() {
-        assertEquals(List.of("bf16.cuh", "async.cuh", "mma.cuh"), Kernels.headersNamed(Cuda.source("hyperlab/gpu/streams.cu")));
+    void theStreamMapsAndLayerNormSourcesNameEveryHeaderTheyUse() {
+        assertEquals(List.of("bf16.cuh", "async.cuh", "mma.cuh", "layernorm.cuh"), Kernels.headersNamed(Cuda.source("hyperlab/gpu/streams.cu")));
+        assertEquals(List.of("bf16.cuh", "layernorm.cuh"), Kernels.headersNamed(Cuda.source("hyperlab/gpu/layernorm.cu")));
     }
 }

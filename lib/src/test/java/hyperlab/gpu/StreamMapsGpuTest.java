@@ -264,6 +264,44 @@ class StreamMapsGpuTest {
     }
 
     /**
+     * aggregateNormalized on bf16 streams (sm_aggregate_layernorm) writes h, ln, mean and rstd bit for bit as aggregate
+     * then the engine's LayerNorm of h; on fp32 streams it declines (false) and writes h as aggregate does. 83 tokens (a
+     * partial last block of 8 warps), C = 72 (a lane with one chunk of 4 columns, most with none past the first) and 520.
+     */
+    @ParameterizedTest(name = "n={0} C={1}")
+    @CsvSource({"4, 72", "3, 520"})
+    void aggregateWithItsLayerNormIsTheTwoKernelsBitForBit(int n, int c) {
+        assumeTrue(gpu != null, TestDevices::why);
+        int tokens = 83;
+        Random rnd = new Random(29);
+        var spec = MapSpec.of(Paradigm.MHC, n, c, true, MapInit.PAPER, 0);
+        Kernels k = new Kernels(gpu);
+        try (DeviceArena a = gpu.arena()) {
+            Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
+            float[] xv = random(rnd, tokens * n * c);
+            DeviceTensor gamma = a.alloc(DType.F32, c).copyFrom(random(rnd, c)), beta = a.alloc(DType.F32, c).copyFrom(random(rnd, c));
+            for (DType xs : new DType[] {DType.BF16, DType.F32})
+                try (StreamMaps sm = new StreamMaps(gpu, Paradigm.MHC, n, c, true, 20, false, tokens, xs)) {
+                    DeviceTensor x = a.alloc(xs, tokens, n, c).copyFrom(xv);
+                    List<float[]> runs = new ArrayList<>();
+                    for (boolean fused : new boolean[] {false, true}) {
+                        DeviceTensor h = a.alloc(xs, tokens, c), ln = a.zeros(DType.BF16, tokens, c);
+                        DeviceTensor mean = a.zeros(DType.F32, tokens), rstd = a.zeros(DType.F32, tokens);
+                        if (fused) assertEquals(xs == DType.BF16, sm.aggregateNormalized(x, params, h, ln, mean, rstd, gamma, beta, tokens));
+                        else {
+                            sm.aggregate(x, params, h, tokens);
+                            if (xs == DType.BF16) k.layerNorm(ln, mean, rstd, h, gamma, beta, tokens, c);
+                        }
+                        runs.addAll(List.of(h.toFloatArray(), ln.toFloatArray(), mean.toFloatArray(), rstd.toFloatArray()));
+                    }
+                    String[] names = {"h", "ln", "mean", "rstd"};
+                    for (int i = 0; i < names.length; i++)
+                        assertArrayEquals(runs.get(i), runs.get(i + names.length), names[i] + " with " + xs + " streams");
+                }
+        }
+    }
+
+    /**
      * The kernels' blockings that -Dhyperlab.streammaps.options may set (tokens a block of the projections, of the dots and
      * maps' backward, the dots' unrolling) move no sum between threads: every result is the default build's bit for bit
      * (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
