@@ -208,9 +208,10 @@ public final class StreamMaps implements AutoCloseable {
             case SHC -> 3;
             case RC -> throw new IllegalArgumentException("paradigm rc has no stream maps");
         }, "-DSM_DYN=" + (dynamic ? 1 : 0), "-DSM_ITERS=" + iterations, "-DSM_LOG=" + (log ? 1 : 0), "-DSM_XBF16=" + (bf16 ? 1 : 0)};
-        // the kernels' tunables, for timing them without a rebuild, e.g. -Dhyperlab.streammaps.options="-DSM_PT=128 -DSM_DM_TOKENS=16"
+        // the kernels' tunables, for timing them without a rebuild: -Dhyperlab.streammaps.options="-DSM_PT=128 -DSM_DM_TOKENS=16"
+        // (or comma-separated, for JAVA_TOOL_OPTIONS, which splits at spaces)
         String tuning = System.getProperty("hyperlab.streammaps.options", "").strip();
-        String[] opts = tuning.isEmpty() ? base : Stream.concat(Arrays.stream(base), Arrays.stream(tuning.split("\\s+"))).toArray(String[]::new);
+        String[] opts = tuning.isEmpty() ? base : Stream.concat(Arrays.stream(base), Arrays.stream(tuning.split("[\\s,]+"))).toArray(String[]::new);
         return MODULES.computeIfAbsent(List.of(gpu, String.join(" ", opts)), k -> Kernels.withHeaders(gpu, SOURCE, opts));
     }
 
