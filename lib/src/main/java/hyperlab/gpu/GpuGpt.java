@@ -554,14 +554,11 @@ public final class GpuGpt implements AutoCloseable {
             tick("gemm");
             // RC: d x = d out + d h, added by the LayerNorm backward in place; the maps need d h on its own
             DeviceTensor belowProjBias = projBiasSummed && b.maps == null && i > 0 ? blocks.get(i - 1).dprojB : null;
-            // bf16 streams: the maps' dots dL/dH_pre = <dh, x_i> come with dh, from the registers that write it
-            boolean dots = b.maps != null && k.layerNormBackwardDots(dH, b.dlnG, b.dlnB, dLn, b.h, b.lnG, b.mean, b.rstd, b.x, n,
-                    b.maps.dots(), tokens, c);
-            if (!dots) k.layerNormBackward(b.maps != null ? dH : dx, rounded && b.maps == null && i > 0 ? dFLo : null, b.dlnG, b.dlnB,
+            k.layerNormBackward(b.maps != null ? dH : dx, rounded && b.maps == null && i > 0 ? dFLo : null, b.dlnG, b.dlnB,
                     belowProjBias, dLn, b.h, b.lnG, b.mean, b.rstd, tokens, c, b.maps == null);
             tick("layernorm");
             if (b.maps != null) {
-                b.maps.backwardAggregateKeeping(dx, dH, b.x, dPrev, tokens, dots);
+                b.maps.backwardAggregateKeeping(dx, dH, b.x, dPrev, tokens);
                 DeviceTensor t = dx;
                 dx = dPrev;
                 dPrev = t;

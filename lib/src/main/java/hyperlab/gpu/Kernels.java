@@ -189,32 +189,6 @@ final class Kernels {
     }
 
     /**
-     * The bf16 streams' LayerNorm backward (dh in bf16 alone, from a bf16 dout and h) that also sums dots[row, i] =
-     * <dh as stored, streams[row, i]> for the n <= 4 streams (BF16 [rows, n, c]), into dots (F32 [rows, n]): the dots the
-     * stream maps' backward starts from, without its own pass over dh and the streams. Returns false, having done
-     * nothing, where the row does not fit the registers' kernel (c a multiple of 4, at most 128·LN_REGS_MAX_CHUNKS,
-     * 8-byte aligned rows) or n > 4; the caller then runs layerNormBackward.
-     */
-    boolean layerNormBackwardDots(DeviceTensor dh, DeviceTensor dgamma, DeviceTensor dbeta, DeviceTensor dout, DeviceTensor h,
-                                  DeviceTensor gamma, DeviceTensor mean, DeviceTensor rstd, DeviceTensor streams, int n,
-                                  DeviceTensor dots, int rows, int c) {
-        int chunks = (c + 127) / 128;
-        if (n > 4 || c % 4 != 0 || chunks > LN_REGS_MAX_CHUNKS || c > LN_SHARED_FLOATS / 2 || !bf16(dh) || !bf16(dout) || !bf16(h)
-                || !bf16(streams) || vector(4, dh, dout, h, gamma, dgamma, dbeta, streams) != 4)
-            return false;
-        if (streams.elements() < (long) rows * n * c || dots.dtype() != DType.F32 || dots.elements() < (long) rows * n)
-            throw new IllegalArgumentException("streams must hold " + rows + "·" + n + "·" + c + " bf16 values and dots " + rows + "·" + n
-                    + " F32 ones, not " + streams + " and " + dots);
-        int warps = Math.min(8, LN_SHARED_FLOATS / (2 * c));
-        int blocks = Math.min(2 * lnBackwardBlocksPerSm(chunks, false) * smCount, (rows + warps - 1) / warps);
-        CudaFunction f = lnBwdRegs.computeIfAbsent(chunks, kk -> withHeaders(gpu, "layernorm.cu", "-DLN_BWD_K=" + kk))
-                .function("layernorm_backward_regs_k_dots_dbf16_xbf16");
-        lnShared(f).launch(Dim3.of(blocks), Dim3.of(32 * warps), warps * 2 * c * Float.BYTES, 0L, dh, dgamma, dbeta, 0L, dout, h,
-                gamma, mean, rstd, rows, c, streams, n, dots);
-        return true;
-    }
-
-    /**
      * The 8-warp blocks of layernorm_backward_regs_k one SM holds: its __launch_bounds__ for chunks = LN_BWD_K (the
      * accumulating kernel also holds the row's dx in registers).
      */

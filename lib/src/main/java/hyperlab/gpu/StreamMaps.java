@@ -74,11 +74,11 @@ public final class StreamMaps implements AutoCloseable {
     private final StreamMapsLayout layout;
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
-            part, partSums, dots;
+            part, partSums;
     private final SlotTable packTable = new SlotTable(), gradTable = new SlotTable();   // for sm_pack / sm_grads_add
     private Map<String, DeviceTensor> packedFrom;   // the params pack(List, List) packed for this block's next forward
     private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
-    private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, mapsBwdDots, agg, aggLn, merge, mergeBwd, mergeBwdBf16, streamBwd,
+    private final CudaFunction rms, packKernel, gradsAdd, sumRows, mapsFwd, dotsMapsBwd, agg, aggLn, merge, mergeBwd, mergeBwdBf16, streamBwd,
             streamBwdDphi, streamBwdMma, project, mergeProject;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward
@@ -141,7 +141,6 @@ public final class StreamMaps implements AutoCloseable {
         dotsMapsBwd = mod.function("sm_dots_maps_backward");
         agg = mod.function("sm_aggregate");
         aggLn = mod.function("sm_aggregate_layernorm");
-        mapsBwdDots = mod.function("sm_maps_backward_dots");
         merge = mod.function("sm_merge");
         mergeBwd = mod.function("sm_merge_backward");
         mergeBwdBf16 = mod.function("sm_merge_backward_bf16");
@@ -183,7 +182,6 @@ public final class StreamMaps implements AutoCloseable {
         dres = arena.zeros(DType.F32, maxTokens, n, n);
         dzr = arena.zeros(DType.F32, maxTokens, mm);
         coef = arena.zeros(DType.F32, maxTokens);
-        dots = arena.zeros(DType.F32, maxTokens, n);
         part = arena.zeros(DType.F32, Math.max((long) maxTokens * th, m > 0 && m <= FUSE_MAX ? (long) DPHI_ROWS * d * m : 0));
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
     }
@@ -410,19 +408,6 @@ public final class StreamMaps implements AutoCloseable {
      * instance must wait for that.
      */
     public void backwardAggregateKeeping(DeviceTensor dOut, DeviceTensor dh, DeviceTensor x, DeviceTensor dx, int tokens) {
-        backwardAggregateKeeping(dOut, dh, x, dx, tokens, false);
-    }
-
-    /**
-     * Where dh's producer may leave the dots dL/dH_pre[t, i] = <dh_t, x_t,i> ([maxTokens, n], F32) for
-     * {@code backwardAggregateKeeping(..., true)}: the bf16 engine's LayerNorm backward sums them from the dh it writes.
-     */
-    DeviceTensor dots() {
-        return dots;
-    }
-
-    /** As above; dotsGiven: {@link #dots()} already holds this dh's dots, so the maps' backward skips its pass over dh and x. */
-    void backwardAggregateKeeping(DeviceTensor dOut, DeviceTensor dh, DeviceTensor x, DeviceTensor dx, int tokens, boolean dotsGiven) {
         if (pendingGrads != null)
             throw new IllegalStateException("the last backward's parameter gradients were not added yet: call addGradients first");
         checkSame(tokens);
@@ -432,11 +417,8 @@ public final class StreamMaps implements AutoCloseable {
         needStreams(x, tokens, "x");
         needStreams(dx, tokens, "dx");
         int vd = columnsPerAccess(dh, x);
-        Dim3 dmGrid = Dim3.of((tokens + dotsMapsTokens - 1) / dotsMapsTokens);
-        if (dotsGiven) step("bwd.maps", () -> mapsBwdDots.launch(dmGrid, Dim3.of(128), 0, dots, u, r, theta, perms, dpost, dres, dzr,
-                coef, part, tokens, c));
-        else step("bwd.dots_maps", () -> dotsMapsBwd.launch(dmGrid, Dim3.of(128), 0, dh, x, u, r, theta, perms, dpost, dres, dzr, coef,
-                part, tokens, c, vd));
+        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + dotsMapsTokens - 1) / dotsMapsTokens), Dim3.of(128), 0, dh, x, u, r, theta,
+                perms, dpost, dres, dzr, coef, part, tokens, c, vd));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;
         step("bwd.sums", () -> sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th));

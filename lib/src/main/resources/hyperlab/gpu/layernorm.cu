@@ -203,14 +203,9 @@ extern "C" __global__ void layernorm_backward_dbf16_xbf16_obf16(LN_BWD_ARGS(bf16
 // latency hides behind the row's warp sums instead of following them; dout stays packed (8 bytes a bf16 chunk) to leave
 // registers for dx's. On the H100 at preset M that took the kernel 0.0902 -> 0.0789 ms with two blocks an SM and one
 // wave of them (layernorm-backward-variants-h100.json; the same code at three blocks an SM spilled).
-// DOTS (bf16 streams' mHC/HC blocks, the row's dh in dxlo, dx null): also dps[row, i] = <dh as stored, streams[row, i]>
-// for i < n <= LN_DOTS_MAX, the dots dL/dH_pre that the stream maps' backward starts from (sm_maps_backward_dots), from
-// the row's dh in registers: the maps' backward then needs no pass over dh and the streams of its own.
-constexpr int LN_DOTS_MAX = 4;
-template <typename TD, typename TX, int K, bool ACC, bool DOTS = false>
+template <typename TD, typename TX, int K, bool ACC>
 __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, float* dbeta, float* dsum, const TD* dout,
-                                        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C,
-                                        const bf16_t* streams = nullptr, int n = 0, float* dps = nullptr) {
+                                        const TX* x, const float* gamma, const float* mean, const float* rstd, int N, int C) {
     extern __shared__ float sh[];
     int warps = blockDim.x / 32, w = threadIdx.x / 32, lane = threadIdx.x % 32;
     const Slices sl = warp_slices(sh, dsum, warps, w, lane, C);
@@ -244,7 +239,6 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
         }
         a = warp_sum(a) / C;
         b = warp_sum(b) / C;
-        float dot[DOTS ? LN_DOTS_MAX : 1] = {};
 #pragma unroll
         for (int k = 0; k < K; k++) {
             int c = (k * 32 + lane) * 4;
@@ -264,24 +258,8 @@ __device__ void layernorm_backward_regs(float* dx, bf16_t* dxlo, float* dgamma, 
                 if (dx) storev<4>(o + c, out);
                 if (dxlo) storev<4>(dxlo + (long)row * C + c, out);
                 if (sd) add4(sd + c, out);
-                if constexpr (DOTS)
-#pragma unroll
-                    for (int i = 0; i < LN_DOTS_MAX; i++)
-                        if (i < n) {
-                            float xv[4];
-                            loadv<4>(streams + ((long)row * n + i) * C + c, xv);
-#pragma unroll
-                            for (int j = 0; j < 4; j++) dot[i] += as_stored(out[j], dxlo) * xv[j];
-                        }
             }
         }
-        if constexpr (DOTS)
-#pragma unroll
-            for (int i = 0; i < LN_DOTS_MAX; i++)
-                if (i < n) {
-                    float t = warp_sum(dot[i]);
-                    if (lane == 0) dps[(long)row * n + i] = t;
-                }
     }
     add_warp_slices<4>(dgamma, dbeta, dsum, sh, warps, C);
 }
@@ -305,11 +283,6 @@ extern "C" __global__ __launch_bounds__(256, LN_BWD_BLOCKS) void layernorm_backw
 }
 extern "C" __global__ __launch_bounds__(256, LN_BWD_BLOCKS) void layernorm_backward_regs_k_dbf16_xbf16(LN_BWD_REGS_ARGS(bf16_t, bf16_t)) {
     LN_BWD_REGS_BODY(bf16_t, bf16_t, false);
-}
-extern "C" __global__ __launch_bounds__(256, LN_BWD_BLOCKS) void layernorm_backward_regs_k_dots_dbf16_xbf16(
-        LN_BWD_REGS_ARGS(bf16_t, bf16_t), const bf16_t* streams, int n, float* dps) {
-    layernorm_backward_regs<bf16_t, bf16_t, LN_BWD_K, false, true>(dx, dxlo, dgamma, dbeta, dsum, dout, x, gamma, mean, rstd, N, C,
-                                                                   streams, n, dps);
 }
 extern "C" __global__ __launch_bounds__(256, 2) void layernorm_backward_regs_k_acc(LN_BWD_REGS_ARGS(float, float)) {
     LN_BWD_REGS_BODY(float, float, true);

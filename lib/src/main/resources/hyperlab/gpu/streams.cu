@@ -1028,23 +1028,6 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 #endif
 constexpr int DMU = SM_DM_UNROLL;
 static_assert(SM_DM_TOKENS == 8 || SM_DM_TOKENS == 16 || SM_DM_TOKENS == 32, "SM_DM_TOKENS: 8, 16 or 32 tokens a block");
-// The maps' backward of the block's SM_DM_TOKENS tokens t0 .. from their dots dL/dH_pre in shared memory, LP threads
-// per token (the first SM_DM_TOKENS·LP threads of the block).
-__device__ __forceinline__ void maps_backward_block(const float (&dps)[SM_DM_TOKENS][NS], long long t0,
-        const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
-        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
-        float* __restrict__ part, int tokens, int c) {
-    const int tid = threadIdx.x;
-    if (tid >= SM_DM_TOKENS * LP) return;                // whole warps: SM_DM_TOKENS·LP is a multiple of 32
-    if constexpr (LANES) {
-        const Lane ln(t0 * LP + tid, tokens);
-        maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dps[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef, part, NS * c);
-    } else {
-        const long long t = t0 + tid;
-        if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
-    }
-}
-
 template <int V>
 __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
@@ -1086,7 +1069,15 @@ __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, 
             }
     }
     __syncthreads();
-    maps_backward_block(dps, t0, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
+    const int tid = threadIdx.x;
+    if (tid >= SM_DM_TOKENS * LP) return;                // whole warps: SM_DM_TOKENS·LP is a multiple of 32
+    if constexpr (LANES) {
+        const Lane ln(t0 * LP + tid, tokens);
+        maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dps[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef, part, NS * c);
+    } else {
+        const long long t = t0 + tid;
+        if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
+    }
 }
 extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
@@ -1098,20 +1089,6 @@ extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs
 #endif
     if (vec == 4) dots_maps_backward<4>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
     else dots_maps_backward<1>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
-}
-
-// sm_dots_maps_backward for dots already summed, dps [N, NS] (as the LayerNorm's backward sums them from the dh it
-// writes, layernorm_backward_regs_k_dots_dbf16_xbf16): the maps' backward without a pass over dh and the streams.
-extern "C" __global__ __launch_bounds__(128) void sm_maps_backward_dots(const float* __restrict__ dots,
-        const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
-        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
-        float* __restrict__ part, int tokens, int c) {
-    __shared__ float dps[SM_DM_TOKENS][NS];
-    const long long t0 = (long long) blockIdx.x * SM_DM_TOKENS;
-    for (int e = threadIdx.x; e < SM_DM_TOKENS * NS; e += blockDim.x)
-        dps[e / NS][e % NS] = t0 * NS + e < (long long) tokens * NS ? dots[t0 * NS + e] : 0.f;
-    __syncthreads();
-    maps_backward_block(dps, t0, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
 }
 
 // The streams' gradient in one pass that overwrites dx (the merge backward no longer writes H_resᵀ dOut for this pass

@@ -16,7 +16,6 @@ import java.util.Random;
 import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -180,46 +179,6 @@ class KernelsGpuTest {
             DeviceTensor xs = a.alloc(DType.BF16, rows, c), out = a.alloc(DType.F32, rows, c);
             var e = assertThrows(IllegalArgumentException.class, () -> k.layerNorm(out, a.alloc(DType.F32, rows), a.alloc(DType.F32, rows), xs, dg, db, rows, c));
             assertTrue(e.getMessage().contains("writes bf16"), e.getMessage());
-        }
-    }
-
-    /**
-     * The bf16 streams' LayerNorm backward that also sums the stream maps' dots (layerNormBackwardDots) writes dh bit for
-     * bit as layerNormBackward does, dgamma and dbeta up to the order of the blocks' atomics, and dots[row, i] within 1e-5
-     * of <dh as written, x_i> in float64 (fp32 sums over the row); it declines (false, nothing written) for 5 streams and
-     * a width past the registers' kernel. Widths 72 (a lane with one chunk) and 768 (preset M), n = 4 and 3.
-     */
-    @ParameterizedTest(name = "width {0}, n {1}, {2} rows")
-    @CsvSource({"72, 4, 37", "768, 3, 21"})
-    void layerNormBackwardWithTheStreamDotsMatchesItsParts(int c, int n, int rows) {
-        Random r = new Random(5);
-        float[] x = random(r, rows * c, 2), gamma = random(r, c, 1), beta = random(r, c, 1), w = random(r, rows * c, 1);
-        float[] streams = random(r, rows * n * c, 1);
-        for (float[] v : List.of(x, w, streams)) for (int i = 0; i < v.length; i++) v[i] = DType.bf16ToFloat(DType.floatToBf16(v[i]));
-        try (DeviceArena a = gpu.arena()) {
-            DeviceTensor dg = a.of(DType.F32, gamma), db = a.of(DType.F32, beta);
-            DeviceTensor xs = a.alloc(DType.BF16, rows, c).copyFrom(x), dout = a.alloc(DType.BF16, rows, c).copyFrom(w);
-            DeviceTensor st = a.alloc(DType.BF16, rows, n, c).copyFrom(streams);
-            DeviceTensor out = a.alloc(DType.BF16, rows, c), mean = a.alloc(DType.F32, rows), rstd = a.alloc(DType.F32, rows);
-            k.layerNorm(out, mean, rstd, xs, dg, db, rows, c);
-            DeviceTensor dh = a.alloc(DType.BF16, rows, c), gg = a.zeros(DType.F32, c), gb = a.zeros(DType.F32, c);
-            k.layerNormBackward(dh, gg, gb, dout, xs, dg, mean, rstd, rows, c, false);
-            DeviceTensor dh2 = a.alloc(DType.BF16, rows, c), gg2 = a.zeros(DType.F32, c), gb2 = a.zeros(DType.F32, c);
-            DeviceTensor dots = a.zeros(DType.F32, rows, n);
-            assertTrue(k.layerNormBackwardDots(dh2, gg2, gb2, dout, xs, dg, mean, rstd, st, n, dots, rows, c));
-            float[] want = dh.toFloatArray();
-            assertArrayEquals(want, dh2.toFloatArray(), "dh");
-            assertTrue(relError(gg2.toFloatArray(), toDouble(gg.toFloatArray())) < 1e-6, "dgamma");
-            assertTrue(relError(gb2.toFloatArray(), toDouble(gb.toFloatArray())) < 1e-6, "dbeta");
-            double[] ref = new double[rows * n];
-            for (int t = 0; t < rows; t++)
-                for (int i = 0; i < n; i++)
-                    for (int j = 0; j < c; j++) ref[t * n + i] += (double) want[t * c + j] * streams[(t * n + i) * c + j];
-            double err = relError(dots.toFloatArray(), ref);
-            assertTrue(err < 1e-5, "dots vs float64: " + err);
-            DeviceTensor five = a.alloc(DType.BF16, rows, 5, c), none = a.zeros(DType.F32, rows, 5);
-            assertFalse(k.layerNormBackwardDots(dh2, gg2, gb2, dout, xs, dg, mean, rstd, five, 5, none, rows, c), "5 streams");
-            assertArrayEquals(new float[rows * 5], none.toFloatArray(), "nothing written when declined");
         }
     }
 

@@ -302,61 +302,6 @@ class StreamMapsGpuTest {
     }
 
     /**
-     * The maps' backward from dots given in {@link StreamMaps#dots()} (as the LayerNorm's backward leaves them,
-     * sm_maps_backward_dots) gives what the backward that sums them itself gives: dx bit for bit or at a neighbouring
-     * bf16 (the dots' sums run in another order), every other gradient within 1e-5 (scalars within SCALAR_PLAIN_BAR).
-     * The dots here are float64's of the same dh and x, rounded to fp32.
-     */
-    @ParameterizedTest(name = "{0} n={1} C={2}")
-    @CsvSource({"MHC, 4, 72", "HC, 3, 40", "SHC, 4, 36"})
-    void mapsBackwardFromGivenDotsMatchesTheOneThatSumsThem(Paradigm p, int n, int c) {
-        assumeTrue(gpu != null, TestDevices::why);
-        int tokens = 83;
-        Random rnd = new Random(31);
-        var spec = MapSpec.of(p, n, c, true, MapInit.PAPER, 0);
-        try (DeviceArena a = gpu.arena()) {
-            Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
-            float[] xv = random(rnd, tokens * n * c), hv = random(rnd, tokens * c);
-            DeviceTensor x = a.alloc(DType.BF16, tokens, n, c).copyFrom(xv), f = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
-            DeviceTensor dOut = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
-            DeviceTensor dh = a.alloc(DType.BF16, tokens, c).copyFrom(hv);
-            float[] xs = x.toFloatArray(), hs = dh.toFloatArray();
-            float[] dots = new float[tokens * n];
-            for (int t = 0; t < tokens; t++)
-                for (int i = 0; i < n; i++) {
-                    double sum = 0;
-                    for (int j = 0; j < c; j++) sum += (double) hs[t * c + j] * xs[(t * n + i) * c + j];
-                    dots[t * n + i] = (float) sum;
-                }
-            List<Map<String, float[]>> runs = new ArrayList<>();
-            for (boolean given : new boolean[] {false, true})
-                try (StreamMaps sm = new StreamMaps(gpu, p, n, c, true, 20, false, tokens, DType.BF16)) {
-                    Map<String, DeviceTensor> grads = new LinkedHashMap<>();
-                    for (MapSpec.Param ps : spec) grads.put(ps.name(), a.zeros(DType.F32, ps.shape()));
-                    sm.aggregate(x, params, a.alloc(DType.BF16, tokens, c), tokens);
-                    DeviceTensor df = a.alloc(DType.F32, tokens, c), dx = a.alloc(DType.BF16, tokens, n, c);
-                    sm.backwardMerge(dOut, x, f, df, tokens);
-                    if (given) sm.dots().view(0, tokens, n).copyFrom(dots);
-                    sm.backwardAggregateKeeping(dOut, dh, x, dx, tokens, given);
-                    StreamMaps.addGradients(List.of(sm), List.of(grads));
-                    Map<String, float[]> got = new LinkedHashMap<>();
-                    got.put("dx", dx.toFloatArray());
-                    grads.forEach((k, g) -> got.put(k, g.toFloatArray()));
-                    runs.add(got);
-                }
-            int moved = assertNearRounding("dx", runs.get(0).get("dx"), runs.get(1).get("dx"), 1);
-            Map<String, Double> errors = new LinkedHashMap<>();
-            runs.get(0).forEach((k, want) -> {
-                if (!k.equals("dx")) errors.put(k, relErrorOrAbs(runs.get(1).get(k), toDouble(want)));
-            });
-            System.out.println("streammaps dots given " + p.key() + " n=" + n + " C=" + c + ", dx at a neighbouring bf16 at " + moved
-                    + " of " + runs.get(0).get("dx").length + ": " + fmt(errors));
-            assertTrue(errors.entrySet().stream().allMatch(e -> e.getValue() < (runs.get(0).get(e.getKey()).length == 1 ? SCALAR_PLAIN_BAR : 1e-5)),
-                    "maps backward from given dots vs summed: " + errors);
-        }
-    }
-
-    /**
      * The kernels' blockings that -Dhyperlab.streammaps.options may set (tokens a block of the projections, of the dots and
      * maps' backward, the dots' unrolling) move no sum between threads: every result is the default build's bit for bit
      * (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
