@@ -1483,15 +1483,17 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
 
 // RMS and projections in one pass over x, for M <= SM_FUSE_MAX (seed 001 §4.3's fused kernel): u = vec(x)·Φ_cat [N, M]
 // and r = 1/sqrt(mean(x²) + eps) [N]; needs D a multiple of 4 and x 16-byte aligned (StreamMaps checks).
-// A block of 256 threads owns PT = 64 tokens and walks vec(x) in chunks of PK = 64 columns; each chunk of x and the
+// A block of 4·PT threads owns PT = SM_PT tokens and walks vec(x) in chunks of PK = 64 columns; each chunk of x and the
 // Φ_cat rows next to it reach shared memory by cp.async, SM_PSTAGES chunks deep. The product runs on tensor cores:
 // fp32 x in 3xTF32 (three tf32 mma.sync m16n8k8, about fp32's accuracy); bf16 x, exact in bf16, against Φ_cat split
 // into bf16 high parts and remainders (two m16n8k16 per k16 step, A by ldmatrix: a third of the 3xTF32 products).
-// Warp w owns the 16 tokens 16 (w % 4) .. and half w / 4 of every chunk's k steps, accumulating their [16, MT] tile of
-// u; the halves meet in shared memory at the end. The sums of squares come from the same A fragments. x rows are
+// Warp w owns the 16 tokens 16 (w % PW) .. and half w / PW of every chunk's k steps (PW = PT / 16), accumulating their
+// [16, MT] tile of u; the halves meet in shared memory at the end. The sums of squares come from the same A fragments. x rows are
 // PK + 16 bytes apart, so a fragment's 32 reads hit 32 banks, and so are Φ_cat's for the bf16 fragments' pairs of rows.
 #ifndef SM_PT
-#define SM_PT 64                                       // tokens a block (16, 32, 64 or 128): warps 16-token tiles x 2 k-halves
+#define SM_PT 128                                      // tokens a block (16, 32, 64 or 128): warps 16-token tiles x 2 k-halves
+                                                       // (128: half the Φ_cat traffic a token of 64's; sm_project 60.7 against
+                                                       // 63.7 us a call at preset M, ncu, H100; 32: 88.9)
 #endif
 #define SM_PTHREADS (4 * SM_PT)
 #define SM_PBLOCKS (SM_PT <= 64 ? 512 / SM_PTHREADS : 1)   // blocks an SM the launch bounds ask for
@@ -1675,7 +1677,7 @@ extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_project
 // merge then projections, for bf16 streams: out = H_res·x + H_postᵀ f (sm_merge's sums and roundings, with the maps
 // of the block that merges) and, from out as stored, the next block's r, u = vec(out)·Φ_cat and maps (sm_project's,
 // with that block's Φ_cat, theta and buffers): the next block's projections read nothing back, which saves a pass
-// over the streams (sm_project's 0.066 ms per block at preset M, H100). A block of 256 threads owns SM_PT tokens
+// over the streams (sm_project's 0.066 ms per block at preset M, H100). A block of 4·SM_PT threads owns SM_PT tokens
 // and walks the columns c in blocks of SM_PK: each thread merges 2 (token, 8 columns) pieces of every stream from
 // registers (the next column block's loads are in flight during the products), writes them to out and to shared
 // memory as the products' A operand (stream i's SM_PK columns are a chunk of vec(out), whose Φ_cat rows i·C + c ..
