@@ -2,8 +2,8 @@
 // preset M: bf16 dout, fp32 x, 16384 rows of C = 768 (K = LN_BWD_K = 6 chunks a lane), dx accumulated (it holds the
 // residual's gradient) and also written rounded to bf16 (dxlo), dgamma, dbeta and dsum (the column sums of dx) added by
 // atomics; 8-warp blocks with 73,728 B of dynamic shared memory. v0 is the library's kernel (layernorm.cu is included
-// as the engine compiles it, after bf16.cuh: layernorm_backward_regs_k_acc_dbf16's template, dx loaded with the row, two
-// blocks an SM, one wave, as Kernels.layerNormBackward launches it); "49c51ab" is the kernel before it (dx loaded after
+// as the engine compiles it, after bf16.cuh and layernorm.cuh: layernorm_backward_regs_k_acc_dbf16's template, dx
+// loaded with the row, two blocks an SM, one wave, as Kernels.layerNormBackward launches it); "49c51ab" is the kernel before it (dx loaded after
 // the row's warp sums, one atomic a column at the block's end, two waves of three blocks an SM), and the others what
 // was tried on the way. Every variant is checked against v0, then timed with CUDA events over 200 launches after 20
 // warm-up ones; TB/s counts the 16 bytes an element must move (dout 2, x 4, dx read 4 and written 4, dxlo 2).
@@ -24,6 +24,7 @@
 #include <cuda_runtime.h>
 #include "variants.h"   // lib/bench
 #include "bf16.cuh"   // lib/src/main/resources/hyperlab/gpu
+#include "layernorm.cuh"
 #include "layernorm.cu"
 
 #define BWD_ARGS LN_BWD_REGS_ARGS(bf16_t, float), int acc
