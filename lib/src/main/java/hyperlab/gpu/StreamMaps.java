@@ -258,9 +258,7 @@ public final class StreamMaps implements AutoCloseable {
         checkTokens(tokens);
         needStreams(x, tokens, "x");
         needRow(h, tokens, "h");
-        boolean projected = projectedFor != null && projectedFor.x() == x && projectedFor.params() == params && projectedFor.tokens() == tokens;
-        projectedFor = null;
-        if (!projected) mapsOf(x, params, tokens);
+        mapsFor(x, params, tokens);
         int va = columnsPerAccess(x, h);
         step("fwd.aggregate", () -> agg.launch(Dim3.cover((long) tokens * (c / va), 256), Dim3.of(256), 0, x, pre, h, tokens, c, va));
         lastTokens = tokens;
@@ -286,13 +284,18 @@ public final class StreamMaps implements AutoCloseable {
         need(rstd, tokens, "rstd");
         need(gamma, c, "gamma");
         need(beta, c, "beta");
-        boolean projected = projectedFor != null && projectedFor.x() == x && projectedFor.params() == params && projectedFor.tokens() == tokens;
-        projectedFor = null;
-        if (!projected) mapsOf(x, params, tokens);
+        mapsFor(x, params, tokens);
         step("fwd.aggregate_layernorm", () -> aggLn.launch(Dim3.cover(tokens, 8), Dim3.of(256), 0, x, pre, h, ln, mean, rstd, gamma, beta,
                 tokens, c, Kernels.LN_EPS));
         lastTokens = tokens;
         return true;
+    }
+
+    /** This block's maps from x and params, unless the previous block's merge projected them already. */
+    private void mapsFor(DeviceTensor x, Map<String, DeviceTensor> params, int tokens) {
+        boolean projected = projectedFor != null && projectedFor.x() == x && projectedFor.params() == params && projectedFor.tokens() == tokens;
+        projectedFor = null;
+        if (!projected) mapsOf(x, params, tokens);
     }
 
     /** Packs params and computes this block's per-token maps from x (projections, RMS, maps). */
