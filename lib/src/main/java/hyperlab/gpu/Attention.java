@@ -175,12 +175,9 @@ public final class Attention implements AutoCloseable {
         dq = tensorCores ? null : m.function("attn_dq_simt_" + t);
         bwd = tensorCores ? m.function("attn_bwd_tc_bf16") : null;
         if (tensorCores) {   // the backward's block and shared memory, as the module cuts them (past 48 KB it must opt in)
-            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 2)) {
-                m.function("attn_bwd_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
-                int[] v = out.toIntArray();
-                bwdThreads = v[0];
-                bwdShared = v[1];
-            }
+            int[] v = Kernels.launchShape(gpu, m, "attn_bwd_shape", 2);
+            bwdThreads = v[0];
+            bwdShared = v[1];
             bwd.allowSharedMemory(bwdShared);
         } else {
             bwdThreads = bwdShared = 0;

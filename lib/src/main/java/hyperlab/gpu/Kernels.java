@@ -4,6 +4,7 @@ import hyperlab.cuda.Cuda;
 import hyperlab.cuda.CudaFunction;
 import hyperlab.cuda.CudaModule;
 import hyperlab.cuda.DType;
+import hyperlab.cuda.DeviceArena;
 import hyperlab.cuda.DeviceTensor;
 import hyperlab.cuda.Dim3;
 import hyperlab.cuda.Gpu;
@@ -87,6 +88,17 @@ final class Kernels {
         StringBuilder all = new StringBuilder();
         for (String h : headersNamed(source)) all.append(Cuda.source("hyperlab/gpu/" + h)).append('\n');
         return Cuda.compile(gpu, file, all.append(source).toString(), options);
+    }
+
+    /**
+     * The {@code count} ints that {@code function}, a one-thread kernel of module m, writes: how that build cuts its
+     * launches (threads, shared memory, tokens a block), which only the module's compile-time options decide.
+     */
+    static int[] launchShape(Gpu gpu, CudaModule m, String function, int count) {
+        try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, count)) {
+            m.function(function).launch(Dim3.of(1), Dim3.of(1), 0, out);
+            return out.toIntArray();
+        }
     }
 
     /** The headers {@code source}'s first "needs ..." phrase names, in order (none without one). */

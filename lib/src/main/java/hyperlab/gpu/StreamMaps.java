@@ -225,11 +225,7 @@ public final class StreamMaps implements AutoCloseable {
                                int dotsMapsTokens) {
         /** Asks the module once, and allows each pipelined kernel its shared memory (past 48 KB a kernel must opt in). */
         static LaunchShape of(Gpu gpu, CudaModule mod) {
-            int[] v;
-            try (DeviceArena a = gpu.arena(); DeviceTensor out = a.zeros(DType.I32, 10)) {
-                mod.function("sm_launch_shape").launch(Dim3.of(1), Dim3.of(1), 0, out);
-                v = out.toIntArray();
-            }
+            int[] v = Kernels.launchShape(gpu, mod, "sm_launch_shape", 10);
             LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
             mod.function("sm_stream_backward").allowSharedMemory(s.streamBwdShared());
             mod.function("sm_stream_backward_dphi").allowSharedMemory(s.streamBwdDphiShared());

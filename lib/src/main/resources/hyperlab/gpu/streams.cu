@@ -799,6 +799,20 @@ __device__ void maps_backward_token(long long t, const float* ut, float r, const
 // h[t, c] = Σ_i H_pre[t, i] x[t, i, c]; a thread per (t, V columns): V = 16 bytes' worth of the streams' dtype (4 fp32,
 // 8 bf16; x, h 16-byte aligned, C a multiple of V) moves 16 bytes per access and reads the token's maps once per V
 // columns, V = 1 otherwise. bf16 streams also build V = 4 (8-byte accesses) for tensors only 8-byte aligned.
+// s = Σ_k p[k] x_k at the V columns xt points to in stream 0 (streams c apart), k in order: the sums sm_aggregate and
+// sm_aggregate_layernorm both make, so they round h alike.
+template <int V>
+__device__ __forceinline__ void aggregate_at(const xs_t* __restrict__ xt, const float* p, int c, float (&s)[V]) {
+    float xv[V];
+#pragma unroll
+    for (int v = 0; v < V; v++) s[v] = 0.f;
+#pragma unroll
+    for (int k = 0; k < NS; k++) {
+        loadv<V>(xt + (long long) k * c, xv);
+#pragma unroll
+        for (int v = 0; v < V; v++) s[v] += p[k] * xv[v];
+    }
+}
 template <int V>
 __device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const float* __restrict__ pre, xs_t* __restrict__ h,
                                                int tokens, int c) {
@@ -806,17 +820,8 @@ __device__ __forceinline__ void aggregate_cols(const xs_t* __restrict__ x, const
     if (i >= tokens * g) return;
     const long long t = i / g;
     const int cc = (int) (i - t * g) * V;
-    const xs_t* xt = x + t * NS * c + cc;
-    float s[V], xv[V];
-#pragma unroll
-    for (int v = 0; v < V; v++) s[v] = 0.f;
-#pragma unroll
-    for (int k = 0; k < NS; k++) {
-        const float p = pre[t * NS + k];
-        loadv<V>(xt + (long long) k * c, xv);
-#pragma unroll
-        for (int v = 0; v < V; v++) s[v] += p * xv[v];
-    }
+    float s[V];
+    aggregate_at<V>(x + t * NS * c + cc, pre + t * NS, c, s);
     storev<V>(h + t * c + cc, s);
 }
 extern "C" __global__ void sm_aggregate(const xs_t* __restrict__ x, const float* __restrict__ pre, xs_t* __restrict__ h,
@@ -846,15 +851,7 @@ extern "C" __global__ void sm_aggregate_layernorm(const xs_t* __restrict__ x, co
     const xs_t* xt = x + t * NS * c;
     xs_t* ht = h + t * c;
     layernorm_row_regs(ln + t * c, mean + t, rstd + t, [&](int cc, float (&a)[4]) {
-        float xv[4];
-#pragma unroll
-        for (int v = 0; v < 4; v++) a[v] = 0.f;
-#pragma unroll
-        for (int k = 0; k < NS; k++) {
-            loadv<4>(xt + (long long) k * c + cc, xv);
-#pragma unroll
-            for (int v = 0; v < 4; v++) a[v] += p[k] * xv[v];
-        }
+        aggregate_at<4>(xt + cc, p, c, a);
         storev<4>(ht + cc, a);
 #pragma unroll
         for (int v = 0; v < 4; v++) a[v] = as_stored(a[v], ht);   // the LayerNorm reads h as stored
