@@ -75,6 +75,9 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceArena arena;
     private final DeviceTensor phiCat, dPhiCat, theta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
             part, partSums;
+    // bf16 streams: Φ_cat split into bf16 high parts and remainders [d][2][m rounded up to 8] (sm_pack writes it with
+    // Φ_cat), the projections' B operand with no conversions in their loop; phiCat where the streams are fp32
+    private final DeviceTensor phiProj;
     private final SlotTable packTable = new SlotTable(), gradTable = new SlotTable();   // for sm_pack / sm_grads_add
     private Map<String, DeviceTensor> packedFrom;   // the params pack(List, List) packed for this block's next forward
     private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
@@ -168,6 +171,7 @@ public final class StreamMaps implements AutoCloseable {
         mmaBackward = streamType == DType.BF16 && tensorCoreBackward(p, streams, width, layout.dynamic());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
+        phiProj = streamType == DType.BF16 && m > 0 && m <= FUSE_MAX ? arena.zeros(DType.BF16, d, 2 * ((m + 7) / 8 * 8)) : phiCat;
         dPhiCat = arena.zeros(DType.F32, d, mm);
         theta = arena.zeros(DType.F32, th);
         int[] table = new int[1];
@@ -308,7 +312,7 @@ public final class StreamMaps implements AutoCloseable {
         if (m > 0 && (lo || fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4)) {
             // the projections and, from them, the maps
             step("fwd.project", () -> project.launch(Dim3.of((tokens + projectTokens - 1) / projectTokens), Dim3.of(4 * projectTokens), projectShared,
-                    x, phiCat, u, r, theta, perms, pre, post, res, tokens, d));
+                    x, phiProj, u, r, theta, perms, pre, post, res, tokens, d));
         } else {
             if (m > 0) {
                 step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
@@ -347,7 +351,7 @@ public final class StreamMaps implements AutoCloseable {
         next.checkTokens(tokens);
         next.packFor(nextParams);
         step("fwd.merge_project", () -> mergeProject.launch(Dim3.of((tokens + projectTokens - 1) / projectTokens), Dim3.of(4 * projectTokens),
-                mergeProjectShared, x, f, post, res, out, next.phiCat, next.u, next.r, next.theta, next.perms, next.pre, next.post,
+                mergeProjectShared, x, f, post, res, out, next.phiProj, next.u, next.r, next.theta, next.perms, next.pre, next.post,
                 next.res, tokens, c));
         next.projectedFor = new Projected(out, nextParams, tokens);
     }
@@ -519,7 +523,8 @@ public final class StreamMaps implements AutoCloseable {
 
     private static void packNow(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> params) {
         StreamMaps first = blocks.getFirst();
-        long[] rows = slotRows(blocks, params, "params", (sm, matrix) -> new long[] {sm.phiCat.address(), sm.theta.address(), sm.d, 0});
+        long[] rows = slotRows(blocks, params, "params", (sm, matrix) -> new long[] {sm.phiCat.address(), sm.theta.address(), sm.d,
+                sm.phiProj == sm.phiCat ? 0 : sm.phiProj.address()});
         DeviceTensor table = first.packTable.holding(first.arena, rows);
         first.step("fwd.pack", () -> first.packKernel.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, table));
     }

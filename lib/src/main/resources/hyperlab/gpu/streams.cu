@@ -318,7 +318,10 @@ extern "C" __global__ void sm_rms(const xs_t* __restrict__ x, float* __restrict_
 
 // Blocks' parameters into their Φ_cat [d, M] and theta in one launch (a launch per parameter, or per block, cost more
 // than its copies): row blockIdx.y of table [slots][8] = {address, width, offset, matrix, Φ_cat address, theta address,
-// d, 0} names one parameter; a matrix [d, width] fills Φ_cat's columns offset.., anything else theta[offset ..].
+// d, split address or 0} names one parameter; a matrix [d, width] fills Φ_cat's columns offset.., anything else
+// theta[offset ..]. Where bf16 streams' projections read Φ_cat as bf16 (sm_project), its matrices also go to the split
+// copy [d][2][MS] bf16: row q holds Φ_cat's row split into high parts (columns 0 .. MS - 1) and remainders (MS ..), as
+// split_bf16 rounds them, so the products' B fragments come by ldmatrix with no conversions (zeros past M).
 extern "C" __global__ void sm_pack(const long long* __restrict__ table) {
     const long long* e = table + 8 * blockIdx.y;
     const float* src = reinterpret_cast<const float*>(e[0]);
@@ -326,12 +329,20 @@ extern "C" __global__ void sm_pack(const long long* __restrict__ table) {
     const bool matrix = e[3] != 0;
     float* phi = reinterpret_cast<float*>(e[4]);
     float* theta = reinterpret_cast<float*>(e[5]);
+    bf16_t* split = reinterpret_cast<bf16_t*>(e[7]);
     constexpr int MM = M > 0 ? M : 1;                      // Φ_cat's columns as stored
+    constexpr int MS = (MM + 7) / 8 * 8;                    // the split copy's columns a half (whole n8 tiles)
     const long long count = matrix ? e[6] * w : w;
     for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < count; k += (long long) gridDim.x * blockDim.x) {
         if (matrix) {
-            long long row = k / w;
-            phi[row * MM + off + (k - row * w)] = src[k];
+            const long long row = k / w, col = off + (k - row * w);
+            const float v = src[k];
+            phi[row * MM + col] = v;
+            if (split) {
+                const bf16_t hi = f2bf(v);
+                split[row * 2 * MS + col] = hi;
+                split[row * 2 * MS + MS + col] = f2bf(v - bf2f(hi));
+            }
         } else {
             theta[off + k] = src[k];
         }
@@ -1531,13 +1542,21 @@ static_assert(SM_PK % 32 == 0, "SM_PK: a multiple of 32 columns");
 constexpr int XP = SM_PK + XE;                          // pitch of a token's row of x in a chunk (elements)
 constexpr int XF = SM_PT * XP * (int) sizeof(xs_t) / 4; // floats of a chunk of x
 constexpr int PP = SM_XBF16 ? MT + 4 : MT;              // pitch of Φ_cat's rows in a chunk (floats)
+constexpr int PB = 2 * PP;                              // the same in bf16 elements (bf16 streams: rows of the split copy,
+                                                        // 16·(MT / 4 + 1) bytes, an odd number of 16-byte units: the 8
+                                                        // rows of an ldmatrix hit distinct banks)
+#if SM_XBF16
+typedef bf16_t pj_t;                                    // Φ_cat as the projections read it: sm_pack's split copy
+#else
+typedef float pj_t;
+#endif
 constexpr int PSTAGE = XF + SM_PK * PP;                 // floats of one stage: x [PT][XP], Φ_cat [PK][PP]
 constexpr int PBYTES = SM_PSTAGES * PSTAGE * 4;
 static_assert(SM_PT * MT + 2 * SM_PT <= SM_PSTAGES * PSTAGE, "the halves' tiles and sums must fit in the stages");
 }
 
 // Chunk k0 .. k0 + PK - 1 of the block's tokens t0 .. and of Φ_cat into stage st.
-__device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__ x, const float* __restrict__ phi,
+__device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__ x, const pj_t* __restrict__ phi,
                                              long long t0, int tokens, int d, int k0) {
     const int tid = threadIdx.x;
     constexpr int XQ = SM_PK / XE;
@@ -1548,28 +1567,39 @@ __device__ __forceinline__ void project_load(float* st, const xs_t* __restrict__
         const bool ok = t0 + tt < tokens && k0 + XE * q < d;
         cp16(xsm + tt * XP + XE * q, ok ? x + (t0 + tt) * d + k0 + XE * q : x, ok);
     }
-    float* ps = st + XF;
-    const float* src = phi + (long long) k0 * MF;
     const int rows = min(SM_PK, d - k0);
+    if constexpr (SM_XBF16) {                               // split rows [hi | lo] of 2·MT bf16: MT / 4 16-byte pieces
+        constexpr int RQ = MT / 4;
+        bf16_t* ps = reinterpret_cast<bf16_t*>(st + XF);
+        const bf16_t* pb = reinterpret_cast<const bf16_t*>(phi);
+        const bf16_t* src = pb + (long long) k0 * 2 * MT;
+        for (int e = tid; e < SM_PK * RQ; e += SM_PTHREADS) {
+            const bool ok = e / RQ < rows;
+            cp16(ps + (e / RQ) * PB + 8 * (e % RQ), ok ? src + 8 * e : pb, ok);
+        }
+        return;
+    }
+    float* ps = st + XF;
+    const float* pf = reinterpret_cast<const float*>(phi);
+    const float* src = pf + (long long) k0 * MF;
     if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
         for (int e = tid; e < SM_PK * R4; e += SM_PTHREADS) {
             const bool ok = e / R4 < rows;
-            cp16(ps + (e / R4) * PP + 4 * (e % R4), ok ? src + 4 * e : phi, ok);
+            cp16(ps + (e / R4) * PP + 4 * (e % R4), ok ? src + 4 * e : pf, ok);
         }
     } else {
         for (int e = tid; e < SM_PK * MF; e += SM_PTHREADS) {
             const bool ok = e < rows * MF;
-            cp4(ps + (e / MF) * PP + e % MF, ok ? src + e : phi, ok);
+            cp4(ps + (e / MF) * PP + e % MF, ok ? src + e : pf, ok);
         }
     }
 }
 
 namespace sm {
 // acc += this chunk's products for half kh of the k steps (warp tokens m0 ..), ssq += the sums of squares of its x.
-// bf16 x: exact against Φ_cat split into bf16 high parts and remainders, A by ldmatrix.
-__device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[2], const bf16_t* xs, const float* ps, int m0,
+// bf16 x: exact against Φ_cat's split copy (bf16 high parts and remainders, rows PB apart), A and B by ldmatrix.
+__device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[2], const bf16_t* xs, const bf16_t* ps, int m0,
                                               int kh, int lane) {
-    const int g = lane >> 2, t4 = lane & 3;
 #pragma unroll
     for (int ks = KH16 * kh; ks < KH16 * kh + KH16; ks++) {
         const int k = 16 * ks;
@@ -1579,14 +1609,11 @@ __device__ __forceinline__ void project_chunk(float (&acc)[KT][4], float (&ssq)[
         ssq[1] += lo_of(a[1]) * lo_of(a[1]) + hi_of(a[1]) * hi_of(a[1]) + lo_of(a[3]) * lo_of(a[3]) + hi_of(a[3]) * hi_of(a[3]);
 #pragma unroll
         for (int n = 0; n < KT; n++) {
-            unsigned bh[2], bl[2];                          // b0 (rows k + 2t, + 1; column 8 n + g), b1 (rows + 8)
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const float* p = ps + (k + 8 * h + 2 * t4) * PP + 8 * n + g;
-                split_bf16(p[0], p[PP], bh[h], bl[h]);
-            }
-            mma_bf16(acc[n], a, bl);
-            mma_bf16(acc[n], a, bh);
+            unsigned b[4];                                  // high parts b0 (rows k + 2t, + 1; column 8 n + g), b1 (rows
+                                                            // + 8), then the remainders': matrix l / 8 rows k + 8 (l / 8 % 2)
+            ldsm4<true>(b, ps + (k + lane % 16) * PB + MT * (lane / 16) + 8 * n);
+            mma_bf16(acc[n], a, b + 2);
+            mma_bf16(acc[n], a, b);
         }
     }
 }
@@ -1657,7 +1684,7 @@ __device__ __forceinline__ void project_finish(float* smem, float (&acc)[KT][4],
 }
 }  // namespace sm
 
-extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_project(const xs_t* __restrict__ x, const float* __restrict__ phi,
+extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_project(const xs_t* __restrict__ x, const pj_t* __restrict__ phi,
         float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int d) {
     if constexpr (M > 0 && M <= SM_FUSE_MAX) {
@@ -1666,7 +1693,8 @@ extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_project
         const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
         const int m0 = 16 * (warp % PW), kh = warp / PW;       // the warp's tokens and half of the k8 steps
         const long long t0 = (long long) blockIdx.x * SM_PT;
-        if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
+        if constexpr (!SM_XBF16 && MF != PP)                // the padding columns of Φ_cat's tiles stay zero (the split
+                                                            // copy brings its own zeros)
             for (int e = tid; e < SM_PSTAGES * SM_PK * PP; e += SM_PTHREADS)
                 if (e % PP >= MF) smem[(e / (SM_PK * PP)) * PSTAGE + XF + e % (SM_PK * PP)] = 0.f;
         float acc[KT][4], ssq[2] = {0.f, 0.f};              // rows m0 + g and m0 + g + 8
@@ -1687,7 +1715,7 @@ extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_project
             cp_wait<SM_PSTAGES - 1>();
             __syncthreads();
             project_chunk(acc, ssq, reinterpret_cast<const xs_t*>(smem + (ch % SM_PSTAGES) * PSTAGE),
-                          smem + (ch % SM_PSTAGES) * PSTAGE + XF, m0, kh, lane);
+                          reinterpret_cast<const pj_t*>(smem + (ch % SM_PSTAGES) * PSTAGE + XF), m0, kh, lane);
             __syncthreads();                                // the stage is used up: a later load may refill it
         }
         project_finish(smem, acc, ssq, t0, tokens, d, u, rr, th, perms, pre, post, res);
@@ -1711,21 +1739,14 @@ constexpr int MITEMS = SM_PT * (SM_PK / 8) / SM_PTHREADS;          // (token, 8 
 constexpr bool MFITS = SM_PT * MT + 2 * SM_PT <= 2 * MPHI;   // the halves' tiles and sums fit in the Φ_cat buffers
 constexpr int MBYTES = SM_XBF16 && M > 0 && M <= SM_FUSE_MAX && MFITS && MBYTES_ALL <= 227 * 1024 ? MBYTES_ALL : 0;
 
-// Column block q's Φ_cat rows i·C + q·PK + r (r < PK, zeros past C) of every stream i into rows i·PK + r of ps.
-__device__ __forceinline__ void merge_project_phi(float* ps, const float* __restrict__ phi, int q, int c) {
-    const int tid = threadIdx.x;
-    if constexpr (MF % 4 == 0) {                            // rows of whole 16-byte pieces
-        for (int e = tid; e < NS * SM_PK * R4; e += SM_PTHREADS) {
-            const int row = e / R4, cc = q * SM_PK + row % SM_PK;
-            const bool ok = cc < c;
-            cp16(ps + row * PP + 4 * (e % R4), ok ? phi + ((long long) (row / SM_PK) * c + cc) * MF + 4 * (e % R4) : phi, ok);
-        }
-    } else {
-        for (int e = tid; e < NS * SM_PK * MF; e += SM_PTHREADS) {
-            const int row = e / MF, cc = q * SM_PK + row % SM_PK;
-            const bool ok = cc < c;
-            cp4(ps + row * PP + e % MF, ok ? phi + ((long long) (row / SM_PK) * c + cc) * MF + e % MF : phi, ok);
-        }
+// Column block q's rows i·C + q·PK + r of Φ_cat's split copy (r < PK, zeros past C) of every stream i into rows
+// i·PK + r of ps (PB apart).
+__device__ __forceinline__ void merge_project_phi(bf16_t* ps, const bf16_t* __restrict__ phi, int q, int c) {
+    constexpr int RQ = MT / 4;                              // 16-byte pieces of a split row
+    for (int e = threadIdx.x; e < NS * SM_PK * RQ; e += SM_PTHREADS) {
+        const int row = e / RQ, cc = q * SM_PK + row % SM_PK;
+        const bool ok = cc < c;
+        cp16(ps + row * PB + 8 * (e % RQ), ok ? phi + ((long long) (row / SM_PK) * c + cc) * 2 * MT + 8 * (e % RQ) : phi, ok);
     }
 }
 
@@ -1747,21 +1768,19 @@ __device__ __forceinline__ void merge_project_load(Piece (&xr)[MITEMS][NS], Piec
 }  // namespace sm
 
 extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_merge_project(const xs_t* __restrict__ x, const xs_t* __restrict__ f,
-        const float* __restrict__ mpost, const float* __restrict__ mres, xs_t* __restrict__ out, const float* __restrict__ phi,
+        const float* __restrict__ mpost, const float* __restrict__ mres, xs_t* __restrict__ out, const pj_t* __restrict__ phi,
         float* __restrict__ u, float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         float* __restrict__ pre, float* __restrict__ post, float* __restrict__ res, int tokens, int c) {
+#if SM_XBF16
     if constexpr (MBYTES > 0) {
         extern __shared__ float4 sm_merge_project_smem[];
         float* smem = reinterpret_cast<float*>(sm_merge_project_smem);
-        float* phis = smem;                                 // [2][NS·PK][PP]: column blocks q and q + 1
+        bf16_t* phis = reinterpret_cast<bf16_t*>(smem);    // [2][NS·PK][PB]: column blocks q and q + 1
         xs_t* xs = reinterpret_cast<xs_t*>(smem + 2 * MPHI);  // [NS][PT][XP]
         float* maps = smem + 2 * MPHI + MXS;                // [PT][MWIDTH]
         const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
         const int m0 = 16 * (warp % PW), kh = warp / PW, d = NS * c;
         const long long t0 = (long long) blockIdx.x * SM_PT;
-        if constexpr (MF != PP)                             // the padding columns of Φ_cat's tiles stay zero
-            for (int e = tid; e < 2 * MPHI; e += SM_PTHREADS)
-                if (e % PP >= MF) phis[e] = 0.f;
         for (int e = tid; e < SM_PT * MWIDTH; e += SM_PTHREADS) {
             const int k = e % MWIDTH;
             const long long t = t0 + e / MWIDTH;
@@ -1779,7 +1798,7 @@ extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_merge_p
         merge_project_load(xr, fr, x, f, t0, tokens, c, 0);
         __syncthreads();                                    // the maps
         for (int q = 0; q < blocks; q++) {
-            if (q + 1 < blocks) merge_project_phi(phis + ((q + 1) & 1) * MPHI, phi, q + 1, c);
+            if (q + 1 < blocks) merge_project_phi(phis + ((q + 1) & 1) * 2 * MPHI, phi, q + 1, c);
             cp_commit();
 #pragma unroll
             for (int it = 0; it < MITEMS; it++) {
@@ -1816,13 +1835,14 @@ extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_merge_p
             if (q + 1 < blocks) merge_project_load(xr, fr, x, f, t0, tokens, c, q + 1);   // in flight during the products
             cp_wait<1>();
             __syncthreads();
-            const float* ps = phis + (q & 1) * MPHI;
+            const bf16_t* ps = phis + (q & 1) * 2 * MPHI;
 #pragma unroll
-            for (int i = 0; i < NS; i++) project_chunk(acc, ssq, xs + i * SM_PT * XP, ps + i * SM_PK * PP, m0, kh, lane);
+            for (int i = 0; i < NS; i++) project_chunk(acc, ssq, xs + i * SM_PT * XP, ps + i * SM_PK * PB, m0, kh, lane);
             __syncthreads();                                // xs and this Φ_cat buffer are used up
         }
         project_finish(smem, acc, ssq, t0, tokens, d, u, rr, th, perms, pre, post, res);
     }
+#endif
 }
 
 // What the host needs to launch this build's kernels: the dynamic shared memory of the pipelined kernels (out[0] for
