@@ -85,9 +85,7 @@ public final class StreamMaps implements AutoCloseable {
             streamBwdDphi, streamBwdMma, project, mergeProject;
     private final int bwdTokens, bwdWave;           // sm_stream_backward*: tokens per tile, blocks in one wave on this GPU
     private final int mapsLanes;                    // threads per token of sm_maps_forward
-    private final int projectTokens;                // tokens a block of sm_project (4 threads each)
-    private final int dotsMapsTokens, dotsMapsThreads, dotsMapsWave;   // sm_dots_maps_backward: tokens a group, threads a
-                                                                       // block, blocks in its one-wave grid
+    private final int projectTokens, dotsMapsTokens;   // tokens a block of sm_project (4 threads each), sm_dots_maps_backward (128)
     private final boolean mmaBackward;              // bf16 streams of a shape sm_stream_backward_mma takes (aligned tensors given)
     private final int streamBwdShared, streamBwdDphiShared, streamBwdMmaShared, projectShared, mergeProjectShared;   // dynamic shared
                                                                                                             // memory (bytes)
@@ -166,8 +164,6 @@ public final class StreamMaps implements AutoCloseable {
         mapsLanes = shape.mapsLanes();
         projectTokens = shape.projectTokens();
         dotsMapsTokens = shape.dotsMapsTokens();
-        dotsMapsThreads = shape.dotsMapsThreads();
-        dotsMapsWave = shape.dotsMapsBlocksPerSm() * Math.max(1, gpu.info().smCount());
         mmaBackward = streamType == DType.BF16 && tensorCoreBackward(p, streams, width, layout.dynamic());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
@@ -226,16 +222,15 @@ public final class StreamMaps implements AutoCloseable {
     /**
      * How this build's kernels launch, as the module computes it (sm_launch_shape): the pipelined kernels' dynamic shared
      * memory (sm_merge_project's 0 where the build has none), the streams' backward's tokens per tile and blocks per SM,
-     * the maps kernels' threads per token, the tokens a block of sm_project, and sm_dots_maps_backward's tokens a group,
-     * threads a block and blocks an SM.
+     * the maps kernels' threads per token, the tokens a block of sm_project and of sm_dots_maps_backward.
      */
     private record LaunchShape(int streamBwdShared, int streamBwdDphiShared, int bwdTokens, int projectShared, int bwdBlocksPerSm,
                                int mapsLanes, int streamBwdMmaShared, int mergeProjectShared, int projectTokens,
-                               int dotsMapsTokens, int dotsMapsThreads, int dotsMapsBlocksPerSm) {
+                               int dotsMapsTokens) {
         /** Asks the module once, and allows each pipelined kernel its shared memory (past 48 KB a kernel must opt in). */
         static LaunchShape of(Gpu gpu, CudaModule mod) {
-            int[] v = Kernels.launchShape(gpu, mod, "sm_launch_shape", 12);
-            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+            int[] v = Kernels.launchShape(gpu, mod, "sm_launch_shape", 10);
+            LaunchShape s = new LaunchShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
             mod.function("sm_stream_backward").allowSharedMemory(s.streamBwdShared());
             mod.function("sm_stream_backward_dphi").allowSharedMemory(s.streamBwdDphiShared());
             mod.function("sm_stream_backward_mma").allowSharedMemory(s.streamBwdMmaShared());
@@ -425,8 +420,7 @@ public final class StreamMaps implements AutoCloseable {
         needStreams(x, tokens, "x");
         needStreams(dx, tokens, "dx");
         int vd = columnsPerAccess(dh, x);
-        int groups = (tokens + dotsMapsTokens - 1) / dotsMapsTokens;
-        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of(Math.min(groups, dotsMapsWave)), Dim3.of(dotsMapsThreads), 0, dh, x, u, r, theta,
+        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + dotsMapsTokens - 1) / dotsMapsTokens), Dim3.of(128), 0, dh, x, u, r, theta,
                 perms, dpost, dres, dzr, coef, part, tokens, c, vd));
         int chunks = Math.min(SUM_CHUNKS, tokens);
         int colBlocks = (th + 31) / 32;

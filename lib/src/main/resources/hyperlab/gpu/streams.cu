@@ -1024,93 +1024,70 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 }
 
 // The maps' backward with what it starts from, dL/dH_pre[t, i] = <dh_t, x_t,i>, in one launch (the dots and the maps
-// as two kernels measured 0.062 + 0.028 ms per block at preset M, bf16 streams, H100). The dots stream the bytes and
-// the maps (Sinkhorn twice over) are arithmetic, so a block runs both at once on different tokens: it walks groups of
-// SM_DM_TOKENS tokens (groups blockIdx.x, + gridDim.x, ..., the grid one wave of SM_DM_BLOCKS blocks an SM), its
-// SM_DM_DOTS dots warps summing group k's dots into one half of dps (every lane on one row, two tokens at a time: wide,
-// coalesced reads; V columns per access as for sm_aggregate) while its maps warps, SM_DM_TOKENS·LP threads, run group
-// k - 1's maps' backward from the other half and the forward's u and r. (Dots then maps in every block measured 0.083
-// ms a call: a one-wave grid ran the two phases one after the other on the whole GPU.)
+// as two kernels measured 0.062 + 0.028 ms per block at preset M, bf16 streams, H100): a block of 128 threads takes
+// SM_DM_TOKENS tokens; warp w sums the dots of its 8 tokens two tokens at a time (every lane on one row: wide, coalesced
+// reads; V columns per access as for sm_aggregate), then the first SM_DM_TOKENS·LP threads run the maps' backward,
+// LP per token, from the dots in shared memory and the forward's u and r.
 #ifndef SM_DM_TOKENS
-#define SM_DM_TOKENS 32                                  // tokens a group: 8, 16 or 32
-#endif
-#ifndef SM_DM_DOTS
-#define SM_DM_DOTS 8                                     // dots warps a block
-#endif
-#ifndef SM_DM_BLOCKS
-#define SM_DM_BLOCKS 1                                   // blocks an SM
+#define SM_DM_TOKENS 32                                  // 8, 16 or 32 (SM_DM_TOKENS·LP maps threads of the 128)
 #endif
 #ifndef SM_DM_UNROLL
 #define SM_DM_UNROLL 1                                   // column steps of the dots' loop unrolled (loads in flight a warp)
 #endif
 constexpr int DMU = SM_DM_UNROLL;
-static_assert(SM_DM_TOKENS == 8 || SM_DM_TOKENS == 16 || SM_DM_TOKENS == 32, "SM_DM_TOKENS: 8, 16 or 32 tokens a group");
-namespace sm {
-constexpr int DM_MAPS = SM_DM_TOKENS * LP;                       // threads of the maps' backward
-constexpr int DM_THREADS = 32 * SM_DM_DOTS + (DM_MAPS + 31) / 32 * 32;
-}
+static_assert(SM_DM_TOKENS == 8 || SM_DM_TOKENS == 16 || SM_DM_TOKENS == 32, "SM_DM_TOKENS: 8, 16 or 32 tokens a block");
 template <int V>
 __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
         float* __restrict__ part, int tokens, int c) {
-    __shared__ float dps[2][SM_DM_TOKENS][NS];
+    constexpr int PER_WARP = SM_DM_TOKENS / 4;
+    __shared__ float dps[SM_DM_TOKENS][NS];
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    const int groups = (tokens + SM_DM_TOKENS - 1) / SM_DM_TOKENS;
-    const int mine = (groups - 1 - (int) blockIdx.x) / (int) gridDim.x + 1;   // this block's groups (the grid <= groups)
-    for (int k = 0; k <= mine; k++) {
-        if (w < SM_DM_DOTS && k < mine) {                 // (the last round is the maps' alone)
-            const long long t0 = (long long) (blockIdx.x + k * gridDim.x) * SM_DM_TOKENS;
-            for (int s = 2 * w; s < SM_DM_TOKENS; s += 2 * SM_DM_DOTS) {   // tokens s, s + 1 of the group
-                float acc[2][NS];
+    const long long t0 = (long long) blockIdx.x * SM_DM_TOKENS;
+    for (int k = 0; k < PER_WARP; k += 2) {            // (one at a time: 0.0834 against 0.0824 ms a call, ncu, H100, preset M)
+        const int s = w * PER_WARP + k;
+        float acc[2][NS];
 #pragma unroll
-                for (int e = 0; e < 2; e++)
+        for (int e = 0; e < 2; e++)
 #pragma unroll
-                    for (int i = 0; i < NS; i++) acc[e][i] = 0.f;
+            for (int i = 0; i < NS; i++) acc[e][i] = 0.f;
 #pragma unroll DMU
-                for (int cc = lane * V; cc < c; cc += 32 * V) {
+        for (int cc = lane * V; cc < c; cc += 32 * V) {
 #pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        const long long t = t0 + s + e < tokens ? t0 + s + e : tokens - 1;   // (past the last token: unused)
-                        float gv[V], xv[V];
-                        loadv<V>(dh + t * c + cc, gv);
+            for (int e = 0; e < 2; e++) {
+                const long long t = t0 + s + e < tokens ? t0 + s + e : tokens - 1;   // (past the last token: dots unused)
+                float gv[V], xv[V];
+                loadv<V>(dh + t * c + cc, gv);
 #pragma unroll
-                        for (int i = 0; i < NS; i++) {
-                            loadv<V>(x + (t * NS + i) * c + cc, xv);
+                for (int i = 0; i < NS; i++) {
+                    loadv<V>(x + (t * NS + i) * c + cc, xv);
 #pragma unroll
-                            for (int v = 0; v < V; v++) acc[e][i] += gv[v] * xv[v];
-                        }
-                    }
-                }
-#pragma unroll
-                for (int e = 0; e < 2; e++)
-#pragma unroll
-                    for (int i = 0; i < NS; i++) {
-#pragma unroll
-                        for (int o = 16; o > 0; o >>= 1) acc[e][i] += __shfl_xor_sync(0xffffffffu, acc[e][i], o);
-                        if (lane == 0) dps[k & 1][s + e][i] = acc[e][i];
-                    }
-            }
-        } else if (w >= SM_DM_DOTS && k > 0) {
-            const int mt = threadIdx.x - 32 * SM_DM_DOTS;
-            const long long t0 = (long long) (blockIdx.x + (k - 1) * gridDim.x) * SM_DM_TOKENS;
-            const float (&dp)[SM_DM_TOKENS][NS] = dps[(k - 1) & 1];
-            if (mt < DM_MAPS) {
-                if constexpr (LANES) {
-                    const Lane ln(t0 * LP + mt, tokens);
-                    maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dp[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef,
-                                        part, NS * c);
-                } else {
-                    const long long t = t0 + mt;
-                    if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dp[mt], th, perms, dpost, dres, dzr, coef,
-                                                        part, NS * c);
+                    for (int v = 0; v < V; v++) acc[e][i] += gv[v] * xv[v];
                 }
             }
         }
-        __syncthreads();                                  // group k's dots are in; group k - 1's half may be refilled
+#pragma unroll
+        for (int e = 0; e < 2; e++)
+#pragma unroll
+            for (int i = 0; i < NS; i++) {
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) acc[e][i] += __shfl_xor_sync(0xffffffffu, acc[e][i], o);
+                if (lane == 0) dps[s + e][i] = acc[e][i];
+            }
+    }
+    __syncthreads();
+    const int tid = threadIdx.x;
+    if (tid >= SM_DM_TOKENS * LP) return;                // whole warps: SM_DM_TOKENS·LP is a multiple of 32
+    if constexpr (LANES) {
+        const Lane ln(t0 * LP + tid, tokens);
+        maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dps[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef, part, NS * c);
+    } else {
+        const long long t = t0 + tid;
+        if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
     }
 }
-extern "C" __global__ __launch_bounds__(DM_THREADS, SM_DM_BLOCKS) void sm_dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
+extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
         const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
         float* __restrict__ part, int tokens, int c, int vec) {
@@ -1849,8 +1826,8 @@ extern "C" __global__ __launch_bounds__(SM_PTHREADS, SM_PBLOCKS) void sm_merge_p
 // sm_stream_backward, out[1] for sm_stream_backward_dphi, out[2] the latter's tokens per tile, out[3] for sm_project,
 // out[6] for sm_stream_backward_mma, whose tiles are 16 tokens, out[7] for sm_merge_project, 0 where this build has
 // none), out[4] the blocks per SM the streams' backward is built for (its grid is one wave of them), out[5] the threads
-// per token of sm_maps_forward, out[8] the tokens a block of sm_project and sm_merge_project (4 threads each), out[9..11]
-// sm_dots_maps_backward's tokens a group, threads a block and blocks an SM.
+// per token of sm_maps_forward, out[8] the tokens a block of sm_project and sm_merge_project (4 threads each), out[9]
+// those of sm_dots_maps_backward.
 extern "C" __global__ void sm_launch_shape(int* out) {
     out[0] = Stage<false>::BYTES;
     out[1] = Stage<true>::BYTES;
@@ -1862,6 +1839,4 @@ extern "C" __global__ void sm_launch_shape(int* out) {
     out[7] = MBYTES;
     out[8] = SM_PT;
     out[9] = SM_DM_TOKENS;
-    out[10] = DM_THREADS;
-    out[11] = SM_DM_BLOCKS;
 }

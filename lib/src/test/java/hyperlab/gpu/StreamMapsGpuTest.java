@@ -302,13 +302,12 @@ class StreamMapsGpuTest {
     }
 
     /**
-     * The kernels' blockings that -Dhyperlab.streammaps.options may set (tokens a block of the projections, the dots and
-     * maps' backward's tokens a group, dots warps, blocks an SM and unrolling) move no sum between threads: every result
-     * is the default build's bit for bit (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
+     * The kernels' blockings that -Dhyperlab.streammaps.options may set (tokens a block of the projections, of the dots and
+     * maps' backward, the dots' unrolling) move no sum between threads: every result is the default build's bit for bit
+     * (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"-DSM_PT=16 -DSM_DM_TOKENS=8 -DSM_DM_DOTS=1", "-DSM_PT=32 -DSM_DM_TOKENS=16 -DSM_DM_UNROLL=2 -DSM_DM_BLOCKS=2",
-                            "-DSM_PT=64 -DSM_DM_UNROLL=3 -DSM_DM_DOTS=3 -DSM_DM_BLOCKS=3"})
+    @ValueSource(strings = {"-DSM_PT=16 -DSM_DM_TOKENS=8", "-DSM_PT=32 -DSM_DM_TOKENS=16 -DSM_DM_UNROLL=2", "-DSM_PT=64 -DSM_DM_UNROLL=3"})
     void tunedBlockingsGiveTheDefaultResults(String options) {
         assumeTrue(gpu != null, TestDevices::why);
         int tokens = 150, n = 4, c = 72;
