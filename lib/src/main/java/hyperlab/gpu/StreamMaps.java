@@ -78,6 +78,9 @@ public final class StreamMaps implements AutoCloseable {
     // bf16 streams: Φ_cat split into bf16 high parts and remainders [d][2][m rounded up to 8] (sm_pack writes it with
     // Φ_cat), the projections' B operand with no conversions in their loop; phiCat where the streams are fp32
     private final DeviceTensor phiProj;
+    // where the streams' backward may run on tensor cores: r·dz split the same way [tokens][2][m in whole k16 steps]
+    // (sm_dots_maps_backward writes it for sm_stream_backward_mma's fragments); null otherwise
+    private final DeviceTensor dzSplit;
     private final SlotTable packTable = new SlotTable(), gradTable = new SlotTable();   // for sm_pack / sm_grads_add
     private Map<String, DeviceTensor> packedFrom;   // the params pack(List, List) packed for this block's next forward
     private Pending pendingGrads;                   // where the last backward's parameter gradients wait as partial sums
@@ -185,6 +188,7 @@ public final class StreamMaps implements AutoCloseable {
         dpost = arena.zeros(DType.F32, maxTokens, n);
         dres = arena.zeros(DType.F32, maxTokens, n, n);
         dzr = arena.zeros(DType.F32, maxTokens, mm);
+        dzSplit = mmaBackward ? arena.zeros(DType.BF16, maxTokens, 2 * ((m + 15) / 16 * 16)) : null;
         coef = arena.zeros(DType.F32, maxTokens);
         part = arena.zeros(DType.F32, Math.max((long) maxTokens * th, m > 0 && m <= FUSE_MAX ? (long) DPHI_ROWS * d * m : 0));
         partSums = arena.zeros(DType.F32, SUM_CHUNKS, th);
@@ -419,18 +423,18 @@ public final class StreamMaps implements AutoCloseable {
         needRow(dh, tokens, "dh");
         needStreams(x, tokens, "x");
         needStreams(dx, tokens, "dx");
-        int vd = columnsPerAccess(dh, x);
-        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + dotsMapsTokens - 1) / dotsMapsTokens), Dim3.of(128), 0, dh, x, u, r, theta,
-                perms, dpost, dres, dzr, coef, part, tokens, c, vd));
-        int chunks = Math.min(SUM_CHUNKS, tokens);
-        int colBlocks = (th + 31) / 32;
-        step("bwd.sums", () -> sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th));
         // fused: the projections' path and dΦ_cat in the same pass (the path alone, dΦ_cat by GEMM, measured 0.72 + 0.20 ms
         // per block on the H100 against 0.47 for both)
         boolean fused = (fusedProjection || xType == DType.BF16) && m > 0 && m <= FUSE_MAX;
         // 16-byte copies: for bf16 streams, 8 columns each (C % 8 == 0)
         boolean vec = columnsPerAccess(dOut, dh, x) * xType.bytes() == 16;
         boolean mma = mmaBackward && vec && Kernels.vector(8, dx) == 8;
+        int vd = columnsPerAccess(dh, x);
+        step("bwd.dots_maps", () -> dotsMapsBwd.launch(Dim3.of((tokens + dotsMapsTokens - 1) / dotsMapsTokens), Dim3.of(128), 0, dh, x, u, r, theta,
+                perms, dpost, dres, dzr, mma ? dzSplit : 0L, coef, part, tokens, c, vd));
+        int chunks = Math.min(SUM_CHUNKS, tokens);
+        int colBlocks = (th + 31) / 32;
+        step("bwd.sums", () -> sumRows.launch(Dim3.of(colBlocks, chunks), Dim3.of(32, 8), 0, part, partSums, tokens, th));
         int tokensPerTile = mma ? MMA_TOKENS : bwdTokens;
         int cols = (c + FUSE_COLUMNS - 1) / FUSE_COLUMNS, tiles = (tokens + tokensPerTile - 1) / tokensPerTile;
         int rows = Math.min(Math.min(DPHI_ROWS, (tiles + 1) / 2), Math.max(2, (bwdWave + cols - 1) / cols));
@@ -439,7 +443,7 @@ public final class StreamMaps implements AutoCloseable {
         int shared = mma ? streamBwdMmaShared : fused ? streamBwdDphiShared : streamBwdShared;
         Dim3 block = mma ? Dim3.of(2 * 32 * n) : Dim3.of(FUSE_COLUMNS, n);
         step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), block, shared,
-                dOut, dh, x, pre, res, coef, dzr, phiCat, dx, part, tokens, c, per, vec ? 1 : 0));
+                dOut, dh, x, pre, res, coef, mma ? dzSplit : dzr, phiCat, dx, part, tokens, c, per, vec ? 1 : 0));
         if (m > 0 && !fused) {
             DeviceTensor xf = x.view(0, tokens, d), dz = dzr.view(0, tokens, m);
             step("bwd.gemm_dphi", () -> gpu.matmul().run(xf, true, dz, false, dPhiCat.view(0, d, m), false));   // vec(x)ᵀ·(r·dz)

@@ -1027,7 +1027,7 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 // as two kernels measured 0.062 + 0.028 ms per block at preset M, bf16 streams, H100): a block of 128 threads takes
 // SM_DM_TOKENS tokens; warp w sums the dots of its 8 tokens two tokens at a time (every lane on one row: wide, coalesced
 // reads; V columns per access as for sm_aggregate), then the first SM_DM_TOKENS·LP threads run the maps' backward,
-// LP per token, from the dots in shared memory and the forward's u and r.
+// LP per token, from the dots in shared memory and the forward's u and r; dzs (or null) receives dz's split copy.
 #ifndef SM_DM_TOKENS
 #define SM_DM_TOKENS 32                                  // 8, 16 or 32 (SM_DM_TOKENS·LP maps threads of the 128)
 #endif
@@ -1036,11 +1036,15 @@ extern "C" __global__ __launch_bounds__(SM_RED_THREADS) void sm_merge_backward_b
 #endif
 constexpr int DMU = SM_DM_UNROLL;
 static_assert(SM_DM_TOKENS == 8 || SM_DM_TOKENS == 16 || SM_DM_TOKENS == 32, "SM_DM_TOKENS: 8, 16 or 32 tokens a block");
+// dz's split copy, written where the streams' backward runs on tensor cores: rows [hi DZ_HALF | lo DZ_HALF] of bf16
+// high parts and remainders of r·dz (as split_bf16 rounds them; zeros past M), DZ_HALF = M in whole k16 steps, so its
+// A (dz·Φ_catᵀ) and B (xᵀ·dz) fragments come by ldmatrix with no conversions.
+constexpr int DZ_HALF = 16 * (((M > 0 ? M : 1) + 15) / 16);
 template <int V>
 __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
-        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
-        float* __restrict__ part, int tokens, int c) {
+        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, bf16_t* __restrict__ dzs,
+        float* __restrict__ coef, float* __restrict__ part, int tokens, int c) {
     constexpr int PER_WARP = SM_DM_TOKENS / 4;
     __shared__ float dps[SM_DM_TOKENS][NS];
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -1078,25 +1082,40 @@ __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, 
     }
     __syncthreads();
     const int tid = threadIdx.x;
-    if (tid >= SM_DM_TOKENS * LP) return;                // whole warps: SM_DM_TOKENS·LP is a multiple of 32
-    if constexpr (LANES) {
-        const Lane ln(t0 * LP + tid, tokens);
-        maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dps[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef, part, NS * c);
-    } else {
-        const long long t = t0 + tid;
-        if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
+    if (tid < SM_DM_TOKENS * LP) {                       // whole warps: SM_DM_TOKENS·LP is a multiple of 32
+        if constexpr (LANES) {
+            const Lane ln(t0 * LP + tid, tokens);
+            maps_backward_lanes(ln, u + ln.t * M, rr[ln.t], dps[ln.t - t0][ln.on ? ln.i : 0], th, dpost, dres, dzr, coef, part, NS * c);
+        } else {
+            const long long t = t0 + tid;
+            if (t < tokens) maps_backward_token(t, u + t * M, DYN ? rr[t] : 0.f, dps[tid], th, perms, dpost, dres, dzr, coef, part, NS * c);
+        }
+    }
+    if (dzs) {                                           // the block's rows of r·dz as they were written, split (the
+        __syncthreads();                                 // barrier makes the maps' global writes visible to the block)
+        constexpr int HS = DZ_HALF;
+        for (int e = tid; e < SM_DM_TOKENS * HS; e += 128) {
+            const long long t = t0 + e / HS;
+            const int m = e % HS;
+            if (t < tokens) {
+                const float v = m < M ? dzr[t * M + m] : 0.f;
+                const bf16_t hi = f2bf(v);
+                dzs[t * 2 * HS + m] = hi;
+                dzs[t * 2 * HS + HS + m] = f2bf(v - bf2f(hi));
+            }
+        }
     }
 }
 extern "C" __global__ __launch_bounds__(128) void sm_dots_maps_backward(const xs_t* __restrict__ dh, const xs_t* __restrict__ x,
         const float* __restrict__ u, const float* __restrict__ rr, const float* __restrict__ th, const int* __restrict__ perms,
-        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, float* __restrict__ coef,
-        float* __restrict__ part, int tokens, int c, int vec) {
+        const float* __restrict__ dpost, const float* __restrict__ dres, float* __restrict__ dzr, bf16_t* __restrict__ dzs,
+        float* __restrict__ coef, float* __restrict__ part, int tokens, int c, int vec) {
 #if SM_XBF16
-    if (vec == 8) dots_maps_backward<8>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
+    if (vec == 8) dots_maps_backward<8>(dh, x, u, rr, th, perms, dpost, dres, dzr, dzs, coef, part, tokens, c);
     else
 #endif
-    if (vec == 4) dots_maps_backward<4>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
-    else dots_maps_backward<1>(dh, x, u, rr, th, perms, dpost, dres, dzr, coef, part, tokens, c);
+    if (vec == 4) dots_maps_backward<4>(dh, x, u, rr, th, perms, dpost, dres, dzr, dzs, coef, part, tokens, c);
+    else dots_maps_backward<1>(dh, x, u, rr, th, perms, dpost, dres, dzr, dzs, coef, part, tokens, c);
 }
 
 // The streams' gradient in one pass that overwrites dx (the merge backward no longer writes H_resᵀ dOut for this pass
@@ -1291,10 +1310,12 @@ constexpr int KQ = (MF + 15) / 16;                       // k16 steps over Φ_ca
 constexpr int XR = NS * SM_CB + 8;                       // pitch of a token's row of x, dOut (bf16): rows 16 bytes apart
                                                          // mod 128, so 8 rows of an ldmatrix or a fragment hit distinct banks
 constexpr int HR = SM_CB + 8;                            // pitch of dh's rows (bf16), likewise for pairs
-constexpr int ZR = 16 * KQ + 8;                          // pitch of dz's rows (floats)
-struct MStage {                                          // one stage in floats: x, dOut [16][XR] bf16, dh [16][HR] bf16, dz [16][ZR],
-                                                         // H_res [16][NS·NS], H_pre [16][NS], coef [16]
-    static constexpr int X = 0, DO = X + 8 * XR, DH = DO + 8 * XR, DZ = DH + 8 * HR, RES = DZ + 16 * ZR,
+constexpr int ZB = 2 * DZ_HALF + 8;                      // pitch of dz's split rows [hi | lo] (bf16): an odd number of
+                                                         // 16-byte units, so the 8 rows of an ldmatrix hit distinct banks
+static_assert(M <= 0 || M > SM_MMA_MAX || 16 * KQ == DZ_HALF, "dz's split rows hold the k16 steps of the dx product");
+struct MStage {                                          // one stage in floats: x, dOut [16][XR] bf16, dh [16][HR] bf16, dz [16][ZB]
+                                                         // bf16 (split), H_res [16][NS·NS], H_pre [16][NS], coef [16]
+    static constexpr int X = 0, DO = X + 8 * XR, DH = DO + 8 * XR, DZ = DH + 8 * HR, RES = DZ + 8 * ZB,
                          PRE = RES + 16 * NS * NS, COEF = PRE + 16 * NS, FLOATS = (COEF + 16 + 3) / 4 * 4,
                          BYTES = SM_MSTAGES * FLOATS * 4;
 };
@@ -1303,7 +1324,7 @@ struct MStage {                                          // one stage in floats:
 // Tokens t0 .. t0 + nt - 1 into stage st (MStage); rows past nt are zeros, so the products over all 16 rows add nothing.
 __device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* __restrict__ dout, const xs_t* __restrict__ dh,
         const xs_t* __restrict__ x, const float* __restrict__ pre, const float* __restrict__ res,
-        const float* __restrict__ coef, const float* __restrict__ dzr, long long t0, int nt, int c, int c0) {
+        const float* __restrict__ coef, const bf16_t* __restrict__ dzs, long long t0, int nt, int c, int c0) {
     using L = MStage;
     constexpr int THREADS = 32 * MW, QX = SM_CB / XE;
     const int tid = threadIdx.x;
@@ -1323,9 +1344,11 @@ __device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* 
         const bool ok = s < nt && c0 + k < c;
         cp16(hsm + s * HR + k, dh + (ok ? (t0 + s) * c + c0 + k : 0), ok);
     }
-    for (int e = tid; e < 16 * MF; e += THREADS) {
-        const int s = e / MF;
-        cp4(st + L::DZ + s * ZR + e % MF, dzr + (s < nt ? t0 * MF + e : 0), s < nt);
+    constexpr int QZ = DZ_HALF / 4;                          // 16-byte pieces of a split row of dz
+    bf16_t* zsm = reinterpret_cast<bf16_t*>(st + L::DZ);
+    for (int e = tid; e < 16 * QZ; e += THREADS) {
+        const int s = e / QZ;
+        cp16(zsm + s * ZB + 8 * (e % QZ), dzs + (s < nt ? t0 * 2 * DZ_HALF + 8 * e : 0), s < nt);
     }
     for (int e = tid; e < 16 * NS * NS; e += THREADS) cp4(st + L::RES + e, res + (e < nt * NS * NS ? t0 * NS * NS + e : 0), e < nt * NS * NS);
     for (int e = tid; e < 16 * NS; e += THREADS) cp4(st + L::PRE + e, pre + (e < nt * NS ? t0 * NS + e : 0), e < nt * NS);
@@ -1364,12 +1387,11 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
             for (int n = 0; n < NQ; n++)
 #pragma unroll
                 for (int e = 0; e < 4; e++) dp[r][n][e] = 0.f;
-        for (int e = threadIdx.x; e < SM_MSTAGES * 16 * ZR; e += 32 * MW)   // dz's padding columns: never copied, read as zeros
-            if (e % ZR >= MF) smem[(e / (16 * ZR)) * L::FLOATS + L::DZ + e % (16 * ZR)] = 0.f;
+        const bf16_t* dzs = reinterpret_cast<const bf16_t*>(dzr);   // here dz's split copy (sm_dots_maps_backward)
         const int tiles = (tokens + 15) / 16, first = blockIdx.y * per, last = min(tiles, first + per);
         auto fetch = [&](int tile) {
             const long long t0 = (long long) tile * 16;
-            stream_backward_mma_load(smem + ((tile - first) % SM_MSTAGES) * L::FLOATS, dout, dh, x, pre, res, coef, dzr, t0,
+            stream_backward_mma_load(smem + ((tile - first) % SM_MSTAGES) * L::FLOATS, dout, dh, x, pre, res, coef, dzs, t0,
                                      min(16, tokens - (int) t0), c, c0);
         };
 #pragma unroll
@@ -1385,7 +1407,7 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
             const float* st = smem + ((tile - first) % SM_MSTAGES) * L::FLOATS;
             const bf16_t* xs = reinterpret_cast<const bf16_t*>(st + L::X);
             const bf16_t* ds = reinterpret_cast<const bf16_t*>(st + L::DO);
-            const float* dz = st + L::DZ;
+            const bf16_t* dz = reinterpret_cast<const bf16_t*>(st + L::DZ);
             const long long t0 = (long long) tile * 16;
             const int nt = min(16, tokens - (int) t0);
             // dx[s, q] for tokens s = g, g + 8 and columns q = cw + 8 j + 2 t, + 1: first (r·dz)·Φ_catᵀ on tensor cores
@@ -1396,12 +1418,10 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 for (int e = 0; e < 4; e++) acc[j][e] = 0.f;
 #pragma unroll
             for (int k = 0; k < KQ; k++) {
-                unsigned ah[4], al[4];
-#pragma unroll
-                for (int e = 0; e < 4; e++) {                // a0 (g, 2t), a1 (g + 8, 2t), a2 (g, 2t + 8), a3 (g + 8, 2t + 8)
-                    const float2 v = *reinterpret_cast<const float2*>(dz + (g + 8 * (e & 1)) * ZR + 16 * k + 8 * (e >> 1) + 2 * t4);
-                    split_bf16(v.x, v.y, ah[e], al[e]);
-                }
+                unsigned ah[4], al[4];                       // a0 (g, 2t), a1 (g + 8, 2t), a2 (g, 2t + 8), a3 (g + 8, 2t + 8)
+                const bf16_t* za = dz + (lane % 16) * ZB + 16 * k + 8 * (lane / 16);
+                ldsm4<false>(ah, za);
+                ldsm4<false>(al, za + DZ_HALF);
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     mma_bf16(acc[j], al, phh[j][k]);
@@ -1458,16 +1478,13 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
             }
 #pragma unroll
             for (int n = 0; n < NQ; n++) {
-                unsigned bh[2], bl[2];
-#pragma unroll
-                for (int h = 0; h < 2; h++) {                // b0 (tokens 2t, 2t + 1; column 8 n + g), b1 (tokens + 8)
-                    const int s = 2 * t4 + 8 * h, m = 8 * n + g;
-                    split_bf16(dz[s * ZR + m], dz[(s + 1) * ZR + m], bh[h], bl[h]);
-                }
+                unsigned b[4];                               // high parts b0 (tokens 2t, 2t + 1; column 8 n + g), b1 (tokens
+                                                             // + 8), then the remainders'
+                ldsm4<true>(b, dz + (lane % 16) * ZB + DZ_HALF * (lane / 16) + 8 * n);
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    mma_bf16(dp[r][n], xa[r], bl);
-                    mma_bf16(dp[r][n], xa[r], bh);
+                    mma_bf16(dp[r][n], xa[r], b + 2);
+                    mma_bf16(dp[r][n], xa[r], b);
                 }
             }
             __syncthreads();                                 // the stage is used up: the next load may refill it
