@@ -441,7 +441,7 @@ public final class StreamMaps implements AutoCloseable {
         int per = (tiles + rows - 1) / rows;
         CudaFunction kernel = mma ? streamBwdMma : fused ? streamBwdDphi : streamBwd;
         int shared = mma ? streamBwdMmaShared : fused ? streamBwdDphiShared : streamBwdShared;
-        Dim3 block = mma ? Dim3.of(2 * 32 * n) : Dim3.of(FUSE_COLUMNS, n);
+        Dim3 block = mma ? Dim3.of(32 * (FUSE_COLUMNS / 8)) : Dim3.of(FUSE_COLUMNS, n);   // mma: a warp per 8 columns
         step(fused ? "bwd.streams_dphi" : "bwd.streams", () -> kernel.launch(Dim3.of(cols, rows), block, shared,
                 dOut, dh, x, pre, res, coef, mma ? dzSplit : dzr, phiCat, dx, part, tokens, c, per, vec ? 1 : 0));
         if (m > 0 && !fused) {

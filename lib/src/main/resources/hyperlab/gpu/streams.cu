@@ -1294,18 +1294,18 @@ extern "C" __global__ __launch_bounds__(SM_CB * NS, SM_BWD_BLOCKS) void sm_strea
 // sm_stream_backward_dphi on tensor cores, for bf16 streams with 0 < M <= SM_MMA_MAX (mHC, HC, sHC, mHC-lite at n <= 4):
 // the same results from the same tiles, but the two products with Φ_cat, dx += (r·dz)·Φ_catᵀ and dΦ_cat += xᵀ·(r·dz),
 // are bf16 mma.sync instead of 2M FMAs per element (the FMA version issued ~100 instructions per element and
-// ran at ~2.7x its byte floor). r·dz and Φ_cat are split into bf16 high parts and remainders (split_bf16): x·dz in two
-// products with x exact, dz·Φ in three (hi·hi, lo·hi, hi·lo), each within ~2^-16 of fp32. Block: 2·NS warps, warp w
-// owns 32 columns (q) of stream w / 2 (columns c0 + 32 (w % 2) ..), a tile is BT = 16 tokens, and each thread holds
-// the (token, column) entries of the mma accumulator layout: tokens g, g + 8 and column pairs 8 j + 2 t, j < 4, so the
-// H_res, H_pre and RMSNorm paths are added where the projection path lands. Needs x, dOut, dx 16-byte aligned and
-// C % 8 == 0 (StreamMaps checks).
+// ran at ~2.7x its byte floor). r·dz and Φ_cat are split into bf16 high parts and remainders (split_bf16; dz's by
+// sm_dots_maps_backward): x·dz in two products with x exact, dz·Φ in three (hi·hi, lo·hi, hi·lo), each within ~2^-16
+// of fp32. Block: SM_CB / 8 warps, warp w owns columns c0 + 8 w .. + 7 of every stream (q = (i, c)), a tile is 16
+// tokens, and each thread holds the (token, column) entries of the mma accumulator layout: tokens g, g + 8 and the
+// column pair 2 t, + 1 of every stream, so the H_res, H_pre and RMSNorm paths are added where the projection path
+// lands, from one read of each stream's dOut. Needs x, dOut, dx 16-byte aligned and C % 8 == 0 (StreamMaps checks).
 #define SM_MMA_MAX 32
 #ifndef SM_MSTAGES
 #define SM_MSTAGES 3                                   // (2 and 4 measured no faster on the H100, session 17)
 #endif
 namespace sm {
-constexpr int MW = 2 * NS;                               // warps per block
+constexpr int MW = SM_CB / 8;                            // warps per block: 8 columns of every stream each
 constexpr int KQ = (MF + 15) / 16;                       // k16 steps over Φ_cat's columns (dx product)
 constexpr int XR = NS * SM_CB + 8;                       // pitch of a token's row of x, dOut (bf16): rows 16 bytes apart
                                                          // mod 128, so 8 rows of an ldmatrix or a fragment hit distinct banks
@@ -1319,6 +1319,21 @@ struct MStage {                                          // one stage in floats:
                          PRE = RES + 16 * NS * NS, COEF = PRE + 16 * NS, FLOATS = (COEF + 16 + 3) / 4 * 4,
                          BYTES = SM_MSTAGES * FLOATS * 4;
 };
+}
+
+// K consecutive floats of shared memory (16-byte aligned where K % 4 == 0: vector loads).
+template <int K>
+__device__ __forceinline__ void lds_row(const float* p, float (&v)[K]) {
+    if constexpr (K % 4 == 0) {
+#pragma unroll
+        for (int k = 0; k < K; k += 4) {
+            const float4 q = *reinterpret_cast<const float4*>(p + k);
+            v[k] = q.x; v[k + 1] = q.y; v[k + 2] = q.z; v[k + 3] = q.w;
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < K; k++) v[k] = p[k];
+    }
 }
 
 // Tokens t0 .. t0 + nt - 1 into stage st (MStage); rows past nt are zeros, so the products over all 16 rows add nothing.
@@ -1355,21 +1370,23 @@ __device__ __forceinline__ void stream_backward_mma_load(float* st, const xs_t* 
     for (int e = tid; e < 16; e += THREADS) cp4(st + L::COEF + e, coef + (e < nt ? t0 + e : 0), e < nt);
 }
 
-extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_backward_mma(SM_STREAM_BACKWARD_ARGS) {
+extern "C" __global__ __launch_bounds__(32 * MW, SM_BWD_BLOCKS) void sm_stream_backward_mma(SM_STREAM_BACKWARD_ARGS) {
 #if SM_XBF16
     if constexpr (M > 0 && M <= SM_MMA_MAX) {
         using L = MStage;
         constexpr int NQ = (MF + 7) / 8;                     // n8 tiles over Φ_cat's columns (dΦ product)
+        constexpr int NR = (NS + 1) / 2;                     // m16 tiles of the warp's NS·8 rows q (dΦ product)
+        constexpr int SQ = (NS + 3) / 4 * 4;                 // streams in whole quads (the dx stores' exchange)
         extern __shared__ float4 sm_mma_stages[];
         float* smem = reinterpret_cast<float*>(sm_mma_stages);
         const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t4 = lane & 3;
-        const int i = w / 2, cw = 32 * (w % 2), c0 = blockIdx.x * SM_CB;     // the warp's stream and columns c0 + cw ..
+        const int cw = 8 * w, c0 = blockIdx.x * SM_CB;       // the warp's columns c0 + cw .. + 7, of every stream
         const long long d = (long long) NS * c;
-        // Φ_cat's rows q = (i, c0 + cw + 8 j + g) as the B fragments of dz·Φᵀ (k = Φ_cat's column), high parts and remainders
-        unsigned phh[4][KQ][2], phl[4][KQ][2];
+        // Φ_cat's rows q = (i, c0 + cw + g) as the B fragments of dz·Φᵀ (k = Φ_cat's column), high parts and remainders
+        unsigned phh[NS][KQ][2], phl[NS][KQ][2];
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const int cc = c0 + cw + 8 * j + g;
+        for (int i = 0; i < NS; i++) {
+            const int cc = c0 + cw + g;
             const float* row = phi + ((long long) i * c + cc) * M;
 #pragma unroll
             for (int k = 0; k < KQ; k++)
@@ -1377,12 +1394,12 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 for (int h = 0; h < 2; h++) {
                     const int m = 16 * k + 8 * h + 2 * t4;
                     const float v0 = cc < c && m < M ? row[m] : 0.f, v1 = cc < c && m + 1 < M ? row[m + 1] : 0.f;
-                    split_bf16(v0, v1, phh[j][k][h], phl[j][k][h]);
+                    split_bf16(v0, v1, phh[i][k][h], phl[i][k][h]);
                 }
         }
-        float dp[2][NQ][4];                                  // dΦ_cat rows (16 r + g, + 8) of the warp's columns, cols 8 n + 2 t, + 1
+        float dp[NR][NQ][4];                                 // dΦ_cat rows (streams 2 r, 2 r + 1; column cw + g), cols 8 n + 2 t, + 1
 #pragma unroll
-        for (int r = 0; r < 2; r++)
+        for (int r = 0; r < NR; r++)
 #pragma unroll
             for (int n = 0; n < NQ; n++)
 #pragma unroll
@@ -1410,12 +1427,13 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
             const bf16_t* dz = reinterpret_cast<const bf16_t*>(st + L::DZ);
             const long long t0 = (long long) tile * 16;
             const int nt = min(16, tokens - (int) t0);
-            // dx[s, q] for tokens s = g, g + 8 and columns q = cw + 8 j + 2 t, + 1: first (r·dz)·Φ_catᵀ on tensor cores
-            float acc[4][4];
+            // dx[s, i, q] for tokens s = g, g + 8, every stream i and columns q = cw + 2 t, + 1: first (r·dz)·Φ_catᵀ on
+            // tensor cores
+            float acc[NS][4];
 #pragma unroll
-            for (int j = 0; j < 4; j++)
+            for (int i = 0; i < NS; i++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) acc[j][e] = 0.f;
+                for (int e = 0; e < 4; e++) acc[i][e] = 0.f;
 #pragma unroll
             for (int k = 0; k < KQ; k++) {
                 unsigned ah[4], al[4];                       // a0 (g, 2t), a1 (g + 8, 2t), a2 (g, 2t + 8), a3 (g + 8, 2t + 8)
@@ -1423,58 +1441,75 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                 ldsm4<false>(ah, za);
                 ldsm4<false>(al, za + DZ_HALF);
 #pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    mma_bf16(acc[j], al, phh[j][k]);
-                    mma_bf16(acc[j], ah, phl[j][k]);
-                    mma_bf16(acc[j], ah, phh[j][k]);
+                for (int i = 0; i < NS; i++) {
+                    mma_bf16(acc[i], al, phh[i][k]);
+                    mma_bf16(acc[i], ah, phl[i][k]);
+                    mma_bf16(acc[i], ah, phh[i][k]);
                 }
             }
-            // ... then H_resᵀ dOut + H_pre dh + coef x as bf16 pairs, which the quad trades so that lane t holds the 8
-            // columns cw + 8 t .. of its row: 2 stores a warp tile of 8 rows x 64 bytes (the pairs themselves took 8 of
-            // 8 rows x 16 bytes: 0.1761 against 0.1723 ms a call, ncu, H100, preset M)
+            // ... then H_resᵀ dOut + H_pre dh + coef x from one read of each stream's pair (every stream's dx needs every
+            // stream's dOut; warps that owned 32 columns of one stream each read all of dOut), as bf16 pairs, which the
+            // quad trades so that lane t holds stream t's 8 columns: one 16-byte store a lane
             // a[k] by selects (an index unknown at compile time would put a in local memory)
-            auto pick = [](const unsigned (&a)[4], int k) { return k == 0 ? a[0] : k == 1 ? a[1] : k == 2 ? a[2] : a[3]; };
+            auto pick = [](const unsigned* a, int k) { return k == 0 ? a[0] : k == 1 ? a[1] : k == 2 ? a[2] : a[3]; };
+            const int col = cw + 2 * t4;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int s = g + 8 * h;
-                const float hp = st[L::PRE + s * NS + i], cf = st[L::COEF + s];
-                float hr[NS];
+                const float cf = st[L::COEF + s];
+                const unsigned dv = ld32(reinterpret_cast<const bf16_t*>(st + L::DH) + s * HR + col);
+                float o0[NS], o1[NS], hp[NS];                // dOut's pair of every stream, H_pre
 #pragma unroll
-                for (int jj = 0; jj < NS; jj++) hr[jj] = st[L::RES + s * NS * NS + jj * NS + i];
-                unsigned pr[4];                              // columns cw + 8 j + 2 t, + 1
+                for (int j = 0; j < NS; j++) {
+                    const unsigned ov = ld32(ds + s * XR + j * SM_CB + col);
+                    o0[j] = lo_of(ov);
+                    o1[j] = hi_of(ov);
+                }
+                lds_row(st + L::PRE + s * NS, hp);
+                float a0[NS], a1[NS];                        // stream i's columns cw + 2 t, + 1
 #pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    const int col = cw + 8 * j + 2 * t4;
+                for (int i = 0; i < NS; i++) {
                     const unsigned xv = ld32(xs + s * XR + i * SM_CB + col);
-                    const unsigned dv = ld32(reinterpret_cast<const bf16_t*>(st + L::DH) + s * HR + col);
-                    float a0 = acc[j][2 * h] + hp * lo_of(dv) + cf * lo_of(xv), a1 = acc[j][2 * h + 1] + hp * hi_of(dv) + cf * hi_of(xv);
+                    a0[i] = acc[i][2 * h] + hp[i] * lo_of(dv) + cf * lo_of(xv);
+                    a1[i] = acc[i][2 * h + 1] + hp[i] * hi_of(dv) + cf * hi_of(xv);
+                }
 #pragma unroll
-                    for (int jj = 0; jj < NS; jj++) {
-                        const unsigned ov = ld32(ds + s * XR + jj * SM_CB + col);
-                        a0 += hr[jj] * lo_of(ov);
-                        a1 += hr[jj] * hi_of(ov);
+                for (int j = 0; j < NS; j++) {
+                    float hr[NS];                            // H_res's row j: stream j's weight in every dx_i
+                    lds_row(st + L::RES + s * NS * NS + j * NS, hr);
+#pragma unroll
+                    for (int i = 0; i < NS; i++) {
+                        a0[i] += hr[i] * o0[j];
+                        a1[i] += hr[i] * o1[j];
                     }
-                    pr[j] = pack2(a0, a1);
                 }
-                unsigned got[4];                             // from lane t4 ^ r: its pr[t4], columns cw + 8 t4 + 2 (t4 ^ r), + 1
+                unsigned pr[SQ] = {};
 #pragma unroll
-                for (int r = 0; r < 4; r++) {                // lane t4 ^ r wants this lane's pr[t4 ^ r]
-                    const unsigned send = pick(pr, t4 ^ r);
-                    got[r] = r == 0 ? send : __shfl_xor_sync(0xffffffffu, send, r);
+                for (int i = 0; i < NS; i++) pr[i] = pack2(a0[i], a1[i]);
+#pragma unroll
+                for (int q = 0; q < SQ / 4; q++) {           // streams 4 q .. 4 q + 3, lane t4 stores stream 4 q + t4
+                    unsigned got[4];                         // from lane t4 ^ r: its pair of stream 4 q + t4
+#pragma unroll
+                    for (int r = 0; r < 4; r++) {            // lane t4 ^ r wants this lane's pair of stream 4 q + (t4 ^ r)
+                        const unsigned send = pick(pr + 4 * q, t4 ^ r);
+                        got[r] = r == 0 ? send : __shfl_xor_sync(0xffffffffu, send, r);
+                    }
+                    Pack<unsigned, 4> out;                   // columns cw + 2 k, + 1: got[k ^ t4]
+#pragma unroll
+                    for (int k = 0; k < 4; k++) out.v[k] = pick(got, k ^ t4);
+                    const int i = 4 * q + t4;
+                    if (i < NS && s < nt && c0 + cw < c)
+                        *reinterpret_cast<Pack<unsigned, 4>*>(dx + (t0 + s) * d + (long long) i * c + c0 + cw) = out;
                 }
-                Pack<unsigned, 4> out;                       // columns cw + 8 t4 + 2 k, + 1: got[k ^ t4]
-#pragma unroll
-                for (int k = 0; k < 4; k++) out.v[k] = pick(got, k ^ t4);
-                const int col = cw + 8 * t4;
-                if (s < nt && c0 + col < c)
-                    *reinterpret_cast<Pack<unsigned, 4>*>(dx + (t0 + s) * d + (long long) i * c + c0 + col) = out;
             }
-            // dΦ_cat[q, m] += Σ_s x[s, q] (r·dz)[s, m]: A = xᵀ by ldmatrix.trans (rows q, k = the 16 tokens), B = dz
-            unsigned xa[2][4];
+            // dΦ_cat[q, m] += Σ_s x[s, q] (r·dz)[s, m]: A = xᵀ by ldmatrix.trans (rows q: stream 2 r's 8 columns, then
+            // stream 2 r + 1's, the last tile's twice where NS is odd; k = the 16 tokens), B = dz, both split halves by
+            // one ldmatrix.trans
+            unsigned xa[NR][4];
 #pragma unroll
-            for (int r = 0; r < 2; r++) {                    // matrix l / 8: tokens 8 (l / 16) .., columns 16 r + 8 (l / 8 % 2) ..
-                const int mi = lane / 8;
-                ldsm4<true>(xa[r], xs + (8 * (mi >> 1) + lane % 8) * XR + i * SM_CB + cw + 16 * r + 8 * (mi & 1));
+            for (int r = 0; r < NR; r++) {                   // matrix l / 8: tokens 8 (l / 16) .., stream 2 r + l / 8 % 2
+                const int mi = lane / 8, i = min(2 * r + (mi & 1), NS - 1);
+                ldsm4<true>(xa[r], xs + (8 * (mi >> 1) + lane % 8) * XR + i * SM_CB + cw);
             }
 #pragma unroll
             for (int n = 0; n < NQ; n++) {
@@ -1482,7 +1517,7 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
                                                              // + 8), then the remainders'
                 ldsm4<true>(b, dz + (lane % 16) * ZB + DZ_HALF * (lane / 16) + 8 * n);
 #pragma unroll
-                for (int r = 0; r < 2; r++) {
+                for (int r = 0; r < NR; r++) {
                     mma_bf16(dp[r][n], xa[r], b + 2);
                     mma_bf16(dp[r][n], xa[r], b);
                 }
@@ -1490,18 +1525,20 @@ extern "C" __global__ __launch_bounds__(64 * NS, SM_BWD_BLOCKS) void sm_stream_b
             __syncthreads();                                 // the stage is used up: the next load may refill it
         }
         float* out = part + (long long) blockIdx.y * d * M;
+        const int cc = c0 + cw + g;
+        if (cc < c)
 #pragma unroll
-        for (int r = 0; r < 2; r++)
+            for (int r = 0; r < NR; r++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int cc = c0 + cw + 16 * r + g + 8 * (e >> 1);
-                if (cc >= c) continue;
+                for (int e = 0; e < 4; e++) {
+                    const int i = 2 * r + (e >> 1);
+                    if (i >= NS) continue;
 #pragma unroll
-                for (int n = 0; n < NQ; n++) {
-                    const int m = 8 * n + 2 * t4 + (e & 1);
-                    if (m < M) out[((long long) i * c + cc) * M + m] = dp[r][n][e];
+                    for (int n = 0; n < NQ; n++) {
+                        const int m = 8 * n + 2 * t4 + (e & 1);
+                        if (m < M) out[((long long) i * c + cc) * M + m] = dp[r][n][e];
+                    }
                 }
-            }
     }
 #endif
 }
