@@ -46,8 +46,8 @@ class GpuBenchTest {
     /**
      * --stream-precision bf16: the row says how its streams were stored, and the model holds half the bytes for every
      * stream buffer (one per block, the final streams and the two gradient buffers) and for each block's sublayer input h
-     * and output f (and for the maps' backward's dh); RC's single residual stays fp32. bf16 streams without bf16
-     * compute are refused.
+     * and output f (and for the maps' backward's dh), less the split copies of Φ_cat and r·dz its tensor-core kernels
+     * read; RC's single residual stays fp32. bf16 streams without bf16 compute are refused.
      */
     @Test
     void bf16StreamRowsHalveTheStreamBuffers() {
@@ -61,7 +61,13 @@ class GpuBenchTest {
         long buffers = 2L * cfg.layers() + 1 + 2, streamElements = 2L * 16 * 2 * cfg.width();
         // each block's h and f, and the one dh buffer of the maps' backward, stored as the streams
         long rows = 2L * (2L * cfg.layers()) + 1, rowElements = 2L * 16 * cfg.width();
-        assertEquals((buffers * streamElements + rows * rowElements) * 2, wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
+        // what bf16 streams add, per StreamMaps (two a layer): Φ_cat and r·dz split into bf16 high parts and remainders,
+        // the projections' and the streams' backward's tensor-core operands: [nC][2·(M in n8 tiles)], [tokens][2·(M in k16 steps)]
+        int m = new StreamMapsLayout(Paradigm.MHC, 2, cfg.width(), cfg.dynamic()).columns();
+        long dzSplit = StreamMaps.tensorCoreBackward(Paradigm.MHC, 2, cfg.width(), cfg.dynamic()) ? 32L * 2 * ((m + 15) / 16 * 16) : 0;
+        long splits = 2L * cfg.layers() * (2L * cfg.width() * 2 * ((m + 7) / 8 * 8) + dzSplit) * 2;
+        assertEquals((buffers * streamElements + rows * rowElements) * 2 - splits,
+                wide.get("model_bytes").getAsLong() - narrow.get("model_bytes").getAsLong());
         JsonObject rc = GpuBench.measure(dev, cfg.paradigm(Paradigm.RC).streams(1), 2, 16, 2, 1, 1, DType.BF16, DType.BF16, false, true);
         assertEquals("fp32", rc.get("stream_precision").getAsString());
         var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
