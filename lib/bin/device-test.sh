@@ -15,6 +15,13 @@
 #   DIR/device-test.sh --bundle DIR --ab [--rounds R] [GpuBench args]
 #                                             instead: GpuBench alternating base.jar and this build, R rounds (2), merged by
 #                                             BenchAb into one JSON document (times per round, means, new / base)
+#   DIR/device-test.sh --bundle DIR --kernel-times [--kernels REGEX] [--options O]... [GpuBench args]
+#                                             instead: one GpuBench step under ncu (per-kernel mean times of the kernels
+#                                             REGEX matches, default '^(sm_|layernorm_).*'): base.jar's if the bundle has
+#                                             one, this build's, then this build's compiled with each option set O
+#                                             (-Dhyperlab.streammaps.options); KernelTimes merges them into one JSON
+#                                             document, each run over the first (GpuBench args default: --paradigms mhc
+#                                             --stream-precision bf16 --recompute off)
 #   DIR/device-test.sh --bundle DIR --attention [AttentionBench args]
 #                                             instead: PyTorch's SDPA attention timed, then this build's AttentionBench
 #                                             (e.g. --forward-tilings 32x64x2,16x64x4 --backward-tilings 64x3,128x2x32)
@@ -62,6 +69,8 @@ make_bundle() {
   build_checkout
   if [[ -n "${2:-}" ]]; then make_base_jar "$dir" "$2"; else rm -f "$dir/base.jar" "$dir/base.rev"; fi
   (cd "$root/lib/target/classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab.jar" .)
+  # this build's commit, "+changes" when the working tree differs from it
+  echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- lib || echo +changes)" > "$dir/this.rev"
   (cd "$root/lib/target/test-classes" && "${JAVA_HOME}/bin/jar" cf "$dir/hyperlab-tests.jar" .)
   # the runtime dependencies minus DJL's PyTorch natives (111 MB, unusable there) and the table/chart/PDF stack the GPU code
   # does not load, so bundle + tree stay under the device's 64 MiB transfer limit
@@ -164,6 +173,42 @@ attention_bench() {  # $1 DIR, then AttentionBench args: the PyTorch reference, 
   rm -rf "$tmp"
 }
 
+kernel_times() {  # $1 DIR, then [--kernels REGEX] [--options O]... [GpuBench args]
+  local dir; dir="$(cd "$1" && pwd)"; shift
+  local regex='^(sm_|layernorm_).*' ncu deps tmp label jar
+  local -a opts=() runs=() bench=()
+  while (($#)); do
+    case "$1" in
+      --kernels) regex="${2:?--kernels REGEX}"; shift 2 ;;
+      --options) opts+=("${2:?--options O}"); shift 2 ;;
+      *) bench+=("$1"); shift ;;
+    esac
+  done
+  ((${#bench[@]})) || bench=(--paradigms mhc --stream-precision bf16 --recompute off)
+  ncu="$(command -v ncu || echo /usr/local/cuda/bin/ncu)"
+  [[ -x "$ncu" ]] || { log "no ncu (Nsight Compute) on this machine: it comes with the CUDA toolkit"; exit 2; }
+  deps="$(ls "$dir"/deps/*.jar | tr '\n' ':')"
+  tmp="$(mktemp -d)"
+  local -a labels=() jars=() props=()
+  if [[ -f "$dir/base.jar" ]]; then labels+=(base); jars+=("$dir/base.jar"); props+=(""); fi
+  labels+=(new); jars+=("$dir/hyperlab.jar"); props+=("")
+  for o in "${opts[@]}"; do labels+=("$o"); jars+=("$dir/hyperlab.jar"); props+=("$o"); done
+  for i in "${!labels[@]}"; do
+    label="${labels[$i]}"
+    log "ncu: ${label} ..."
+    "$ncu" --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel -k "regex:$regex" \
+        "$JAVA" "-Dhyperlab.streammaps.options=${props[$i]}" --enable-native-access=ALL-UNNAMED -cp "${jars[$i]}:$deps" \
+        hyperlab.gpu.GpuBench "${bench[@]}" --graphs off --warmup 0 --steps 1 > "$tmp/$i.txt" 2> "$tmp/$i.err" \
+      || { log "ncu failed on ${label}:"; tail -5 "$tmp/$i.err" >&2; }
+    runs+=(--run "$label" "$tmp/$i.txt")
+  done
+  "$JAVA" -cp "$CP" hyperlab.gpu.KernelTimes --device "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" \
+      --base-commit "$(cat "$dir/base.rev" 2>/dev/null || echo none)" --commit "$(cat "$dir/this.rev" 2>/dev/null || echo unknown)" \
+      --command "ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel -k regex:$regex java [-Dhyperlab.streammaps.options=O] hyperlab.gpu.GpuBench ${bench[*]} --graphs off --warmup 0 --steps 1" \
+      "${runs[@]}"
+  rm -rf "$tmp"
+}
+
 case "${1:-}" in
   --make-bundle)
     if [[ "${3:-}" == --ab-base ]]; then make_bundle "${2:?--make-bundle DIR}" "${4:?--ab-base REV}"; else make_bundle "${2:?--make-bundle DIR}"; fi
@@ -173,7 +218,8 @@ case "${1:-}" in
     if [[ "${3:-}" == --engine-bench ]]; then shift 3; engine_bench "$@"; exit 0; fi
     if [[ "${3:-}" == --compare ]]; then shift 3; "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" hyperlab.gpu.GpuCompare "$@"; exit 0; fi
     if [[ "${3:-}" == --ab ]]; then dir="$2"; shift 3; ab_bench "$dir" "$@"; exit 0; fi
-    if [[ "${3:-}" == --attention ]]; then dir="$2"; shift 3; attention_bench "$dir" "$@"; exit 0; fi ;;
+    if [[ "${3:-}" == --attention ]]; then dir="$2"; shift 3; attention_bench "$dir" "$@"; exit 0; fi
+    if [[ "${3:-}" == --kernel-times ]]; then dir="$2"; shift 3; kernel_times "$dir" "$@"; exit 0; fi ;;
   "") build_checkout ;;
   *) echo "usage: $0 [--bundle DIR | --make-bundle DIR]" >&2; exit 2 ;;
 esac
