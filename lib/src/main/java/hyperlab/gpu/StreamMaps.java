@@ -495,6 +495,15 @@ public final class StreamMaps implements AutoCloseable {
         else timings.merge(name, gpu.time(work), Float::sum);
     }
 
+    /** Φ_cat and r·dz with their bf16 split copies (null where this configuration keeps none), for tests. */
+    record Operands(DeviceTensor phi, DeviceTensor phiSplit, DeviceTensor dz, DeviceTensor dzSplit) {
+    }
+
+    /** This block's operands as they are now on the device. */
+    Operands operands() {
+        return new Operands(phiCat, phiProj == phiCat ? null : phiProj, dzr, dzSplit);
+    }
+
     /** Per-token maps of the last aggregate() (copied to the host; waits for queued work). */
     public Maps lastMaps() {
         if (lastTokens < 0) throw new IllegalStateException("aggregate() has not run yet");

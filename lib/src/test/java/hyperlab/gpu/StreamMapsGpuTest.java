@@ -27,6 +27,7 @@ import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -159,6 +160,48 @@ class StreamMapsGpuTest {
      * 16-byte paths and the tensor-core backward (C % 8 == 0) and the element paths (C % 8 != 0, and C % 4 != 0 for the
      * merge and aggregate).
      */
+    /**
+     * The tensor-core operands' split copies that sm_pack (Φ_cat) and sm_dots_maps_backward (r·dz) write for bf16 streams
+     * hold each value v as bf16(v) then bf16(v - bf16(v)) (Java's round-to-nearest-even, not the kernels'), a row of
+     * Φ_cat as [highs | remainders] over M in whole n8 tiles and a row of r·dz over M in whole k16 steps, zeros past M.
+     */
+    @ParameterizedTest(name = "{0} n={1} C={2}")
+    @CsvSource({"MHC, 4, 72", "SHC, 4, 40", "MHC_LITE, 3, 24"})
+    void splitCopiesHoldHighPartsAndRemainders(Paradigm p, int n, int c) {
+        assumeTrue(gpu != null, TestDevices::why);
+        int tokens = 83;
+        Random rnd = new Random(5);
+        var spec = MapSpec.of(p, n, c, true, MapInit.PAPER, 0);
+        try (DeviceArena a = gpu.arena(); StreamMaps sm = new StreamMaps(gpu, p, n, c, true, 20, false, tokens, DType.BF16)) {
+            Map<String, DeviceTensor> params = perturbedParams(a, spec, rnd);
+            DeviceTensor x = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor f = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            DeviceTensor dOut = a.alloc(DType.BF16, tokens, n, c).copyFrom(random(rnd, tokens * n * c));
+            DeviceTensor dh = a.alloc(DType.BF16, tokens, c).copyFrom(random(rnd, tokens * c));
+            runBlock(sm, a, spec, params, x, f, dOut, dh, tokens);
+            StreamMaps.Operands o = sm.operands();
+            int m = sm.layout().columns();
+            assertNotNull(o.phiSplit(), "bf16 streams keep Φ_cat's split copy");
+            assertNotNull(o.dzSplit(), "the streams' backward on tensor cores reads r·dz's split copy");
+            assertSplit(o.phi().toFloatArray(), o.phiSplit().toFloatArray(), n * c, m, (m + 7) / 8 * 8, "Φ_cat");
+            assertSplit(o.dz().toFloatArray(), o.dzSplit().toFloatArray(), tokens, m, (m + 15) / 16 * 16, "r·dz");
+        }
+    }
+
+    /** Values [rows][m] against their split copy [rows][2·half], element by element. */
+    private static void assertSplit(float[] values, float[] split, int rows, int m, int half, String what) {
+        int nonzero = 0;
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < half; k++) {
+                float v = k < m ? values[r * m + k] : 0f, hi = DType.bf16ToFloat(DType.floatToBf16(v));
+                float lo = DType.bf16ToFloat(DType.floatToBf16(v - hi));
+                assertEquals(hi, split[r * 2 * half + k], what + " row " + r + " column " + k + ": high part of " + v);
+                assertEquals(lo, split[r * 2 * half + half + k], what + " row " + r + " column " + k + ": remainder of " + v);
+                if (lo != 0) nonzero++;
+            }
+        assertTrue(nonzero > rows, what + ": the remainders carry the bits bf16 drops (" + nonzero + " nonzero)");
+    }
+
     @ParameterizedTest(name = "{0} n={1} dynamic={2} C={3}")
     @CsvSource({"MHC, 4, true, 72", "MHC, 4, true, 30", "HC, 3, true, 40", "HC, 2, false, 44", "MHC_LITE, 3, true, 24",
             "SHC, 4, true, 36"})
