@@ -422,18 +422,36 @@ struct Lane {
     }
 };
 
+// SM_SK_SHARE=1: each lane divides once, by its own column's sum, and the token's lanes trade the reciprocals by
+// shuffles, where every lane divides by every column's sum (the same bits: a column's sum is the same on every lane, and
+// so is its reciprocal; a timing tunable like the blockings below).
+#ifndef SM_SK_SHARE
+#define SM_SK_SHARE 0
+#endif
+
 // Row i of the Sinkhorn projection of M0 (m: its entries, zeros when idle), as sinkhorn(); sc / sr (when non-null)
 // receive column i's and row i's sum of every iteration.
 __device__ __forceinline__ void sinkhorn_row(float (&m)[NS], const Lane& ln, float* sc, float* sr) {
 #pragma unroll
     for (int t = 0; t < SM_ITERS; t++) {
         float own = 0.f;
+#if SM_SK_SHARE
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            const float s = lane_sum(m[j]);
+            own = j == ln.i ? s : own;
+        }
+        const float inv_own = 1.f / own;                // (an idle lane's is never read)
+#pragma unroll
+        for (int j = 0; j < NS; j++) m[j] *= __shfl_sync(0xffffffffu, inv_own, ln.base + j);
+#else
 #pragma unroll
         for (int j = 0; j < NS; j++) {
             const float s = lane_sum(m[j]);
             own = j == ln.i ? s : own;
             m[j] *= 1.f / s;
         }
+#endif
         if (sc) sc[t] = own;
         float s = 0.f;
 #pragma unroll
@@ -456,10 +474,18 @@ __device__ __forceinline__ void sinkhorn_row_backward(float (&g)[NS], float (&y)
         const float inv = ln.on ? 1.f / sr[t] : 0.f;
 #pragma unroll
         for (int j = 0; j < NS; j++) { g[j] = (g[j] - dot) * inv; y[j] *= sr[t]; }
+#if SM_SK_SHARE
+        const float inv_sc = 1.f / sc[t];
+#endif
 #pragma unroll
         for (int j = 0; j < NS; j++) {
             const float s = __shfl_sync(0xffffffffu, sc[t], ln.base + j), cd = lane_sum(g[j] * y[j]);
-            g[j] = ln.on ? (g[j] - cd) * (1.f / s) : 0.f;
+#if SM_SK_SHARE
+            const float inv = __shfl_sync(0xffffffffu, inv_sc, ln.base + j);
+#else
+            const float inv = 1.f / s;
+#endif
+            g[j] = ln.on ? (g[j] - cd) * inv : 0.f;
             y[j] *= s;
         }
     }

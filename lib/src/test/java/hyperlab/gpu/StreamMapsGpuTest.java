@@ -346,11 +346,12 @@ class StreamMapsGpuTest {
 
     /**
      * The kernels' blockings that -Dhyperlab.streammaps.options may set (tokens a block of the projections, of the dots and
-     * maps' backward, the dots' unrolling) move no sum between threads: every result is the default build's bit for bit
-     * (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
+     * maps' backward, the dots' unrolling) and Sinkhorn's shared reciprocals move no sum between threads: every result is
+     * the default build's bit for bit (the bias gradient's atomics within 1e-6). 150 tokens: a partial last block at every size.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"-DSM_PT=16 -DSM_DM_TOKENS=8", "-DSM_PT=32 -DSM_DM_TOKENS=16 -DSM_DM_UNROLL=2", "-DSM_PT=64 -DSM_DM_UNROLL=3"})
+    @ValueSource(strings = {"-DSM_PT=16 -DSM_DM_TOKENS=8", "-DSM_PT=32 -DSM_DM_TOKENS=16 -DSM_DM_UNROLL=2", "-DSM_PT=64 -DSM_DM_UNROLL=3",
+                            "-DSM_SK_SHARE=1"})
     void tunedBlockingsGiveTheDefaultResults(String options) {
         assumeTrue(gpu != null, TestDevices::why);
         int tokens = 150, n = 4, c = 72;
@@ -366,7 +367,7 @@ class StreamMapsGpuTest {
             for (String o : new String[] {"", options}) {
                 System.setProperty("hyperlab.streammaps.options", o);
                 try (StreamMaps sm = new StreamMaps(gpu, Paradigm.MHC, n, c, true, 20, false, tokens, DType.BF16)) {
-                    int pt = o.isEmpty() ? 128 : Integer.parseInt(o.replaceAll(".*-DSM_PT=(\\d+).*", "$1"));
+                    int pt = !o.contains("-DSM_PT=") ? 128 : Integer.parseInt(o.replaceAll(".*-DSM_PT=(\\d+).*", "$1"));
                     assertEquals(pt, sm.projectTokens(), "the module's tokens a projection block under [" + o + "]");
                     runs.add(runBlock(sm, a, spec, params, x, f, dOut, dh, tokens));
                 } finally {
