@@ -175,7 +175,7 @@ attention_bench() {  # $1 DIR, then AttentionBench args: the PyTorch reference, 
 
 kernel_times() {  # $1 DIR, then [--kernels REGEX] [--options O]... [GpuBench args]
   local dir; dir="$(cd "$1" && pwd)"; shift
-  local regex='^(sm_|layernorm_).*' ncu deps tmp label jar
+  local regex='^(sm_|layernorm_).*' ncu deps tmp label i o
   local -a opts=() runs=() bench=()
   while (($#)); do
     case "$1" in

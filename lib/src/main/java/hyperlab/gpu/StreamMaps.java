@@ -76,8 +76,8 @@ public final class StreamMaps implements AutoCloseable {
     private final DeviceTensor phiCat, dPhiCat, theta, perms, r, u, pre, post, res, dpost, dres, dzr, coef,
             part, partSums;
     // bf16 streams: Φ_cat split into bf16 high parts and remainders [d][2][m rounded up to 8] (sm_pack writes it with
-    // Φ_cat), the projections' B operand with no conversions in their loop; phiCat where the streams are fp32
-    private final DeviceTensor phiProj;
+    // Φ_cat), the projections' B operand with no conversions in their loop; null where the streams are fp32
+    private final DeviceTensor phiSplit;
     // where the streams' backward may run on tensor cores: r·dz split the same way [tokens][2][m in whole k16 steps]
     // (sm_dots_maps_backward writes it for sm_stream_backward_mma's fragments); null otherwise
     private final DeviceTensor dzSplit;
@@ -170,7 +170,7 @@ public final class StreamMaps implements AutoCloseable {
         mmaBackward = streamType == DType.BF16 && tensorCoreBackward(p, streams, width, layout.dynamic());
         int mm = Math.max(1, m);
         phiCat = arena.zeros(DType.F32, d, mm);
-        phiProj = streamType == DType.BF16 && m > 0 && m <= FUSE_MAX ? arena.zeros(DType.BF16, d, 2 * ((m + 7) / 8 * 8)) : phiCat;
+        phiSplit = streamType == DType.BF16 && m > 0 && m <= FUSE_MAX ? arena.zeros(DType.BF16, d, 2 * ((m + 7) / 8 * 8)) : null;
         dPhiCat = arena.zeros(DType.F32, d, mm);
         theta = arena.zeros(DType.F32, th);
         int[] table = new int[1];
@@ -311,7 +311,7 @@ public final class StreamMaps implements AutoCloseable {
         if (m > 0 && (lo || fusedProjection && m <= FUSE_MAX && d % 4 == 0 && Kernels.vector(4, x) == 4)) {
             // the projections and, from them, the maps
             step("fwd.project", () -> project.launch(Dim3.of((tokens + projectTokens - 1) / projectTokens), Dim3.of(4 * projectTokens), projectShared,
-                    x, phiProj, u, r, theta, perms, pre, post, res, tokens, d));
+                    x, projected(), u, r, theta, perms, pre, post, res, tokens, d));
         } else {
             if (m > 0) {
                 step("fwd.rms", () -> rms.launch(Dim3.cover((long) tokens * 32, 256), Dim3.of(256), 0, x, r, tokens, d));
@@ -350,7 +350,7 @@ public final class StreamMaps implements AutoCloseable {
         next.checkTokens(tokens);
         next.packFor(nextParams);
         step("fwd.merge_project", () -> mergeProject.launch(Dim3.of((tokens + projectTokens - 1) / projectTokens), Dim3.of(4 * projectTokens),
-                mergeProjectShared, x, f, post, res, out, next.phiProj, next.u, next.r, next.theta, next.perms, next.pre, next.post,
+                mergeProjectShared, x, f, post, res, out, next.projected(), next.u, next.r, next.theta, next.perms, next.pre, next.post,
                 next.res, tokens, c));
         next.projectedFor = new Projected(out, nextParams, tokens);
     }
@@ -495,13 +495,18 @@ public final class StreamMaps implements AutoCloseable {
         else timings.merge(name, gpu.time(work), Float::sum);
     }
 
+    /** Φ_cat as the projection kernels read it: its split copy where there is one. */
+    private DeviceTensor projected() {
+        return phiSplit != null ? phiSplit : phiCat;
+    }
+
     /** Φ_cat and r·dz with their bf16 split copies (null where this configuration keeps none), for tests. */
     record Operands(DeviceTensor phi, DeviceTensor phiSplit, DeviceTensor dz, DeviceTensor dzSplit) {
     }
 
     /** This block's operands as they are now on the device. */
     Operands operands() {
-        return new Operands(phiCat, phiProj == phiCat ? null : phiProj, dzr, dzSplit);
+        return new Operands(phiCat, phiSplit, dzr, dzSplit);
     }
 
     /** Per-token maps of the last aggregate() (copied to the host; waits for queued work). */
@@ -531,7 +536,7 @@ public final class StreamMaps implements AutoCloseable {
     private static void packNow(List<StreamMaps> blocks, List<Map<String, DeviceTensor>> params) {
         StreamMaps first = blocks.getFirst();
         long[] rows = slotRows(blocks, params, "params", (sm, matrix) -> new long[] {sm.phiCat.address(), sm.theta.address(), sm.d,
-                sm.phiProj == sm.phiCat ? 0 : sm.phiProj.address()});
+                sm.phiSplit == null ? 0 : sm.phiSplit.address()});
         DeviceTensor table = first.packTable.holding(first.arena, rows);
         first.step("fwd.pack", () -> first.packKernel.launch(Dim3.of(PACK_BLOCKS, rows.length / 8), Dim3.of(256), 0, table));
     }

@@ -116,6 +116,12 @@ __device__ __forceinline__ void split_bf16(float lo, float hi, unsigned& hi2, un
     lo2 = pack2(lo - lo_of(hi2), hi - hi_of(hi2));
 }
 
+// One value the same way, as the split copies that kernels read back by ldmatrix store it: hi = bf16(v), lo = bf16(v - hi).
+__device__ __forceinline__ void split_bf16(float v, bf16_t& hi, bf16_t& lo) {
+    hi = f2bf(v);
+    lo = f2bf(v - bf2f(hi));
+}
+
 // c += a . b for one m16n8k16 tile, bf16 operands, fp32 accumulation.
 __device__ __forceinline__ void mma_bf16(float* c, const unsigned* a, const unsigned* b) {
 #ifdef HYPERLAB_EMU

@@ -320,8 +320,8 @@ extern "C" __global__ void sm_rms(const xs_t* __restrict__ x, float* __restrict_
 // than its copies): row blockIdx.y of table [slots][8] = {address, width, offset, matrix, Φ_cat address, theta address,
 // d, split address or 0} names one parameter; a matrix [d, width] fills Φ_cat's columns offset.., anything else
 // theta[offset ..]. Where bf16 streams' projections read Φ_cat as bf16 (sm_project), its matrices also go to the split
-// copy [d][2][MS] bf16: row q holds Φ_cat's row split into high parts (columns 0 .. MS - 1) and remainders (MS ..), as
-// split_bf16 rounds them, so the products' B fragments come by ldmatrix with no conversions (zeros past M).
+// copy [d][2][MS] bf16: row q holds Φ_cat's row split into high parts (columns 0 .. MS - 1) and remainders (MS ..)
+// by split_bf16, so the products' B fragments come by ldmatrix with no conversions (zeros past M).
 extern "C" __global__ void sm_pack(const long long* __restrict__ table) {
     const long long* e = table + 8 * blockIdx.y;
     const float* src = reinterpret_cast<const float*>(e[0]);
@@ -338,11 +338,7 @@ extern "C" __global__ void sm_pack(const long long* __restrict__ table) {
             const long long row = k / w, col = off + (k - row * w);
             const float v = src[k];
             phi[row * MM + col] = v;
-            if (split) {
-                const bf16_t hi = f2bf(v);
-                split[row * 2 * MS + col] = hi;
-                split[row * 2 * MS + MS + col] = f2bf(v - bf2f(hi));
-            }
+            if (split) split_bf16(v, split[row * 2 * MS + col], split[row * 2 * MS + MS + col]);
         } else {
             theta[off + k] = src[k];
         }
@@ -1123,12 +1119,7 @@ __device__ __forceinline__ void dots_maps_backward(const xs_t* __restrict__ dh, 
         for (int e = tid; e < SM_DM_TOKENS * HS; e += 128) {
             const long long t = t0 + e / HS;
             const int m = e % HS;
-            if (t < tokens) {
-                const float v = m < M ? dzr[t * M + m] : 0.f;
-                const bf16_t hi = f2bf(v);
-                dzs[t * 2 * HS + m] = hi;
-                dzs[t * 2 * HS + HS + m] = f2bf(v - bf2f(hi));
-            }
+            if (t < tokens) split_bf16(m < M ? dzr[t * M + m] : 0.f, dzs[t * 2 * HS + m], dzs[t * 2 * HS + HS + m]);
         }
     }
 }
